@@ -1,0 +1,113 @@
+"""Configuration: environment variables only, read in one place.
+
+Every process (service, gateway, operator command, test) builds a ``Settings`` with
+``Settings.from_env()``. Nothing else in the code base reads ``os.environ``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ("intake", "verification", "publicity", "decision", "payments", "supervision")
+
+DEFAULT_METRICS_PORTS = {
+    "intake": 9101,
+    "verification": 9102,
+    "publicity": 9103,
+    "decision": 9104,
+    "payments": 9105,
+    "supervision": 9106,
+}
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _floats(value: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
+    if not value:
+        return default
+    return tuple(float(part) for part in value.split(",") if part.strip())
+
+
+def normalise_database_url(url: str) -> str:
+    """``postgresql://`` URLs use pg8000: pure Python, so eventlet can make it cooperative."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+pg8000://" + url[len("postgresql://"):]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_uri: str = "amqp://guest:guest@127.0.0.1:5672//"
+    var_dir: Path = PROJECT_ROOT / "var"
+    database_urls: dict[str, str] = field(default_factory=dict)
+    # The suite's clock: "real" reads the system time; "controlled" (demo and test mode) reads a
+    # shared clock file that the gateway can set and advance for the whole suite at once.
+    clock_mode: str = "real"
+    clock_file: Path = PROJECT_ROOT / "var" / "clock.json"
+    holiday_file: Path | None = None
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_METRICS_PORTS))
+    metrics_enabled: bool = True
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    gateway_metrics_enabled: bool = True
+    rpc_timeout: float = 10.0
+    max_workers: int = 10
+    # Backoff before each retry of a failed event handler; after the last, the dead-letter queue.
+    retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+    outbox_poll_interval: float = 0.5
+    deadline_scan_interval: float = 30.0
+    queue_type: str = "quorum"
+    log_level: str = "INFO"
+    # Fault injection for the crash-between-commit-and-publish test; never set in production.
+    fault_crash_after_commit: bool = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        var_dir = Path(env.get("HQ_VAR_DIR", str(PROJECT_ROOT / "var")))
+        database_urls = {
+            name: normalise_database_url(
+                env.get(f"{name.upper()}_DATABASE_URL", f"sqlite:///{var_dir / (name + '.db')}")
+            )
+            for name in SERVICES
+        }
+        metrics_ports = {
+            name: int(env.get(f"{name.upper()}_METRICS_PORT", port))
+            for name, port in DEFAULT_METRICS_PORTS.items()
+        }
+        holiday_file = env.get("HQ_HOLIDAY_FILE")
+        return cls(
+            amqp_uri=env.get("AMQP_URI", cls.amqp_uri),
+            var_dir=var_dir,
+            database_urls=database_urls,
+            clock_mode=env.get("HQ_CLOCK_MODE", "real"),
+            clock_file=Path(env.get("HQ_CLOCK_FILE", str(var_dir / "clock.json"))),
+            holiday_file=Path(holiday_file) if holiday_file else None,
+            metrics_ports=metrics_ports,
+            metrics_enabled=_bool(env.get("HQ_METRICS_ENABLED"), True),
+            gateway_host=env.get("GATEWAY_HOST", cls.gateway_host),
+            gateway_port=int(env.get("GATEWAY_PORT", cls.gateway_port)),
+            gateway_metrics_enabled=_bool(env.get("GATEWAY_METRICS_ENABLED"), True),
+            rpc_timeout=float(env.get("HQ_RPC_TIMEOUT", cls.rpc_timeout)),
+            max_workers=int(env.get("HQ_MAX_WORKERS", cls.max_workers)),
+            retry_delays=_floats(env.get("HQ_RETRY_DELAYS"), cls.retry_delays),
+            outbox_poll_interval=float(env.get("HQ_OUTBOX_POLL_INTERVAL", cls.outbox_poll_interval)),
+            deadline_scan_interval=float(
+                env.get("HQ_DEADLINE_SCAN_INTERVAL", cls.deadline_scan_interval)
+            ),
+            queue_type=env.get("HQ_QUEUE_TYPE", cls.queue_type),
+            log_level=env.get("HQ_LOG_LEVEL", cls.log_level),
+            fault_crash_after_commit=_bool(env.get("HQ_FAULT_CRASH_AFTER_COMMIT")),
+        )
+
+    def database_url(self, service: str) -> str:
+        return self.database_urls[service]

@@ -1,0 +1,16 @@
+"""Every event and RPC payload the suite exchanges, as versioned marshmallow schemas.
+
+Services and the gateway import these and nothing else to talk to each other. A schema is
+registered under its event type (or ``service.method``) and version; a new incompatible shape
+gets a new version beside the old one so services can be upgraded one at a time.
+"""
+from hqcore.contracts.registry import (  # noqa: F401
+    ContractError,
+    EVENTS,
+    RPC,
+    event_schema,
+    load_event_payload,
+    load_rpc_request,
+    dump_rpc_response,
+)
+from hqcore.contracts import events, rpc  # noqa: F401  (registers the schemas)

@@ -1,0 +1,135 @@
+"""Database access, the one way: an engine per service and a unit of work per change.
+
+Every service keeps, beside its own tables, the platform tables defined here in its own
+database: ``outbox`` (events waiting to be published), ``inbox`` (events already handled) and
+``deadlines``. A unit of work is one transaction: a state change, the events it emits and the
+events it consumed commit together or not at all.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from datetime import timezone
+
+from sqlalchemy import (
+    Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text, create_engine,
+    event, Index, UniqueConstraint,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """Stores naive UTC (SQLite has no time zones), always returns aware UTC."""
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use the suite's clock")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def platform_tables(metadata: MetaData) -> dict[str, Table]:
+    """Add the outbox, inbox and deadlines tables to a service's metadata."""
+    outbox = Table(
+        "outbox", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(100), nullable=False),
+        Column("schema_version", Integer, nullable=False),
+        Column("envelope", Text, nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
+        Column("published_at", UtcDateTime, nullable=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+        Index("ix_outbox_unpublished", "published_at", "id"),
+    )
+    inbox = Table(
+        "inbox", metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("handler", String(100), primary_key=True),
+        Column("event_type", String(100), nullable=False),
+        Column("processed_at", UtcDateTime, nullable=False),
+    )
+    deadlines = Table(
+        "deadlines", metadata,
+        Column("id", String(36), primary_key=True),
+        Column("case_id", String(64), nullable=False, index=True),
+        Column("street_code", String(40), nullable=True),
+        Column("rule_id", String(10), nullable=False),
+        Column("unit", String(2), nullable=False),
+        Column("amount", Integer, nullable=False),
+        Column("started_at", UtcDateTime, nullable=False),
+        Column("due_at", UtcDateTime, nullable=False),
+        Column("due_date", Date, nullable=True),
+        Column("status", String(10), nullable=False),
+        Column("provisional", Boolean, nullable=False, default=False),
+        Column("met_at", UtcDateTime, nullable=True),
+        Column("breached_at", UtcDateTime, nullable=True),
+        Index("ix_deadlines_status_due", "status", "due_at"),
+        UniqueConstraint("case_id", "rule_id", "started_at", name="uq_deadline_case_rule_start"),
+    )
+    return {"outbox": outbox, "inbox": inbox, "deadlines": deadlines}
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below take effect
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Database:
+    """A service's database. ``transaction()`` is the only way to read or write it."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = url.startswith("sqlite")
+        # SQLite allows one writer: serialise this process's transactions so cooperative
+        # green threads never wait on each other's file lock inside one OS thread.
+        self._lock = threading.RLock() if self.is_sqlite else None
+
+    @contextmanager
+    def transaction(self):
+        """One database transaction: commits when the block ends, rolls back on error."""
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+__all__ = ["Database", "UtcDateTime", "platform_tables", "make_engine", "Connection"]

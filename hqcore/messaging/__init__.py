@@ -1,0 +1,1 @@
+"""Messaging: the event envelope, the outbox and its relay, idempotent subscribers, RPC."""

@@ -1,0 +1,70 @@
+"""The suite's Prometheus metrics: defined once, labelled by service.
+
+Each service process serves them on its own port (intake 9101 … supervision 9106).
+"""
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+ENTRYPOINT_CALLS = Counter(
+    "hq_entrypoint_calls_total", "Entrypoint calls by outcome",
+    ["service", "entrypoint", "kind", "outcome"])
+ENTRYPOINT_SECONDS = Histogram(
+    "hq_entrypoint_seconds", "Entrypoint latency", ["service", "entrypoint", "kind"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+EVENTS_HANDLED = Counter(
+    "hq_events_handled_total", "Events received by a handler: applied or duplicate",
+    ["service", "handler", "result"])
+EVENT_RETRIES = Counter(
+    "hq_event_retries_total", "Failed event deliveries sent back for a retry",
+    ["service", "handler"])
+DEAD_LETTERED = Counter(
+    "hq_dead_lettered_total", "Events moved to a dead-letter queue",
+    ["service", "handler", "reason"])
+DEAD_LETTER_DEPTH = Gauge(
+    "hq_dead_letter_messages", "Messages waiting in a dead-letter queue",
+    ["service", "queue"])
+OUTBOX_BACKLOG = Gauge(
+    "hq_outbox_backlog", "Outbox events not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge(
+    "hq_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox event", ["service"])
+OUTBOX_PUBLISHED = Counter(
+    "hq_outbox_published_total", "Outbox events published with a broker confirm", ["service"])
+DEADLINES = Gauge(
+    "hq_deadlines", "Deadlines by rule, street and status",
+    ["service", "rule_id", "street", "status"])
+DEADLINES_PROVISIONAL = Gauge(
+    "hq_deadlines_provisional", "Open deadlines computed for a year with no holiday data",
+    ["service"])
+DEADLINE_BREACHES = Counter(
+    "hq_deadline_breaches_total", "Deadlines found breached by this process's scanner",
+    ["service", "rule_id", "street"])
+CALENDAR_UNKNOWN_YEAR = Gauge(
+    "hq_calendar_year_without_data", "1 for a year a deadline touched with no holiday data",
+    ["service", "year"])
+
+_started_ports: set[int] = set()
+
+
+def serve(port: int) -> None:
+    """Serve this process's metrics over HTTP on ``port``, once."""
+    if port and port not in _started_ports:
+        start_http_server(port, addr="0.0.0.0")
+        _started_ports.add(port)
+
+
+def record_deadline_counts(service: str, counts) -> None:
+    """Set the deadline gauges from (rule, street, status, provisional, n) rows."""
+    totals: dict[tuple[str, str, str], int] = {}
+    provisional_open = 0
+    for rule_id, street, status, provisional, n in counts:
+        key = (rule_id, street or "", status)
+        totals[key] = totals.get(key, 0) + n
+        if provisional and status == "open":
+            provisional_open += n
+    for labels in list(DEADLINES._metrics):  # labels no longer present fall to zero
+        if labels[0] == service and labels[1:] not in totals:
+            DEADLINES.labels(*labels).set(0)
+    for (rule_id, street, status), n in totals.items():
+        DEADLINES.labels(service, rule_id, street, status).set(n)
+    DEADLINES_PROVISIONAL.labels(service).set(provisional_open)

@@ -1,0 +1,56 @@
+"""Run one service: ``python -m hqcore.run intake``.
+
+Builds the nameko configuration from ``Settings`` (the one source of configuration), patches
+eventlet before anything else is imported, and runs the service until SIGTERM or Ctrl-C.
+"""
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402  (must precede every other import)
+
+import importlib  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+from nameko.runners import ServiceRunner  # noqa: E402
+
+from hqcore import logs  # noqa: E402
+from hqcore.config import SERVICES, Settings  # noqa: E402
+
+
+def nameko_config(settings: Settings) -> dict:
+    return {
+        "AMQP_URI": settings.amqp_uri,
+        "max_workers": settings.max_workers,
+        "parent_calls_tracked": 10,
+        "serializer": "json",
+        "HQ_SETTINGS": settings,
+    }
+
+
+def service_class(name: str):
+    return importlib.import_module(f"services.{name}.service").SERVICE
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1 or argv[0] not in SERVICES:
+        print(f"usage: python -m hqcore.run {{{'|'.join(SERVICES)}}}", file=sys.stderr)
+        return 2
+    name = argv[0]
+    settings = Settings.from_env()
+    logs.configure(name, settings.log_level)
+    runner = ServiceRunner(nameko_config(settings))
+    runner.add_service(service_class(name))
+
+    def shutdown(signum, frame):
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    runner.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

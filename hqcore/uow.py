@@ -1,0 +1,145 @@
+"""The unit of work: one transaction holding a service's change, its events and its inbox.
+
+    with self.uow(event) as uow:             # in a nameko entrypoint
+        if not uow.inbox.claim(event, "on_application_submitted"):
+            return                           # a redelivery: already applied
+        repo = CaseRepository(uow.conn)
+        ...
+        uow.outbox.add("...", payload, case_id=..., street_code=...)
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
+
+from hqcore.deadlines import Deadline, DeadlineStatus, Unit
+from hqcore.messaging.outbox import Outbox
+
+
+@dataclass(frozen=True)
+class MessageContext:
+    """Who acts and under which correlation id: carried into every event written."""
+    service: str
+    correlation_id: str
+    acting_user: str | None = None
+
+
+class Inbox:
+    """Records which events a handler has applied, in the handler's own transaction."""
+
+    def __init__(self, conn, table, now: datetime):
+        self._conn, self._table, self._now = conn, table, now
+
+    def claim(self, event, handler: str) -> bool:
+        """True the first time ``handler`` sees ``event``; False for a redelivery.
+
+        Two concurrent deliveries both passing the check collide on the primary key at
+        commit; the loser fails, is retried, and then sees the event as applied.
+        """
+        seen = self._conn.execute(select(self._table.c.event_id).where(and_(
+            self._table.c.event_id == event.event_id, self._table.c.handler == handler,
+        ))).first()
+        if seen:
+            return False
+        self._conn.execute(self._table.insert().values(
+            event_id=event.event_id, handler=handler, event_type=event.event_type,
+            processed_at=self._now,
+        ))
+        return True
+
+
+class DeadlineRepository:
+    def __init__(self, conn, table):
+        self._conn, self._table = conn, table
+
+    def add(self, deadline: Deadline) -> Deadline:
+        deadline.id = deadline.id or str(uuid.uuid4())
+        self._conn.execute(self._table.insert().values(
+            id=deadline.id, case_id=deadline.case_id, street_code=deadline.street_code,
+            rule_id=deadline.rule_id, unit=Unit(deadline.unit).value, amount=deadline.amount,
+            started_at=deadline.started_at, due_at=deadline.due_at, due_date=deadline.due_date,
+            status=DeadlineStatus(deadline.status).value, provisional=deadline.provisional,
+        ))
+        return deadline
+
+    def for_case(self, case_id: str) -> list[Deadline]:
+        rows = self._conn.execute(select(self._table).where(self._table.c.case_id == case_id)
+                                  .order_by(self._table.c.due_at)).all()
+        return [self._to_domain(r) for r in rows]
+
+    def meet(self, case_id: str, rule_id: str, now: datetime) -> None:
+        """The action a rule requires happened: open deadlines of that rule are met."""
+        self._conn.execute(update(self._table).where(and_(
+            self._table.c.case_id == case_id, self._table.c.rule_id == rule_id,
+            self._table.c.status == DeadlineStatus.OPEN.value,
+        )).values(status=DeadlineStatus.MET.value, met_at=now))
+
+    def overdue(self, now: datetime, limit: int = 200) -> list[Deadline]:
+        rows = self._conn.execute(select(self._table).where(and_(
+            self._table.c.status == DeadlineStatus.OPEN.value, self._table.c.due_at <= now,
+        )).order_by(self._table.c.due_at).limit(limit)).all()
+        return [self._to_domain(r) for r in rows]
+
+    def mark_breached(self, deadline: Deadline, now: datetime) -> bool:
+        """Open → breached, once: the conditional update lets exactly one instance win."""
+        result = self._conn.execute(update(self._table).where(and_(
+            self._table.c.id == deadline.id,
+            self._table.c.status == DeadlineStatus.OPEN.value,
+        )).values(status=DeadlineStatus.BREACHED.value, breached_at=now))
+        if result.rowcount == 1:
+            deadline.breach()
+            return True
+        return False
+
+    def counts(self) -> list[tuple[str, str | None, str, bool, int]]:
+        """(rule_id, street_code, status, provisional, count) for the metrics."""
+        t = self._table
+        return [tuple(r) for r in self._conn.execute(
+            select(t.c.rule_id, t.c.street_code, t.c.status, t.c.provisional, func.count())
+            .group_by(t.c.rule_id, t.c.street_code, t.c.status, t.c.provisional)
+        ).all()]
+
+    @staticmethod
+    def _to_domain(row) -> Deadline:
+        return Deadline(
+            id=row.id, case_id=row.case_id, street_code=row.street_code, rule_id=row.rule_id,
+            unit=Unit(row.unit), amount=row.amount, started_at=row.started_at,
+            due_at=row.due_at, status=DeadlineStatus(row.status),
+            provisional=bool(row.provisional), met_at=row.met_at,
+        )
+
+
+class UnitOfWork:
+    """Context manager over one transaction; commits when the block ends without error."""
+
+    def __init__(self, database, tables: dict, clock, context: MessageContext, *,
+                 on_commit=None, crash_after_commit: bool = False):
+        self._db, self._tables, self._clock = database, tables, clock
+        self.context = context
+        self._on_commit = on_commit
+        self._crash_after_commit = crash_after_commit
+        self.now: datetime | None = None
+
+    def __enter__(self) -> "UnitOfWork":
+        self._tx = self._db.transaction()
+        self.conn = self._tx.__enter__()
+        self.now = self._clock.now()
+        self.outbox = Outbox(self.conn, self._tables["outbox"], source=self.context.service,
+                             now=self.now, correlation_id=self.context.correlation_id,
+                             acting_user=self.context.acting_user)
+        self.inbox = Inbox(self.conn, self._tables["inbox"], self.now)
+        self.deadlines = DeadlineRepository(self.conn, self._tables["deadlines"])
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self._tx.__exit__(exc_type, exc, tb)
+        if exc_type is None and self.outbox.added:
+            if self._crash_after_commit:
+                os._exit(70)  # fault injection: die between commit and publish
+            if self._on_commit:
+                self._on_commit()
+        return False

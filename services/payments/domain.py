@@ -1,0 +1,8 @@
+"""Payments' rules: nothing is scheduled before a confirmation decision (PA-1)."""
+from __future__ import annotations
+
+from hqcore.casefile import CaseRecord
+
+
+def register_case(submitted: dict) -> CaseRecord:
+    return CaseRecord.from_submitted(submitted, "awaiting_decision", scheduled_payments=[])

@@ -1,0 +1,20 @@
+"""The payments service: schedules monthly payments after approval (PA)."""
+from __future__ import annotations
+
+from hqcore.messaging.subscriber import subscribe
+from hqcore.nameko_ext import Platform
+from hqcore.service_kit import CaseRecordService
+from services.payments import adapters, domain
+
+
+class PaymentsService(CaseRecordService):
+    name = "payments"
+    platform = Platform(adapters.TABLES)
+    case_records_table = adapters.TABLES["case_records"]
+
+    @subscribe("application.submitted")
+    def on_application_submitted(self, event):
+        self.record_case(event, "on_application_submitted", domain.register_case(event.payload))
+
+
+SERVICE = PaymentsService

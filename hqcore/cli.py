@@ -34,8 +34,10 @@ def migrate(args, settings: Settings) -> int:
     return 0
 
 
-def seed(args, settings: Settings) -> int:
-    for service in _services(args.service):
+def seed_services(services, settings: Settings) -> list[str]:
+    """Load the reference data into each service that owns some; returns those seeded."""
+    seeded = []
+    for service in services:
         adapters = importlib.import_module(f"services.{service}.adapters")
         if not hasattr(adapters, "seed"):
             continue
@@ -43,6 +45,12 @@ def seed(args, settings: Settings) -> int:
         with database.transaction() as conn:
             adapters.seed(conn, reference)
         database.dispose()
+        seeded.append(service)
+    return seeded
+
+
+def seed(args, settings: Settings) -> int:
+    for service in seed_services(_services(args.service), settings):
         print(f"{service}: reference data seeded")
     return 0
 

@@ -1,0 +1,34 @@
+"""Service tier: nameko containers against the real broker. eventlet is patched first."""
+import eventlet
+
+eventlet.monkey_patch()  # noqa: E402  (before anything imports socket or threading)
+
+import pytest  # noqa: E402
+from nameko.containers import ServiceContainer  # noqa: E402
+
+from hqcore.run import nameko_config  # noqa: E402
+
+pytest_plugins = ["hqcore.testing"]
+
+
+@pytest.fixture
+def start_service(settings):
+    """Start nameko containers of service classes under the test's settings."""
+    containers = []
+
+    def start(service_cls, settings_override=None):
+        container = ServiceContainer(service_cls, nameko_config(settings_override or settings))
+        container.start()
+        containers.append(container)
+        return container
+
+    yield start
+    for container in reversed(containers):
+        container.stop()
+
+
+@pytest.fixture
+def rpc(settings):
+    from nameko.standalone.rpc import ClusterRpcProxy
+    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=15) as proxy:
+        yield proxy

@@ -1,6 +1,6 @@
 """Test helpers shared by the service and end-to-end tiers (a pytest plugin).
 
-Every test run gets its own RabbitMQ virtual host, so queues and exchanges of one run never
+Every test gets its own RabbitMQ virtual host, so queues and exchanges of one test never
 meet another's; databases are SQLite files in a temporary folder, or fresh PostgreSQL
 databases on the local server for the tests parametrised with ``backend``.
 """
@@ -38,9 +38,9 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
         time.sleep(interval)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def amqp_uri():
-    """A fresh virtual host for this test session, removed at the end."""
+    """A fresh virtual host for this test, removed at the end."""
     vhost = f"hq-test-{uuid.uuid4().hex[:8]}"
     rabbitmqctl("add_vhost", vhost)
     rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")

@@ -1,0 +1,222 @@
+"""No lost and no doubled messages, proven against the real broker (platform issue, item 5)."""
+import json
+import subprocess
+from contextlib import contextmanager
+
+import pytest
+from kombu import Connection, Exchange, Producer
+from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_waiter
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+
+from hqcore import metrics
+from hqcore.clock import get_clock
+from hqcore.db import Database
+from hqcore.messaging import deadletters
+from hqcore.messaging.envelope import EVENTS_EXCHANGE, build_envelope
+from hqcore.messaging.outbox import EventPublisher
+from hqcore.messaging.subscriber import subscribe
+from hqcore.supervisor import Suite
+from hqcore.testing import make_id_number, sample_application, wait_until
+from services.intake import adapters as intake_tables
+from services.publicity.service import PublicityService
+from services.supervision import adapters as supervision_tables
+from services.supervision.service import SupervisionService
+
+
+@contextmanager
+def processes(env):
+    """A suite with no process started yet; whatever the test starts is stopped at the end."""
+    suite = Suite(env=env)
+    try:
+        yield suite
+    finally:
+        suite.stop()
+
+
+def submitted_envelope(settings, serial=1):
+    now = get_clock(settings).now()
+    person = {"name": "李桂兰", "id_number": make_id_number(serial), "relationship": "self"}
+    return build_envelope(
+        event_type="application.submitted", version=1, occurred_at=now,
+        case_id=f"case-{serial}", street_code="shaogongzhuang", correlation_id="test",
+        acting_user="clerk", source="intake",
+        payload={"case_id": f"case-{serial}", "case_no": f"SGZ-2026-{serial:05d}",
+                 "program": "dibao", "street_code": "shaogongzhuang", "community": "前园社区",
+                 "applicant": person, "members": [person], "near_relative": False,
+                 "accepted_at": now})
+
+
+def count_rows(settings, service, table):
+    database = Database(settings.database_url(service))
+    try:
+        with database.transaction() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar_one()
+    finally:
+        database.dispose()
+
+
+def sample(name, **labels):
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_redelivered_event_is_applied_once(start_service, settings):
+    container = start_service(SupervisionService)
+    envelope = submitted_envelope(settings)
+    publisher = EventPublisher(settings.amqp_uri)
+    for _ in range(2):  # the broker delivers the same event twice
+        with entrypoint_waiter(container, "on_application_submitted", timeout=10):
+            publisher.publish(envelope)
+    publisher.close()
+    assert count_rows(settings, "supervision", supervision_tables.TABLES["case_records"]) == 1
+    assert count_rows(settings, "supervision", supervision_tables.TABLES["inbox"]) == 1
+
+
+class FailingPublicity(PublicityService):
+    """Publicity whose handler fails until told otherwise."""
+    calls = []
+
+    @subscribe("application.submitted")
+    def on_application_submitted(self, event):
+        self.calls.append(event.event_id)
+        raise RuntimeError("simulated failure")
+
+
+def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
+        start_service, settings, broker):
+    labels = {"service": "publicity", "handler": "on_application_submitted"}
+    retries_before = sample("hq_event_retries_total", **labels)
+    dead_before = sample("hq_dead_lettered_total", reason="handler_failed", **labels)
+    failing = start_service(FailingPublicity)
+    publisher = EventPublisher(settings.amqp_uri)
+    envelope = submitted_envelope(settings, serial=7)
+    publisher.publish(envelope)
+
+    dead_queue = "hq.publicity.on_application_submitted.dead"
+    wait_until(lambda: deadletters.depth(broker, dead_queue) == 1, timeout=15,
+               message="the event to reach the dead-letter queue")
+    attempts = 1 + len(settings.retry_delays)
+    assert FailingPublicity.calls == [envelope["event_id"]] * attempts
+    assert sample("hq_event_retries_total", **labels) - retries_before == len(settings.retry_delays)
+    assert sample("hq_dead_lettered_total", reason="handler_failed", **labels) - dead_before == 1
+    [letter] = deadletters.peek(broker, dead_queue)
+    assert letter.event_id == envelope["event_id"] and letter.reason == "handler_failed"
+    assert "simulated failure" in letter.error
+
+    # An operator fixes the handler and replays: the event is applied, exactly once.
+    failing.stop()
+    start_service(PublicityService)
+    assert deadletters.replay(broker, dead_queue) == 1
+    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
+        view = wait_until(lambda: _get_case(rpc.publicity, "case-7"), timeout=10,
+                          message="publicity to apply the replayed event")
+    assert view["status"] == "awaiting_preliminary_opinion"
+    assert deadletters.depth(broker, dead_queue) == 0
+    publisher.close()
+
+
+def test_message_breaking_its_contract_is_dead_lettered_not_applied(start_service, settings,
+                                                                    broker):
+    start_service(SupervisionService)
+    envelope = submitted_envelope(settings, serial=8)
+    envelope["payload"]["members"] = []  # the contract needs at least one member
+    before = sample("hq_dead_lettered_total", service="supervision",
+                    handler="on_application_submitted", reason="contract_violation")
+    with Connection(settings.amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        Producer(conn.default_channel).publish(
+            envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic", durable=True),
+            routing_key="application.submitted", serializer="json")
+    dead_queue = "hq.supervision.on_application_submitted.dead"
+    wait_until(lambda: deadletters.depth(broker, dead_queue) == 1, timeout=10,
+               message="the invalid event to be dead-lettered")
+    [letter] = deadletters.peek(broker, dead_queue)
+    assert letter.reason == "contract_violation" and "members" in letter.error
+    assert count_rows(settings, "supervision", supervision_tables.TABLES["case_records"]) == 0
+    assert sample("hq_dead_lettered_total", service="supervision",
+                  handler="on_application_submitted", reason="contract_violation") == before + 1
+
+
+def _get_case(proxy, case_id):
+    try:
+        return proxy.get_case(case_id=case_id)
+    except Exception:
+        return None
+
+
+def test_process_killed_between_commit_and_publish_delivers_after_restart(
+        start_service, settings, suite_env):
+    start_service(SupervisionService)
+    with processes(suite_env) as suite:
+        suite.start_process("intake", extra_env={"HQ_FAULT_CRASH_AFTER_COMMIT": "1"})
+        with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
+            wait_until(lambda: _ping(rpc.intake), timeout=30, message="intake to start")
+            with pytest.raises(Exception):  # intake dies before it can answer
+                rpc.intake.submit_application(application=sample_application())
+        assert suite.wait_exit("intake", timeout=10) == 70
+
+        # Committed but never published: the case exists only in intake's outbox.
+        outbox = intake_tables.TABLES["outbox"]
+        database = Database(settings.database_url("intake"))
+        with database.transaction() as conn:
+            [row] = conn.execute(select(outbox.c.envelope, outbox.c.published_at)).all()
+        database.dispose()
+        assert row.published_at is None
+        case_id = json.loads(row.envelope)["case_id"]
+
+        suite.start_process("intake")
+        with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
+            view = wait_until(lambda: _get_case(rpc.supervision, case_id), timeout=30,
+                              message="the committed event to be delivered after restart")
+    assert view["case_id"] == case_id
+
+
+def _ping(proxy):
+    try:
+        return proxy.ping()
+    except Exception:
+        return None
+
+
+@pytest.mark.broker_restart
+def test_broker_restart_in_a_stream_of_cases_loses_none(settings, suite_env):
+    accepted = set()
+
+    def submit(serial):
+        app = sample_application(id_number=make_id_number(100 + serial))
+        with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
+            return rpc.intake.submit_application(application=app)["case_id"]
+
+    def submit_until_stored(serial):
+        # A caller that lost its answer tries again; a duplicate means it was stored.
+        def attempt():
+            try:
+                return submit(serial)
+            except Exception as exc:
+                return "stored" if "duplicate_open_case" in str(exc) else None
+        return wait_until(attempt, timeout=90, interval=1.0, message=f"case {serial} accepted")
+
+    with processes(suite_env) as suite:
+        for name in ("intake", "supervision"):
+            suite.start_process(name)
+        for serial in range(10):
+            accepted.add(submit_until_stored(serial))
+        subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=120)
+        subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
+        for serial in range(10, 20):
+            accepted.add(submit_until_stored(serial))
+
+        def case_ids(service, table):
+            database = Database(settings.database_url(service))
+            with database.transaction() as conn:
+                ids = {r.case_id for r in conn.execute(select(table.c.case_id))}
+            database.dispose()
+            return ids
+
+        intake_ids = case_ids("intake", intake_tables.applications)
+        assert len(intake_ids) == 20
+        assert accepted - {"stored"} <= intake_ids
+        wait_until(lambda: case_ids("supervision", supervision_tables.TABLES["case_records"])
+                   == intake_ids, timeout=60, interval=0.5,
+                   message="supervision to hold every case intake accepted")
+        assert suite.is_running("intake") and suite.is_running("supervision")

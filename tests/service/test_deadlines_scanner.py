@@ -1,0 +1,83 @@
+"""Deadlines: opened from acceptance, breached once by the scanner even with several instances
+(platform issue, item 6; rules VE-1, DE-4)."""
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+from sqlalchemy import select
+
+from hqcore.clock import get_clock
+from hqcore.db import Database
+from hqcore.testing import sample_application, wait_until
+from services.intake.service import IntakeService
+from services.supervision.service import SupervisionService
+from services.verification import adapters as verification_tables
+from services.verification.service import VerificationService
+
+
+def _breaches(rpc):
+    return rpc.supervision.list_breaches()["breaches"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_VE1_breach_is_recorded_once_with_two_scanner_instances(start_service, settings,
+                                                                backend):
+    clock = get_clock(settings)
+    # Thursday 2026-02-12, 10:00 in Tianjin: 3 WD later is Tuesday 2026-02-24 (Spring Festival).
+    clock.set(datetime(2026, 2, 12, 2, 0, tzinfo=timezone.utc))
+    start_service(IntakeService)
+    start_service(SupervisionService)
+    start_service(VerificationService)
+    start_service(VerificationService)  # a second instance: both scan, one may win each row
+    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
+        case = rpc.intake.submit_application(application=sample_application())
+        view = wait_until(lambda: _safe(rpc.verification.get_case, case["case_id"]),
+                          message="verification to open VE-1")
+        [ve1] = view["deadlines"]
+        assert ve1["rule_id"] == "VE-1" and ve1["due_date"] == "2026-02-24"
+        assert ve1["due_at"] == "2026-02-24T16:00:00+00:00"  # end of the day, Beijing time
+
+        clock.set(datetime(2026, 2, 24, 15, 59, tzinfo=timezone.utc))  # 23:59 on the due day
+        time.sleep(3 * settings.deadline_scan_interval)  # three scans at the last minute
+        assert _breaches(rpc) == []
+        assert rpc.verification.get_case(case_id=case["case_id"])["deadlines"][0]["status"] == "open"
+
+        clock.advance(timedelta(minutes=2))
+        [breach] = wait_until(lambda: _breaches(rpc), timeout=15,
+                              message="supervision to record the VE-1 breach")
+        assert breach["rule_id"] == "VE-1" and breach["case_id"] == case["case_id"]
+        assert breach["service"] == "verification" and breach["provisional"] is False
+        view = rpc.verification.get_case(case_id=case["case_id"])
+        assert view["deadlines"][0]["status"] == "breached"
+
+    # Both instances kept scanning: still exactly one breach event was emitted.
+    database = Database(settings.database_url("verification"))
+    outbox = verification_tables.TABLES["outbox"]
+    with database.transaction() as conn:
+        events = conn.execute(select(outbox.c.event_type)
+                              .where(outbox.c.event_type == "deadline.breached")).all()
+    database.dispose()
+    assert len(events) == 1
+
+
+def test_DE4_deadline_crossing_into_a_year_without_data_is_flagged_provisional(
+        start_service, settings):
+    get_clock(settings).set(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
+    start_service(IntakeService)
+    from services.decision.service import DecisionService
+    start_service(DecisionService)
+    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
+        case = rpc.intake.submit_application(application=sample_application())
+        view = wait_until(lambda: _safe(rpc.decision.get_case, case["case_id"]),
+                          message="decision to open DE-4")
+    [de4] = view["deadlines"]
+    assert de4["rule_id"] == "DE-4" and de4["provisional"] is True
+    assert de4["due_date"].startswith("2027-01")
+
+
+def _safe(call, case_id):
+    try:
+        return call(case_id=case_id)
+    except Exception:
+        return None

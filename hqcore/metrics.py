@@ -40,7 +40,8 @@ DEADLINE_BREACHES = Counter(
     "hq_deadline_breaches_total", "Deadlines found breached by this process's scanner",
     ["service", "rule_id", "street"])
 CALENDAR_UNKNOWN_YEAR = Gauge(
-    "hq_calendar_year_without_data", "1 for a year a deadline touched with no holiday data",
+    "hq_calendar_year_without_data",
+    "Open deadlines that are provisional because this year has no holiday data",
     ["service", "year"])
 
 _started_ports: set[int] = set()

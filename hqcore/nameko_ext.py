@@ -26,6 +26,7 @@ from hqcore import logs, metrics
 from hqcore.calendar import WorkingCalendar
 from hqcore.clock import get_clock
 from hqcore.db import Database
+from hqcore.deadlines import compute_due
 from hqcore.messaging.outbox import EventPublisher, OutboxRelay
 from hqcore.messaging.subscriber import EventSubscriber
 from hqcore.uow import MessageContext, UnitOfWork
@@ -103,8 +104,7 @@ class Platform(DependencyProvider):
                 metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(age)
             except Exception:
                 log.exception("outbox relay failed; retrying")
-                backlog = 1
-            self._wake.wait(interval if not backlog else max(interval, 1.0))
+            self._wake.wait(interval)
             self._wake.clear()
 
     def _scan_loop(self):
@@ -125,6 +125,7 @@ class Platform(DependencyProvider):
                                  acting_user="system")
         breached = 0
         with self.make_uow(context) as uow:
+            self._recompute_provisional(uow)
             for deadline in uow.deadlines.overdue(uow.now):
                 if not uow.deadlines.mark_breached(deadline, uow.now):
                     continue  # another instance took it
@@ -139,9 +140,29 @@ class Platform(DependencyProvider):
                     "provisional": deadline.provisional,
                 }, case_id=deadline.case_id, street_code=deadline.street_code)
             metrics.record_deadline_counts(self.service, uow.deadlines.counts())
-        for year in self.calendar.unknown_years_touched():
-            metrics.CALENDAR_UNKNOWN_YEAR.labels(self.service, str(year)).set(1)
         return breached
+
+    def _recompute_provisional(self, uow) -> None:
+        """A deadline computed for a year without holiday data is provisional: once an
+        administrator adds that year's data, it is recomputed from its start."""
+        try:
+            self.calendar.reload()
+        except ValueError:
+            log.exception("holiday data file unreadable; keeping the calendar loaded before")
+        waiting: dict[int, int] = {}
+        for deadline in uow.deadlines.open_provisional():
+            due = compute_due(deadline.started_at, deadline.amount, deadline.unit, self.calendar)
+            if due.provisional:
+                for year in due.unknown_years:
+                    waiting[year] = waiting.get(year, 0) + 1
+                continue
+            deadline.due_at, deadline.provisional = due.due_at, False
+            uow.deadlines.reschedule(deadline)
+        for labels in list(metrics.CALENDAR_UNKNOWN_YEAR._metrics):
+            if labels[0] == self.service and int(labels[1]) not in waiting:
+                metrics.CALENDAR_UNKNOWN_YEAR.labels(*labels).set(0)
+        for year, count in waiting.items():
+            metrics.CALENDAR_UNKNOWN_YEAR.labels(self.service, str(year)).set(count)
 
     def _update_queue_gauges(self):
         subscribers = [ext for ext in self.container.entrypoints

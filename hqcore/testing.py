@@ -95,6 +95,7 @@ def suite_env(tmp_path, amqp_uri, backend):
         "HQ_OUTBOX_POLL_INTERVAL": "0.1",
         "HQ_DEADLINE_SCAN_INTERVAL": "0.5",
         "HQ_LOG_LEVEL": "WARNING",
+        "HQ_QUEUE_TYPE": "classic",
     }
     postgres = {}
     if backend == "postgres":

@@ -84,6 +84,20 @@ class DeadlineRepository:
         )).order_by(self._table.c.due_at).limit(limit)).all()
         return [self._to_domain(r) for r in rows]
 
+    def open_provisional(self) -> list[Deadline]:
+        rows = self._conn.execute(select(self._table).where(and_(
+            self._table.c.status == DeadlineStatus.OPEN.value,
+            self._table.c.provisional.is_(True),
+        ))).all()
+        return [self._to_domain(r) for r in rows]
+
+    def reschedule(self, deadline: Deadline) -> None:
+        """Store a recomputed due time (after a year's holiday data arrived)."""
+        self._conn.execute(update(self._table).where(and_(
+            self._table.c.id == deadline.id, self._table.c.status == DeadlineStatus.OPEN.value,
+        )).values(due_at=deadline.due_at, due_date=deadline.due_date,
+                  provisional=deadline.provisional))
+
     def mark_breached(self, deadline: Deadline, now: datetime) -> bool:
         """Open → breached, once: the conditional update lets exactly one instance win."""
         result = self._conn.execute(update(self._table).where(and_(

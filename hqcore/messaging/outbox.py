@@ -102,32 +102,56 @@ class OutboxRelay:
         self._batch_size = batch_size
 
     def relay_pending(self) -> int:
-        """Publish what is waiting; returns how many rows were published."""
+        """Publish what is waiting, oldest first; returns how many rows were published.
+
+        On PostgreSQL the batch's rows stay locked (``SKIP LOCKED``) while they are published,
+        so several instances never publish the same row. SQLite has one writer per file, so
+        there the batch is read, published and marked in short transactions that never hold
+        the write lock during a broker round trip.
+        """
         published = 0
         while True:
-            with self._db.transaction() as conn:
-                query = (select(self._table.c.id, self._table.c.envelope)
-                         .where(self._table.c.published_at.is_(None))
-                         .order_by(self._table.c.id).limit(self._batch_size))
-                if not self._db.is_sqlite:
-                    query = query.with_for_update(skip_locked=True)  # several instances
-                rows = conn.execute(query).all()
-                for row in rows:
-                    try:
-                        self._publisher.publish(json.loads(row.envelope))
-                    except Exception as exc:
-                        conn.execute(update(self._table).where(self._table.c.id == row.id)
-                                     .values(attempts=self._table.c.attempts + 1,
-                                             last_error=type(exc).__name__))
-                        log.warning("outbox publish failed; will retry",
-                                    extra={"outbox_id": row.id, "error": type(exc).__name__})
-                        return published
-                    conn.execute(update(self._table).where(self._table.c.id == row.id)
-                                 .values(published_at=_wall_clock(),
-                                         attempts=self._table.c.attempts + 1))
-                    published += 1
-            if len(rows) < self._batch_size:
+            if self._db.is_sqlite:
+                with self._db.transaction() as conn:
+                    rows = conn.execute(self._pending_query()).all()
+                sent, failed = self._publish(rows)
+                with self._db.transaction() as conn:
+                    self._mark(conn, sent, failed)
+            else:
+                with self._db.transaction() as conn:
+                    rows = conn.execute(self._pending_query().with_for_update(skip_locked=True)).all()
+                    sent, failed = self._publish(rows)
+                    self._mark(conn, sent, failed)
+            published += len(sent)
+            if failed is not None or len(rows) < self._batch_size:
                 return published
+
+    def _pending_query(self):
+        return (select(self._table.c.id, self._table.c.envelope)
+                .where(self._table.c.published_at.is_(None))
+                .order_by(self._table.c.id).limit(self._batch_size))
+
+    def _publish(self, rows) -> tuple[list[int], tuple[int, str] | None]:
+        """Publish in order; stop at the first failure so order is kept for the retry."""
+        sent = []
+        for row in rows:
+            try:
+                self._publisher.publish(json.loads(row.envelope))
+            except Exception as exc:
+                log.warning("outbox publish failed; will retry",
+                            extra={"outbox_id": row.id, "error": type(exc).__name__})
+                return sent, (row.id, type(exc).__name__)
+            sent.append(row.id)
+        return sent, None
+
+    def _mark(self, conn, sent: list[int], failed: tuple[int, str] | None) -> None:
+        table = self._table
+        if sent:
+            conn.execute(update(table).where(table.c.id.in_(sent))
+                         .values(published_at=_wall_clock(), attempts=table.c.attempts + 1))
+        if failed is not None:
+            conn.execute(update(table).where(table.c.id == failed[0])
+                         .values(attempts=table.c.attempts + 1, last_error=failed[1]))
 
     def backlog(self) -> tuple[int, float]:
         """(unpublished rows, age in seconds of the oldest) for the metrics."""

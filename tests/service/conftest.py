@@ -7,8 +7,7 @@ import pytest  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from hqcore.run import nameko_config  # noqa: E402
-
-pytest_plugins = ["hqcore.testing"]
+from hqcore.testing import amqp_uri, backend, broker, settings, suite_env  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -1,15 +1,19 @@
 """Deadlines: opened from acceptance, breached once by the scanner even with several instances
 (platform issue, item 6; rules VE-1, DE-4)."""
+import dataclasses
+import json
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from hqcore.clock import get_clock
 from hqcore.db import Database
 from hqcore.testing import sample_application, wait_until
+from services.decision.service import DecisionService
 from services.intake.service import IntakeService
 from services.supervision.service import SupervisionService
 from services.verification import adapters as verification_tables
@@ -61,19 +65,40 @@ def test_VE1_breach_is_recorded_once_with_two_scanner_instances(start_service, s
     assert len(events) == 1
 
 
-def test_DE4_deadline_crossing_into_a_year_without_data_is_flagged_provisional(
-        start_service, settings):
+def test_DE4_deadline_in_a_year_without_data_is_provisional_until_the_data_arrives(
+        start_service, settings, tmp_path):
+    holiday_file = tmp_path / "holidays-extra.json"
+    holiday_file.write_text('{"years": {}}')
+    settings = dataclasses.replace(settings, holiday_file=holiday_file)
     get_clock(settings).set(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
-    start_service(IntakeService)
-    from services.decision.service import DecisionService
-    start_service(DecisionService)
+    start_service(IntakeService, settings)
+    start_service(DecisionService, settings)
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
         case = rpc.intake.submit_application(application=sample_application())
         view = wait_until(lambda: _safe(rpc.decision.get_case, case["case_id"]),
                           message="decision to open DE-4")
-    [de4] = view["deadlines"]
-    assert de4["rule_id"] == "DE-4" and de4["provisional"] is True
-    assert de4["due_date"].startswith("2027-01")
+        [de4] = view["deadlines"]
+        # 2027 has no data: Monday to Friday count, and the deadline says it is a guess.
+        assert de4["rule_id"] == "DE-4" and de4["provisional"] is True
+        assert de4["due_date"] == "2027-01-12"
+        wait_until(lambda: REGISTRY.get_sample_value(
+            "hq_calendar_year_without_data", {"service": "decision", "year": "2027"}) == 1,
+            message="the metric to show one deadline waiting for 2027 data")
+
+        # An administrator adds 2027 (here: New Year's Day off, a Friday); the scanner
+        # recomputes the deadline from its start and clears the flag.
+        holiday_file.write_text(json.dumps({"years": {"2027": {
+            "source": "test schedule", "holidays": ["2027-01-01"], "workdays": []}}}))
+        de4 = wait_until(lambda: _settled(rpc.decision.get_case(case_id=case["case_id"])),
+                         message="the deadline to be recomputed with 2027 data")
+    assert de4["due_date"] == "2027-01-13"
+    assert REGISTRY.get_sample_value(
+        "hq_calendar_year_without_data", {"service": "decision", "year": "2027"}) == 0
+
+
+def _settled(view):
+    [deadline] = view["deadlines"]
+    return None if deadline["provisional"] else deadline
 
 
 def _safe(call, case_id):

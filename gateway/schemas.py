@@ -1,0 +1,80 @@
+"""HTTP-only schemas of the gateway: errors, health, case overview and the suite clock."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from hqcore.clock import parse_duration
+from hqcore.contracts.rpc import IntakeCaseView
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"description": "stable machine-readable code"})
+    message = fields.String(required=True)
+    field = fields.String(allow_none=True,
+                          metadata={"description": "dotted path of the offending field"})
+
+
+class ErrorSchema(Schema):
+    """Every error answer of the API."""
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class ServiceHealth(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("up", "down")))
+    now = fields.AwareDateTime(metadata={"description": "the service's clock, when up"})
+    error = fields.String(metadata={"description": "error code, when down"})
+    reason = fields.String(metadata={"description": "why the service is down"})
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(("ok", "degraded")))
+    services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealth),
+                           required=True)
+
+
+class UnavailableView(Schema):
+    """Stands in for a service's view of a case when that service did not answer."""
+    status = fields.String(required=True, validate=validate.Equal("unavailable"))
+    error = fields.String(required=True)
+
+
+class CaseOverviewSchema(Schema):
+    case = fields.Nested(IntakeCaseView, required=True,
+                         metadata={"description": "intake's view; ID numbers are masked"})
+    services = fields.Dict(
+        keys=fields.String(), values=fields.Raw(), required=True,
+        metadata={"description": "per downstream service: a ServiceCaseView, "
+                                 "or an UnavailableView when it did not answer"})
+
+
+class ClockStateSchema(Schema):
+    mode = fields.String(required=True, validate=validate.OneOf(("real", "controlled")))
+    now = fields.AwareDateTime(required=True)
+    offset_seconds = fields.Float(required=True)
+
+
+class Duration(fields.String):
+    """An ISO-8601 duration such as ``P3D`` or ``PT36H``, loaded as a ``timedelta``."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> timedelta:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class ClockCommandSchema(Schema):
+    """Exactly one of ``set``, ``advance`` or ``reset`` (controlled clock mode only)."""
+    set = fields.AwareDateTime(metadata={"description": "move the suite's time to this instant"})
+    advance = Duration(metadata={"description": "move the suite's time forward, e.g. P3D"})
+    reset = fields.Boolean(validate=validate.Equal(True),
+                           metadata={"description": "back to real time"})
+
+    @validates_schema
+    def exactly_one(self, data, **kwargs):
+        if len(data) != 1:
+            raise ValidationError("give exactly one of set, advance or reset", field_name="body")
+

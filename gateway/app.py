@@ -228,6 +228,15 @@ def get_case(case_id: str) -> Response:
     return jsonify(case=mask_ids(case), services=services)
 
 
+@api.get("/api/v1/supervision/breaches")
+def list_breaches() -> Response:
+    query = load_rpc_request("supervision.list_breaches", {
+        "street_code": request.args.get("street_code"),
+        "limit": request.args.get("limit", 100),
+    })
+    return jsonify(_gateway().call("supervision", "list_breaches", **query))
+
+
 @api.get("/api/v1/clock")
 def clock_state() -> Response:
     return jsonify(get_clock(_gateway().settings).state())

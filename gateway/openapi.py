@@ -20,7 +20,7 @@ from gateway.schemas import (
     HealthSchema,
     UnavailableView,
 )
-from hqcore.contracts.rpc import IntakeCaseView, ServiceCaseView, SubmitApplicationRequest
+from hqcore.contracts.rpc import BreachList, IntakeCaseView, ServiceCaseView, SubmitApplicationRequest
 
 Response = tuple[str, type[Schema] | None]
 
@@ -73,6 +73,14 @@ OPERATIONS: tuple[Operation, ...] = (
                     "answer is reported as unavailable instead of failing the request.",
         path_params=(("case_id", "the case identifier returned on submission"),),
         errors=(400, 404, 503, 504),
+    ),
+    Operation(
+        "/api/v1/supervision/breaches", "get", "Deadlines breached across the streets",
+        "supervision",
+        {200: ("The district's register of breached deadlines, oldest due first", BreachList)},
+        description="Every deadline any service found breached, with its rule ID. Query: "
+                    "`street_code` to filter, `limit` (1-500, default 100).",
+        errors=(400, 503, 504),
     ),
     Operation(
         "/api/v1/clock", "get", "The suite's clock", "clock",

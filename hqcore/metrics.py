@@ -4,7 +4,7 @@ Each service process serves them on its own port (intake 9101 … supervision 91
 """
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 
 ENTRYPOINT_CALLS = Counter(
     "hq_entrypoint_calls_total", "Entrypoint calls by outcome",
@@ -44,14 +44,15 @@ CALENDAR_UNKNOWN_YEAR = Gauge(
     "Open deadlines that are provisional because this year has no holiday data",
     ["service", "year"])
 
-_started_ports: set[int] = set()
+def serve_forever(port: int, host: str = "0.0.0.0") -> None:
+    """Serve this process's metrics over HTTP on ``port`` (blocks: run it in a green thread).
 
+    eventlet's own WSGI server, because prometheus_client's threaded server calls
+    ``getaddrinfo`` with keywords eventlet 0.33's green socket module does not accept."""
+    import eventlet
+    import eventlet.wsgi
 
-def serve(port: int) -> None:
-    """Serve this process's metrics over HTTP on ``port``, once."""
-    if port and port not in _started_ports:
-        start_http_server(port, addr="0.0.0.0")
-        _started_ports.add(port)
+    eventlet.wsgi.server(eventlet.listen((host, port)), make_wsgi_app(), log_output=False)
 
 
 def record_deadline_counts(service: str, counts) -> None:

@@ -180,11 +180,15 @@ class Instrumentation(DependencyProvider):
     """Entrypoint metrics, the correlation id in logs, and the metrics HTTP endpoint."""
 
     def setup(self):
-        settings = self.container.config["HQ_SETTINGS"]
+        self.settings = self.container.config["HQ_SETTINGS"]
         self.service = self.container.service_name
-        if settings.metrics_enabled:
-            metrics.serve(settings.metrics_ports[self.service])
         self._started: dict = {}
+
+    def start(self):
+        if self.settings.metrics_enabled:
+            port = self.settings.metrics_ports[self.service]
+            self.container.spawn_managed_thread(lambda: metrics.serve_forever(port),
+                                                identifier="metrics_http")
 
     def worker_setup(self, worker_ctx):
         logs.correlation_id.set(worker_ctx.data.get("correlation_id") or worker_ctx.call_id)

@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
@@ -38,14 +39,23 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
         time.sleep(interval)
 
 
+@contextmanager
+def private_vhost(prefix: str = "hq-test"):
+    """A fresh RabbitMQ virtual host; yields its AMQP URI and deletes it afterwards."""
+    vhost = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        yield f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
+
+
 @pytest.fixture
 def amqp_uri():
     """A fresh virtual host for this test, removed at the end."""
-    vhost = f"hq-test-{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://guest:guest@127.0.0.1:5672/{quote(vhost, safe='')}"
-    rabbitmqctl("delete_vhost", vhost)
+    with private_vhost() as uri:
+        yield uri
 
 
 def _postgres_databases(prefix: str) -> dict[str, str]:
@@ -81,21 +91,25 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture
-def suite_env(tmp_path, amqp_uri, backend):
-    """Environment for one test's suite: its own var dir, clock file and databases."""
+@contextmanager
+def prepared_suite_env(var_dir, amqp_uri: str, backend: str = "sqlite", **overrides: str):
+    """Environment for a suite under test: its own var dir, clock file and databases, migrated
+    and seeded; PostgreSQL databases are dropped afterwards."""
     env = {
-        "HQ_VAR_DIR": str(tmp_path / "var"),
+        "HQ_VAR_DIR": str(var_dir),
         "AMQP_URI": amqp_uri,
         "HQ_CLOCK_MODE": "controlled",
-        "HQ_CLOCK_FILE": str(tmp_path / "var" / "clock.json"),
+        "HQ_CLOCK_FILE": str(var_dir / "clock.json"),
         "HQ_RETRY_DELAYS": "0.2,0.4",
         "HQ_METRICS_ENABLED": "0",
         "GATEWAY_METRICS_ENABLED": "1",
         "HQ_OUTBOX_POLL_INTERVAL": "0.1",
         "HQ_DEADLINE_SCAN_INTERVAL": "0.5",
         "HQ_LOG_LEVEL": "WARNING",
+        # Per-test vhosts come and go; classic queues make that fast. The end-to-end tier
+        # runs on quorum queues, the production default.
         "HQ_QUEUE_TYPE": "classic",
+        **overrides,
     }
     postgres = {}
     if backend == "postgres":
@@ -105,9 +119,17 @@ def suite_env(tmp_path, amqp_uri, backend):
     for service in SERVICES:
         upgrade(service, settings)
     seed_services(SERVICES, settings)
-    yield env
-    if postgres:
-        _drop_postgres_databases(postgres)
+    try:
+        yield env
+    finally:
+        if postgres:
+            _drop_postgres_databases(postgres)
+
+
+@pytest.fixture
+def suite_env(tmp_path, amqp_uri, backend):
+    with prepared_suite_env(tmp_path / "var", amqp_uri, backend) as env:
+        yield env
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """Section 2: events through outbox -> relay -> broker -> idempotent handler, against raw kombu.
 
-The benchmark writes ``application.submitted`` v1 events into intake's outbox with the real
+The benchmark writes ``application.accepted`` v1 events into intake's outbox with the real
 ``UnitOfWork`` (batches, one transaction each); the running intake process's ``Platform`` relay
 (``OutboxRelay`` + ``EventPublisher``, polling every ``HQ_OUTBOX_POLL_INTERVAL``) publishes them;
-the running supervision process's ``on_application_submitted`` claims each in its inbox and
+the running supervision process's ``on_application_accepted`` claims each in its inbox and
 writes a case record. The clock runs from the first write to the moment supervision's
 ``case_records`` holds all of them.
 """
@@ -87,7 +87,7 @@ class EventRun:
                                      acting_user="bench")
             with UnitOfWork(self.intake, self.intake_tables, self.clock, context) as uow:
                 for payload in payloads[start:start + batch]:
-                    uow.outbox.add("application.submitted", payload,
+                    uow.outbox.add("application.accepted", payload,
                                    case_id=payload["case_id"], street_code=payload["street_code"])
 
     def run(self, count: int, batch: int, timeout: float, poll: float = 0.01) -> dict:
@@ -155,9 +155,9 @@ def measure(env, settings, applicants: Applicants, *, events: int, warmup: int,
                  "publish waiting for its confirm, then consumed and acked (prefetch 100); run "
                  "once before and once after the measured run"),
         Row(SECTION, "outbox_events",
-            "outbox -> relay -> supervision.on_application_submitted", events,
+            "outbox -> relay -> supervision.on_application_accepted", events,
             result["total_s"], [], THROUGHPUT, "raw_events",
-            note=f"valid application.submitted v1 events written {batch} per UnitOfWork into "
+            note=f"valid application.accepted v1 events written {batch} per UnitOfWork into "
                  "intake's outbox; relayed by the intake process's OutboxRelay; clock stops "
                  "when supervision's case_records holds all of them"),
         Row(SECTION, "outbox_written", "  of which: outbox writes (all committed)", events,

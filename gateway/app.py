@@ -5,181 +5,41 @@ Every answer is JSON (errors included, as ``{"error": {"code", "message", "field
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
-import threading
 import time
 import uuid
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Protocol
+from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from marshmallow import ValidationError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from gateway.openapi import build_spec, docs_context
-from gateway.schemas import ClockCommandSchema
-from hqcore import idnumber, logs
+from gateway.openapi import docs_context
+from gateway.routes import BLUEPRINTS
+from gateway.schemas import ClockCommandSchema, LoginSchema
+from gateway.web import (
+    PING_TIMEOUT, Gateway, Rpc, api, command, current_actor, present,
+)
+from gateway.web import gateway as _gateway
+from gateway.web import json_object as _json_object
+from hqcore import logs
+from hqcore.authz import may_view
 from hqcore.clock import ControlledClock, get_clock
 from hqcore.config import SERVICES, Settings
 from hqcore.contracts import load_rpc_request
 from hqcore.errors import (
     Conflict,
     DomainError,
+    Forbidden,
     ServiceUnavailable,
-    UpstreamTimeout,
-    ValidationFailed,
     validation_error_from_marshmallow,
 )
-from hqcore.messaging.rpc_client import RpcClient
 
 log = logging.getLogger(__name__)
 
-PING_TIMEOUT = 2.0
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_WAIT_GRACE = 5.0
-_BROKER_RETRY = 2.0
-
-
-class Rpc(Protocol):
-    """What the gateway needs of an RPC client (``RpcClient`` or a test fake)."""
-
-    def call_async(self, service: str, method: str, timeout: float | None = None,
-                   correlation_id: str | None = None, acting_user: str | None = None,
-                   **kwargs: Any) -> Future: ...
-
-
-class Metrics:
-    """The gateway's own Prometheus registry (one per app)."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter("hq_gateway_requests_total", "HTTP requests answered",
-                                ["method", "endpoint", "status"], registry=self.registry)
-        self.request_seconds = Histogram("hq_gateway_request_seconds", "HTTP request duration",
-                                         ["method", "endpoint"], registry=self.registry)
-        self.rpc_seconds = Histogram("hq_gateway_rpc_seconds", "RPC call duration",
-                                     ["service", "method", "outcome"], registry=self.registry)
-
-
-class Gateway:
-    """Per-app state: settings, metrics and the one RPC client, created on first use."""
-
-    def __init__(self, settings: Settings, rpc: Rpc | None = None) -> None:
-        self.settings = settings
-        self.metrics = Metrics()
-        self._rpc = rpc
-        self._owned: RpcClient | None = None
-        self._lock = threading.Lock()
-        self._document: dict[str, Any] | None = None
-        self._retry_at = 0.0
-
-    def client(self) -> Rpc:
-        if self._rpc is None:
-            with self._lock:
-                if self._rpc is None:
-                    if time.monotonic() < self._retry_at:
-                        raise ServiceUnavailable("the message broker cannot be reached")
-                    client = RpcClient(self.settings.amqp_uri, timeout=self.settings.rpc_timeout)
-                    try:
-                        client.start()
-                    except ServiceUnavailable:
-                        self._retry_at = time.monotonic() + _BROKER_RETRY
-                        raise
-                    self._owned = self._rpc = client
-        return self._rpc
-
-    def close(self) -> None:
-        with self._lock:
-            if self._owned is not None:
-                self._owned.stop()
-                self._owned = self._rpc = None
-
-    def call_async(self, service: str, method: str, timeout: float | None = None,
-                   **kwargs: Any) -> Future:
-        """Start ``service.method``; any failure (unreachable broker too) lands in the future."""
-        started = time.perf_counter()
-        try:
-            future = self.client().call_async(
-                service, method, timeout=timeout, correlation_id=logs.correlation_id.get(),
-                **kwargs)
-        except Exception as exc:
-            future = Future()
-            future.set_exception(exc)
-
-        def observe(done: Future) -> None:
-            self.metrics.rpc_seconds.labels(service, method, _outcome(done.exception())).observe(
-                time.perf_counter() - started)
-
-        future.add_done_callback(observe)
-        return future
-
-    def result(self, future: Future, timeout: float | None = None) -> Any:
-        """Wait for ``future``; the client times calls out, this only guards against a lost one."""
-        limit = (timeout or self.settings.rpc_timeout) + _WAIT_GRACE
-        try:
-            return future.result(limit)
-        except FutureTimeout:
-            raise UpstreamTimeout(f"no answer within {limit:g} s") from None
-
-    def call(self, service: str, method: str, timeout: float | None = None, **kwargs: Any) -> Any:
-        return self.result(self.call_async(service, method, timeout, **kwargs), timeout)
-
-    def document(self) -> dict[str, Any]:
-        if self._document is None:
-            self._document = build_spec()
-        return self._document
-
-
-def _outcome(exc: BaseException | None) -> str:
-    if exc is None:
-        return "ok"
-    if isinstance(exc, UpstreamTimeout):
-        return "timeout"
-    if isinstance(exc, ServiceUnavailable):
-        return "unavailable"
-    if isinstance(exc, DomainError) and exc.http_status < 500:
-        return "error"
-    return "failure"
-
-
-def mask_ids(value: Any) -> Any:
-    """Copy ``value`` with every ``id_number`` (and ``id_numbers`` entry) masked."""
-    if isinstance(value, dict):
-        masked = {}
-        for key, item in value.items():
-            if key == "id_number" and isinstance(item, str):
-                masked[key] = idnumber.mask(item)
-            elif key == "id_numbers" and isinstance(item, list):
-                masked[key] = [idnumber.mask(v) if isinstance(v, str) else v for v in item]
-            else:
-                masked[key] = mask_ids(item)
-        return masked
-    if isinstance(value, list):
-        return [mask_ids(item) for item in value]
-    return value
-
-
-api = Blueprint("api", __name__)
-
-
-def _gateway() -> Gateway:
-    return current_app.extensions["hq_gateway"]
-
-
-def _json_object() -> dict[str, Any]:
-    try:
-        body = json.loads(request.get_data(cache=True) or b"")
-    except ValueError:
-        raise ValidationFailed("the request body is not valid JSON", field="body",
-                               code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise ValidationFailed("the request body must be a JSON object", field="body")
-    return body
 
 
 @api.get("/healthz")
@@ -203,37 +63,58 @@ def metrics() -> Response:
     return Response(generate_latest(_gateway().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
 
 
+@api.post("/api/v1/login")
+def login() -> Response:
+    try:
+        body = LoginSchema().load(_json_object())
+    except ValidationError as exc:
+        raise validation_error_from_marshmallow(exc.messages) from None
+    token, account = _gateway().auth.login(body["username"], body["password"])
+    return jsonify(token=token, user=account.actor().to_dict())
+
+
+@api.get("/api/v1/me")
+def me() -> Response:
+    return jsonify(current_actor().to_dict())
+
+
 @api.post("/api/v1/applications")
 def submit_application() -> tuple[Response, int, dict[str, str]]:
+    actor = current_actor()
     body = _json_object()
     load_rpc_request("intake.submit_application", body)
-    view = _gateway().call("intake", "submit_application", application=body)
+    view = command("intake", "submit_application", actor, application=body)
     location = f"/api/v1/cases/{view['case_id']}"
-    return jsonify(mask_ids(view)), 201, {"Location": location}
+    return jsonify(present(view, actor)), 201, {"Location": location}
 
 
 @api.get("/api/v1/cases/<case_id>")
 def get_case(case_id: str) -> Response:
+    """The whole case as every service holds it, for a user of its street or the district."""
+    actor = current_actor()
     load_rpc_request("intake.get_case", {"case_id": case_id})
     gateway = _gateway()
     views = {name: gateway.call_async(name, "get_case", case_id=case_id) for name in SERVICES}
     case = gateway.result(views.pop("intake"))
+    if not may_view(actor, case["street_code"]):
+        raise Forbidden("the case belongs to another street", field="street_code",
+                        code="wrong_street")
     services: dict[str, Any] = {}
     for name, future in views.items():
         try:
-            services[name] = mask_ids(gateway.result(future))
+            services[name] = present(gateway.result(future), actor)
         except Exception as exc:
             code = exc.code if isinstance(exc, DomainError) else "internal_error"
             services[name] = {"status": "unavailable", "error": code}
-    return jsonify(case=mask_ids(case), services=services)
+    return jsonify(case=present(case, actor), services=services)
 
 
 @api.get("/api/v1/supervision/breaches")
 def list_breaches() -> Response:
+    actor = current_actor()
+    street = request.args.get("street_code") if actor.is_district else actor.street_code
     query = load_rpc_request("supervision.list_breaches", {
-        "street_code": request.args.get("street_code"),
-        "limit": request.args.get("limit", 100),
-    })
+        "street_code": street, "limit": request.args.get("limit", 100)})
     return jsonify(_gateway().call("supervision", "list_breaches", **query))
 
 
@@ -341,6 +222,8 @@ def create_app(settings: Settings | None = None, rpc: Rpc | None = None) -> Flas
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["hq_gateway"] = Gateway(settings, rpc)
     app.register_blueprint(api)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     if settings.gateway_metrics_enabled:
         app.add_url_rule("/metrics", "metrics", metrics, methods=["GET"])
     app.before_request(_begin_request)

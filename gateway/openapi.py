@@ -14,6 +14,8 @@ from marshmallow import Schema
 
 from gateway.schemas import (
     CaseOverviewSchema,
+    LoginAnswerSchema,
+    LoginSchema,
     ClockCommandSchema,
     ClockStateSchema,
     ErrorSchema,
@@ -27,6 +29,9 @@ Response = tuple[str, type[Schema] | None]
 _ERRORS: dict[int, str] = {
     400: "Invalid request: malformed JSON (`invalid_json`) or a field failed validation; "
          "`error.field` names it",
+    401: "Not logged in, or the token is invalid or expired",
+    403: "The step is not for this role (`wrong_role`) or the case is another street's "
+         "(`wrong_street`)",
     404: "Not found",
     409: "Conflicts with the stored state",
     503: "A service or the message broker is unavailable",
@@ -57,6 +62,17 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "/metrics", "get", "Prometheus metrics of the gateway", "operations",
         {200: ("Prometheus text exposition format", None)},
+    ),
+    Operation(
+        "/api/v1/login", "post", "Log in", "authentication",
+        {200: ("A bearer token and the user's role and street", LoginAnswerSchema)},
+        description="Demo accounts are listed in the README; every password is `demo`.",
+        request=LoginSchema, errors=(400, 401),
+    ),
+    Operation(
+        "/api/v1/me", "get", "The logged-in user", "authentication",
+        {200: ("user_id, role, street_code (null for the district), name", None)},
+        errors=(401,),
     ),
     Operation(
         "/api/v1/applications", "post", "Submit a family's application", "cases",
@@ -130,9 +146,12 @@ def build_spec() -> dict[str, Any]:
     )
     for name, schema in _COMPONENTS.items():
         spec.components.schema(name, schema=schema)
-    for path in dict.fromkeys(op.path for op in OPERATIONS):
+    from gateway.routes import OPERATIONS as STEP_OPERATIONS  # route modules import this one
+    operations = (*OPERATIONS, *STEP_OPERATIONS)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for path in dict.fromkeys(op.path for op in operations):
         spec.path(path=path, operations={
-            op.method: _operation(op) for op in OPERATIONS if op.path == path})
+            op.method: _operation(op) for op in operations if op.path == path})
     document = spec.to_dict()
     services = document["components"]["schemas"]["CaseOverview"]["properties"]["services"]
     services["additionalProperties"] = {"oneOf": [
@@ -156,6 +175,8 @@ def _operation(op: Operation) -> dict[str, Any]:
         body["responses"][str(status)] = _response(text, schema)
     for status in op.errors:
         body["responses"][str(status)] = _response(_ERRORS[status], ErrorSchema)
+    if 401 in op.errors and op.path != "/api/v1/login":
+        body["security"] = [{"bearer": []}]
     return body
 
 

@@ -78,3 +78,13 @@ class ClockCommandSchema(Schema):
         if len(data) != 1:
             raise ValidationError("give exactly one of set, advance or reset", field_name="body")
 
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class LoginAnswerSchema(Schema):
+    token = fields.String(required=True, metadata={"description": "send as 'Authorization: Bearer <token>'"})
+    user = fields.Dict(required=True)

@@ -16,7 +16,7 @@ class CaseRecord:
     details: dict = field(default_factory=dict)
 
     @classmethod
-    def from_submitted(cls, payload: dict, status: str, **details) -> "CaseRecord":
+    def from_accepted(cls, payload: dict, status: str, **details) -> "CaseRecord":
         """The record a service opens when intake accepts an application."""
         return cls(case_id=payload["case_id"], case_no=payload["case_no"],
                    program=payload["program"], street_code=payload["street_code"],

@@ -59,6 +59,8 @@ class Settings:
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     gateway_metrics_enabled: bool = True
+    gateway_secret: str = "dev-only-secret-change-me"
+    accounts_file: Path | None = None
     rpc_timeout: float = 10.0
     max_workers: int = 10
     # Backoff before each retry of a failed event handler; after the last, the dead-letter queue.
@@ -97,6 +99,8 @@ class Settings:
             gateway_host=env.get("GATEWAY_HOST", cls.gateway_host),
             gateway_port=int(env.get("GATEWAY_PORT", cls.gateway_port)),
             gateway_metrics_enabled=_bool(env.get("GATEWAY_METRICS_ENABLED"), True),
+            gateway_secret=env.get("HQ_GATEWAY_SECRET", cls.gateway_secret),
+            accounts_file=Path(env["HQ_ACCOUNTS_FILE"]) if env.get("HQ_ACCOUNTS_FILE") else None,
             rpc_timeout=float(env.get("HQ_RPC_TIMEOUT", cls.rpc_timeout)),
             max_workers=int(env.get("HQ_MAX_WORKERS", cls.max_workers)),
             retry_delays=_floats(env.get("HQ_RETRY_DELAYS"), cls.retry_delays),

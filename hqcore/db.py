@@ -39,7 +39,7 @@ class UtcDateTime(TypeDecorator):
 
 
 def platform_tables(metadata: MetaData) -> dict[str, Table]:
-    """Add the outbox, inbox and deadlines tables to a service's metadata."""
+    """Add the outbox, inbox, deadlines and documents tables to a service's metadata."""
     outbox = Table(
         "outbox", metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
@@ -78,7 +78,17 @@ def platform_tables(metadata: MetaData) -> dict[str, Table]:
         Index("ix_deadlines_status_due", "status", "due_at"),
         UniqueConstraint("case_id", "rule_id", "started_at", name="uq_deadline_case_rule_start"),
     )
-    return {"outbox": outbox, "inbox": inbox, "deadlines": deadlines}
+    documents = Table(
+        "documents", metadata,
+        Column("document_id", String(80), primary_key=True),
+        Column("case_id", String(64), nullable=False, index=True),
+        Column("kind", String(40), nullable=False),
+        Column("title", String(200), nullable=False),
+        Column("html", Text, nullable=False),
+        Column("issued_at", UtcDateTime, nullable=False),
+        Column("served_at", UtcDateTime, nullable=True),
+    )
+    return {"outbox": outbox, "inbox": inbox, "deadlines": deadlines, "documents": documents}
 
 
 def make_engine(url: str) -> Engine:

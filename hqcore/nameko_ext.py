@@ -29,7 +29,7 @@ from hqcore.db import Database
 from hqcore.deadlines import compute_due
 from hqcore.messaging.outbox import EventPublisher, OutboxRelay
 from hqcore.messaging.subscriber import EventSubscriber
-from hqcore.uow import MessageContext, UnitOfWork
+from hqcore.uow import MessageContext, UnitOfWork, deadline_event
 
 log = logging.getLogger(__name__)
 
@@ -132,13 +132,8 @@ class Platform(DependencyProvider):
                 breached += 1
                 metrics.DEADLINE_BREACHES.labels(
                     self.service, deadline.rule_id, deadline.street_code or "").inc()
-                uow.outbox.add("deadline.breached", {
-                    "deadline_id": deadline.id, "service": self.service,
-                    "rule_id": deadline.rule_id, "case_id": deadline.case_id,
-                    "street_code": deadline.street_code, "unit": deadline.unit.value,
-                    "amount": deadline.amount, "due_at": deadline.due_at,
-                    "provisional": deadline.provisional,
-                }, case_id=deadline.case_id, street_code=deadline.street_code)
+                uow.outbox.add("deadline.breached", deadline_event(deadline, self.service),
+                               case_id=deadline.case_id, street_code=deadline.street_code)
             metrics.record_deadline_counts(self.service, uow.deadlines.counts())
         return breached
 

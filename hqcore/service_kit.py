@@ -5,13 +5,48 @@ from nameko.rpc import rpc
 
 from hqcore.case_records import CaseRecordRepository
 from hqcore.contracts import EVENTS, dump_rpc_response, load_rpc_request
-from hqcore.errors import EXPECTED, NotFound
+from marshmallow import ValidationError
+
+from hqcore.authz import Actor
+from hqcore.contracts.common import ActorSchema
+from hqcore.errors import EXPECTED, NotFound, validation_error_from_marshmallow
 from hqcore.nameko_ext import Instrumentation
 
 
+def load_actor(data) -> Actor:
+    """The acting user the gateway sent, validated against its contract."""
+    try:
+        return Actor.from_dict(ActorSchema().load(data or {}))
+    except ValidationError as exc:
+        raise validation_error_from_marshmallow(exc.messages, prefix="actor") from None
+
+
 class BaseService:
-    """Health and instrumentation for every service (subclasses set ``name`` and ``platform``)."""
+    """Health, documents and instrumentation for every service (subclasses set ``name`` and
+    ``platform``)."""
     instrumentation = Instrumentation()
+
+    @rpc(expected_exceptions=EXPECTED)
+    def get_document(self, document_id):
+        """One document this service issued (ORG-7), with its HTML."""
+        document_id = load_rpc_request(f"{self.name}.get_document",
+                                       {"document_id": document_id})["document_id"]
+        with self.platform.uow() as uow:
+            document = uow.documents.get(document_id)
+        if document is None:
+            raise NotFound(f"no document {document_id}", field="document_id",
+                           code="document_not_found")
+        return dump_rpc_response(f"{self.name}.get_document",
+                                 {**document.ref(), "case_id": document.case_id,
+                                  "html": document.html})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_documents(self, case_id):
+        case_id = load_rpc_request(f"{self.name}.list_documents", {"case_id": case_id})["case_id"]
+        with self.platform.uow() as uow:
+            documents = uow.documents.for_case(case_id)
+        return dump_rpc_response(f"{self.name}.list_documents",
+                                 {"documents": [d.ref() for d in documents]})
 
     @rpc
     def ping(self):

@@ -1,7 +1,7 @@
 """The unit of work: one transaction holding a service's change, its events and its inbox.
 
     with self.uow(event) as uow:             # in a nameko entrypoint
-        if not uow.inbox.claim(event, "on_application_submitted"):
+        if not uow.inbox.claim(event, "on_application_accepted"):
             return                           # a redelivery: already applied
         repo = CaseRepository(uow.conn)
         ...
@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select, update
 
 from hqcore.deadlines import Deadline, DeadlineStatus, Unit
+from hqcore.documents import DocumentStore
 from hqcore.messaging.outbox import Outbox
 
 
@@ -52,9 +53,24 @@ class Inbox:
         return True
 
 
+def deadline_event(deadline: Deadline, service: str) -> dict:
+    return {"deadline_id": deadline.id, "service": service, "rule_id": deadline.rule_id,
+            "case_id": deadline.case_id, "street_code": deadline.street_code,
+            "unit": Unit(deadline.unit).value, "amount": deadline.amount,
+            "due_at": deadline.due_at, "provisional": deadline.provisional}
+
+
 class DeadlineRepository:
-    def __init__(self, conn, table):
+    """A service's deadlines; opening and meeting one also tells the district (events)."""
+
+    def __init__(self, conn, table, outbox=None, service: str = ""):
         self._conn, self._table = conn, table
+        self._outbox, self._service = outbox, service
+
+    def _announce(self, event_type: str, deadline: Deadline, **extra) -> None:
+        if self._outbox is not None:
+            self._outbox.add(event_type, {**deadline_event(deadline, self._service), **extra},
+                             case_id=deadline.case_id, street_code=deadline.street_code)
 
     def add(self, deadline: Deadline) -> Deadline:
         deadline.id = deadline.id or str(uuid.uuid4())
@@ -64,6 +80,7 @@ class DeadlineRepository:
             started_at=deadline.started_at, due_at=deadline.due_at, due_date=deadline.due_date,
             status=DeadlineStatus(deadline.status).value, provisional=deadline.provisional,
         ))
+        self._announce("deadline.opened", deadline)
         return deadline
 
     def for_case(self, case_id: str) -> list[Deadline]:
@@ -71,12 +88,22 @@ class DeadlineRepository:
                                   .order_by(self._table.c.due_at)).all()
         return [self._to_domain(r) for r in rows]
 
-    def meet(self, case_id: str, rule_id: str, now: datetime) -> None:
-        """The action a rule requires happened: open deadlines of that rule are met."""
-        self._conn.execute(update(self._table).where(and_(
-            self._table.c.case_id == case_id, self._table.c.rule_id == rule_id,
-            self._table.c.status == DeadlineStatus.OPEN.value,
-        )).values(status=DeadlineStatus.MET.value, met_at=now))
+    def meet(self, case_id: str, rule_id: str, now: datetime) -> list[Deadline]:
+        """The action a rule requires happened: open deadlines of that rule are met (a
+        deadline already breached stays breached)."""
+        met = [d for d in self.for_case(case_id)
+               if d.rule_id == rule_id and d.status == DeadlineStatus.OPEN]
+        for deadline in met:
+            self._conn.execute(update(self._table).where(and_(
+                self._table.c.id == deadline.id,
+                self._table.c.status == DeadlineStatus.OPEN.value,
+            )).values(status=DeadlineStatus.MET.value, met_at=now))
+            deadline.meet(now)
+            self._announce("deadline.met", deadline, met_at=now)
+        return met
+
+    def open_for_case(self, case_id: str) -> list[Deadline]:
+        return [d for d in self.for_case(case_id) if d.status == DeadlineStatus.OPEN]
 
     def overdue(self, now: datetime, limit: int = 200) -> list[Deadline]:
         rows = self._conn.execute(select(self._table).where(and_(
@@ -146,7 +173,10 @@ class UnitOfWork:
                              now=self.now, correlation_id=self.context.correlation_id,
                              acting_user=self.context.acting_user)
         self.inbox = Inbox(self.conn, self._tables["inbox"], self.now)
-        self.deadlines = DeadlineRepository(self.conn, self._tables["deadlines"])
+        self.deadlines = DeadlineRepository(self.conn, self._tables["deadlines"], self.outbox,
+                                            self.context.service)
+        self.documents = DocumentStore(self.conn, self._tables["documents"],
+                                       self.context.service) if "documents" in self._tables else None
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:

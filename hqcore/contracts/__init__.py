@@ -14,3 +14,6 @@ from hqcore.contracts.registry import (  # noqa: F401
     dump_rpc_response,
 )
 from hqcore.contracts import events, rpc  # noqa: F401  (registers the schemas)
+from hqcore.contracts import (  # noqa: F401  (each service's step contracts)
+    decision, intake, payments, publicity, supervision, verification,
+)

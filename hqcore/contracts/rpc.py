@@ -4,7 +4,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hqcore.config import SERVICES
-from hqcore.contracts.common import PROGRAMS, DeadlineViewSchema, PersonSchema
+from hqcore.contracts.common import (
+    PROGRAMS, DeadlineViewSchema, DocumentRefSchema, PersonSchema,
+)
 from hqcore.contracts.registry import rpc
 
 
@@ -70,8 +72,23 @@ class ServiceCaseView(Schema):
     details = fields.Dict(keys=fields.String(), load_default=dict)
 
 
+class DocumentRequest(Schema):
+    document_id = fields.String(required=True, validate=validate.Length(min=3, max=80))
+
+
+class DocumentView(DocumentRefSchema):
+    case_id = fields.String(required=True)
+    html = fields.String(required=True)
+
+
+class DocumentList(Schema):
+    documents = fields.List(fields.Nested(DocumentRefSchema), required=True)
+
+
 for _service in SERVICES:
     rpc(f"{_service}.ping", Empty, PingResponse)
+    rpc(f"{_service}.get_document", DocumentRequest, DocumentView)
+    rpc(f"{_service}.list_documents", CaseRef, DocumentList)
     if _service != "intake":
         rpc(f"{_service}.get_case", CaseRef, ServiceCaseView)
 rpc("intake.submit_application", SubmitApplicationRequest, IntakeCaseView)

@@ -18,14 +18,14 @@ def deciding_authority(accepted_on: date, delegated_from: date | None) -> str:
     return "district"
 
 
-def open_decision(submitted: dict, delegated_from: date | None,
+def open_decision(accepted: dict, delegated_from: date | None,
                   calendar) -> tuple[CaseRecord, list[Deadline]]:
-    accepted_at = submitted["accepted_at"]
+    accepted_at = accepted["accepted_at"]
     authority = deciding_authority(local_date(accepted_at), delegated_from)
-    record = CaseRecord.from_submitted(submitted, "awaiting_review", deciding_authority=authority)
+    record = CaseRecord.from_accepted(accepted, "awaiting_review", deciding_authority=authority)
     deadlines = []
-    if submitted["program"] in PROGRAMS_WITH_CONFIRMATION_LIMIT:
+    if accepted["program"] in PROGRAMS_WITH_CONFIRMATION_LIMIT:
         deadlines.append(Deadline.open(  # DE-4
-            submitted["case_id"], submitted["street_code"], "DE-4", CONFIRMATION_WORKING_DAYS,
+            accepted["case_id"], accepted["street_code"], "DE-4", CONFIRMATION_WORKING_DAYS,
             Unit.WORKING_DAYS, accepted_at, calendar))
     return record, deadlines

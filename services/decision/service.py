@@ -13,10 +13,10 @@ class DecisionService(CaseRecordService):
     platform = Platform(adapters.TABLES)
     case_records_table = adapters.TABLES["case_records"]
 
-    @subscribe("application.submitted")
-    def on_application_submitted(self, event):
+    @subscribe("application.accepted")
+    def on_application_accepted(self, event):
         with self.platform.uow() as uow:
-            if not uow.inbox.claim(event, "on_application_submitted"):
+            if not uow.inbox.claim(event, "on_application_accepted"):
                 return
             street_from = adapters.delegated_from(uow.conn, event.payload["street_code"])
             record, deadlines = domain.open_decision(event.payload, street_from,

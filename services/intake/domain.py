@@ -57,7 +57,7 @@ def accept(request: dict, street: Street, *, case_id: str, sequence: int,
     )
 
 
-def submitted_event(app: Application) -> dict:
+def accepted_event(app: Application) -> dict:
     return {
         "case_id": app.case_id, "case_no": app.case_no, "program": app.program,
         "street_code": app.street_code, "community": app.community,
@@ -67,4 +67,4 @@ def submitted_event(app: Application) -> dict:
 
 
 def case_view(app: Application) -> dict:
-    return {**submitted_event(app), "status": app.status}
+    return {**accepted_event(app), "status": app.status}

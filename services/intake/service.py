@@ -33,7 +33,7 @@ class IntakeService(BaseService):
             app = domain.accept(request, street, case_id=str(uuid.uuid4()), sequence=sequence,
                                 now=uow.now)
             cases.add(app)
-            uow.outbox.add("application.submitted", domain.submitted_event(app),
+            uow.outbox.add("application.accepted", domain.accepted_event(app),
                            case_id=app.case_id, street_code=app.street_code)
         return dump_rpc_response("intake.submit_application", domain.case_view(app))
 

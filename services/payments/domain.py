@@ -4,5 +4,5 @@ from __future__ import annotations
 from hqcore.casefile import CaseRecord
 
 
-def register_case(submitted: dict) -> CaseRecord:
-    return CaseRecord.from_submitted(submitted, "awaiting_decision", scheduled_payments=[])
+def register_case(accepted: dict) -> CaseRecord:
+    return CaseRecord.from_accepted(accepted, "awaiting_decision", scheduled_payments=[])

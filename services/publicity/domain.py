@@ -4,8 +4,8 @@ from __future__ import annotations
 from hqcore.casefile import CaseRecord
 
 
-def register_case(submitted: dict) -> CaseRecord:
+def register_case(accepted: dict) -> CaseRecord:
     """Tekun cases always go to democratic deliberation after publicity (PU-2)."""
-    return CaseRecord.from_submitted(submitted, "awaiting_preliminary_opinion",
-                                     community=submitted["community"],
-                                     deliberation_required=submitted["program"] == "tekun")
+    return CaseRecord.from_accepted(accepted, "awaiting_preliminary_opinion",
+                                     community=accepted["community"],
+                                     deliberation_required=accepted["program"] == "tekun")

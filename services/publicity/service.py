@@ -12,9 +12,9 @@ class PublicityService(CaseRecordService):
     platform = Platform(adapters.TABLES)
     case_records_table = adapters.TABLES["case_records"]
 
-    @subscribe("application.submitted")
-    def on_application_submitted(self, event):
-        self.record_case(event, "on_application_submitted", domain.register_case(event.payload))
+    @subscribe("application.accepted")
+    def on_application_accepted(self, event):
+        self.record_case(event, "on_application_accepted", domain.register_case(event.payload))
 
 
 SERVICE = PublicityService

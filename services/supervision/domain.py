@@ -4,11 +4,11 @@ from __future__ import annotations
 from hqcore.casefile import CaseRecord
 
 
-def register_case(submitted: dict) -> CaseRecord:
+def register_case(accepted: dict) -> CaseRecord:
     """Every case enters the district's register; near relatives of staff are flagged (SU-3)."""
-    return CaseRecord.from_submitted(submitted, "in_procedure",
-                                     near_relative=submitted["near_relative"],
-                                     household_size=len(submitted["members"]))
+    return CaseRecord.from_accepted(accepted, "in_procedure",
+                                     near_relative=accepted["near_relative"],
+                                     household_size=len(accepted["members"]))
 
 
 def breach_entry(breached: dict, recorded_at) -> dict:

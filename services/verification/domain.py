@@ -7,12 +7,12 @@ from hqcore.deadlines import Deadline, Unit
 INVESTIGATION_WORKING_DAYS = {"dibao": 3, "low_income": 3, "tekun": 15}  # VE-1
 
 
-def open_verification(submitted: dict, calendar) -> tuple[CaseRecord, Deadline]:
+def open_verification(accepted: dict, calendar) -> tuple[CaseRecord, Deadline]:
     """An accepted case awaits its household investigation, due within 3 WD (15 for tekun)."""
-    record = CaseRecord.from_submitted(submitted, "awaiting_investigation",
-                                       household_size=len(submitted["members"]))
+    record = CaseRecord.from_accepted(accepted, "awaiting_investigation",
+                                       household_size=len(accepted["members"]))
     deadline = Deadline.open(
-        submitted["case_id"], submitted["street_code"], "VE-1",
-        INVESTIGATION_WORKING_DAYS[submitted["program"]], Unit.WORKING_DAYS,
-        submitted["accepted_at"], calendar)
+        accepted["case_id"], accepted["street_code"], "VE-1",
+        INVESTIGATION_WORKING_DAYS[accepted["program"]], Unit.WORKING_DAYS,
+        accepted["accepted_at"], calendar)
     return record, deadline

@@ -12,10 +12,10 @@ class VerificationService(CaseRecordService):
     platform = Platform(adapters.TABLES)
     case_records_table = adapters.TABLES["case_records"]
 
-    @subscribe("application.submitted")
-    def on_application_submitted(self, event):
+    @subscribe("application.accepted")
+    def on_application_accepted(self, event):
         record, deadline = domain.open_verification(event.payload, self.platform.calendar)
-        self.record_case(event, "on_application_submitted", record, [deadline])  # VE-1
+        self.record_case(event, "on_application_accepted", record, [deadline])  # VE-1
 
 
 SERVICE = VerificationService

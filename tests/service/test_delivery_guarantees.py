@@ -39,7 +39,7 @@ def submitted_envelope(settings, serial=1):
     now = get_clock(settings).now()
     person = {"name": "李桂兰", "id_number": make_id_number(serial), "relationship": "self"}
     return build_envelope(
-        event_type="application.submitted", version=1, occurred_at=now,
+        event_type="application.accepted", version=1, occurred_at=now,
         case_id=f"case-{serial}", street_code="shaogongzhuang", correlation_id="test",
         acting_user="clerk", source="intake",
         payload={"case_id": f"case-{serial}", "case_no": f"SGZ-2026-{serial:05d}",
@@ -66,7 +66,7 @@ def test_redelivered_event_is_applied_once(start_service, settings):
     envelope = submitted_envelope(settings)
     publisher = EventPublisher(settings.amqp_uri)
     for _ in range(2):  # the broker delivers the same event twice
-        with entrypoint_waiter(container, "on_application_submitted", timeout=10):
+        with entrypoint_waiter(container, "on_application_accepted", timeout=10):
             publisher.publish(envelope)
     publisher.close()
     assert count_rows(settings, "supervision", supervision_tables.TABLES["case_records"]) == 1
@@ -77,15 +77,15 @@ class FailingPublicity(PublicityService):
     """Publicity whose handler fails until told otherwise."""
     calls = []
 
-    @subscribe("application.submitted")
-    def on_application_submitted(self, event):
+    @subscribe("application.accepted")
+    def on_application_accepted(self, event):
         self.calls.append(event.event_id)
         raise RuntimeError("simulated failure")
 
 
 def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
         start_service, settings, broker):
-    labels = {"service": "publicity", "handler": "on_application_submitted"}
+    labels = {"service": "publicity", "handler": "on_application_accepted"}
     retries_before = sample("hq_event_retries_total", **labels)
     dead_before = sample("hq_dead_lettered_total", reason="handler_failed", **labels)
     failing = start_service(FailingPublicity)
@@ -93,7 +93,7 @@ def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
     envelope = submitted_envelope(settings, serial=7)
     publisher.publish(envelope)
 
-    dead_queue = "hq.publicity.on_application_submitted.dead"
+    dead_queue = "hq.publicity.on_application_accepted.dead"
     wait_until(lambda: deadletters.depth(broker, dead_queue) == 1, timeout=15,
                message="the event to reach the dead-letter queue")
     attempts = 1 + len(settings.retry_delays)
@@ -122,19 +122,19 @@ def test_message_breaking_its_contract_is_dead_lettered_not_applied(start_servic
     envelope = submitted_envelope(settings, serial=8)
     envelope["payload"]["members"] = []  # the contract needs at least one member
     before = sample("hq_dead_lettered_total", service="supervision",
-                    handler="on_application_submitted", reason="contract_violation")
+                    handler="on_application_accepted", reason="contract_violation")
     with Connection(settings.amqp_uri, transport_options={"confirm_publish": True}) as conn:
         Producer(conn.default_channel).publish(
             envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic", durable=True),
-            routing_key="application.submitted", serializer="json")
-    dead_queue = "hq.supervision.on_application_submitted.dead"
+            routing_key="application.accepted", serializer="json")
+    dead_queue = "hq.supervision.on_application_accepted.dead"
     wait_until(lambda: deadletters.depth(broker, dead_queue) == 1, timeout=10,
                message="the invalid event to be dead-lettered")
     [letter] = deadletters.peek(broker, dead_queue)
     assert letter.reason == "contract_violation" and "members" in letter.error
     assert count_rows(settings, "supervision", supervision_tables.TABLES["case_records"]) == 0
     assert sample("hq_dead_lettered_total", service="supervision",
-                  handler="on_application_submitted", reason="contract_violation") == before + 1
+                  handler="on_application_accepted", reason="contract_violation") == before + 1
 
 
 def _get_case(proxy, case_id):

@@ -86,7 +86,7 @@ def test_event_payload_violation_is_a_contract_error_under_payload():
 
 def test_unknown_event_version_is_refused():
     with pytest.raises(ContractError) as raised:
-        load_event_payload("application.submitted", 99, {})
+        load_event_payload("application.accepted", 99, {})
     assert raised.value.field == "event_type"
 
 

@@ -67,6 +67,8 @@ class Settings:
     retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0)
     outbox_poll_interval: float = 0.5
     deadline_scan_interval: float = 30.0
+    # Seconds the embedded city verification platform simulator takes to answer (VE-2).
+    city_platform_delay: float = 2.0
     queue_type: str = "quorum"
     log_level: str = "INFO"
     # Fault injection for the crash-between-commit-and-publish test; never set in production.
@@ -107,6 +109,9 @@ class Settings:
             outbox_poll_interval=float(env.get("HQ_OUTBOX_POLL_INTERVAL", cls.outbox_poll_interval)),
             deadline_scan_interval=float(
                 env.get("HQ_DEADLINE_SCAN_INTERVAL", cls.deadline_scan_interval)
+            ),
+            city_platform_delay=float(
+                env.get("CITY_PLATFORM_DELAY_SECONDS", cls.city_platform_delay)
             ),
             queue_type=env.get("HQ_QUEUE_TYPE", cls.queue_type),
             log_level=env.get("HQ_LOG_LEVEL", cls.log_level),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
 from hqcore import logs, metrics
 from hqcore.calendar import WorkingCalendar
@@ -180,10 +181,17 @@ class Instrumentation(DependencyProvider):
         self._started: dict = {}
 
     def start(self):
+        self._server = None
         if self.settings.metrics_enabled:
-            port = self.settings.metrics_ports[self.service]
-            self.container.spawn_managed_thread(lambda: metrics.serve_forever(port),
-                                                identifier="metrics_http")
+            import eventlet
+            self._server = eventlet.spawn(metrics.serve_forever,
+                                          self.settings.metrics_ports[self.service])
+
+    def stop(self):
+        if self._server is not None:
+            self._server.kill()  # the metrics endpoint goes with the service, quietly
+
+    kill = stop
 
     def worker_setup(self, worker_ctx):
         logs.correlation_id.set(worker_ctx.data.get("correlation_id") or worker_ctx.call_id)
@@ -208,3 +216,17 @@ class Instrumentation(DependencyProvider):
 
     def worker_teardown(self, worker_ctx):
         self._started.pop(worker_ctx, None)
+
+
+class ScanTimer(Timer):
+    """nameko's timer firing every ``Settings.deadline_scan_interval`` seconds, in every
+    instance: what it does must be guarded by conditional updates so one instance acts."""
+
+    def __init__(self, **kwargs):
+        super().__init__(interval=30.0, eager=True, **kwargs)
+
+    def setup(self):
+        self.interval = self.container.config["HQ_SETTINGS"].deadline_scan_interval
+
+
+scan = ScanTimer.decorator

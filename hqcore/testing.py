@@ -6,6 +6,7 @@ databases on the local server for the tests parametrised with ``backend``.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -17,7 +18,7 @@ import pytest
 from kombu import Connection
 
 from hqcore.cli import seed_services
-from hqcore.config import SERVICES, Settings
+from hqcore.config import PROJECT_ROOT, SERVICES, Settings
 from hqcore.migrations import upgrade
 
 POSTGRES_ADMIN_URL = os.environ.get("HQ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -146,11 +147,28 @@ def broker(settings):
 
 def sample_application(id_number: str = "11010519491231002X", program: str = "dibao",
                        street_code: str = "shaogongzhuang") -> dict:
+    """A complete one-person application: every material of the checklist (IN-3, and the
+    written application for tekun, IN-2) and a signed authorisation (IN-7)."""
+    materials = ["household_id_cards", "household_register", "economic_declaration"]
+    if program == "tekun":
+        materials.insert(0, "written_application")
     return {
         "program": program, "street_code": street_code, "community": "前园社区",
         "applicant": {"name": "王秀英", "id_number": id_number, "relationship": "self"},
-        "members": [{"name": "王秀英", "id_number": id_number, "relationship": "self"}],
+        "members": [{"name": "王秀英", "id_number": id_number, "relationship": "self",
+                     "authorisation_signed": True}],
+        "materials_provided": materials,
     }
+
+
+def actor_for(username: str) -> dict:
+    """The actor dict of a seeded demo account (``gateway/data/accounts.json``), as the
+    gateway passes it to a service step."""
+    data = json.loads((PROJECT_ROOT / "gateway" / "data" / "accounts.json")
+                      .read_text(encoding="utf-8"))
+    [account] = [a for a in data["accounts"] if a["username"] == username]
+    return {"user_id": account["username"], "role": account["role"],
+            "street_code": account["street_code"], "name": account["name"]}
 
 
 def make_id_number(serial: int, birth: str = "19600101", region: str = "120106") -> str:

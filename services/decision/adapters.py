@@ -1,13 +1,18 @@
-"""Decision's tables: street delegation dates and the effective-dated policy tables."""
+"""Decision's tables: case records, street delegation dates (ORG-1) and the effective-dated
+policy tables the amounts come from (DE-5)."""
 from __future__ import annotations
 
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy import select
+from sqlalchemy import and_, select, update
 
-from hqcore.case_records import case_records_table
+from hqcore.case_records import CaseRecordRepository, case_records_table
+from hqcore.casefile import CaseRecord
 from hqcore.db import platform_tables
+from hqcore.deadlines import Deadline, DeadlineStatus
+from hqcore.policy_tables import policy_rates_table, rows_in_force, seed_policy_rates
+from services.decision.domain import APPROVED, PolicyRate
 
 metadata = sa.MetaData()
 
@@ -16,25 +21,58 @@ street_delegations = sa.Table(
     sa.Column("street_code", sa.String(40), primary_key=True),
     sa.Column("delegated_from", sa.Date, nullable=True),
 )
-policy_rates = sa.Table(
-    "policy_rates", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(60), nullable=False),
-    sa.Column("unit", sa.String(40), nullable=False),
-    sa.Column("value", sa.Integer, nullable=False),
-    sa.Column("valid_from", sa.Date, nullable=False),
-    sa.Column("valid_to", sa.Date, nullable=True),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("verified", sa.Boolean, nullable=False),
-    sa.UniqueConstraint("key", "valid_from", name="uq_policy_key_from"),
-)
+policy_rates = policy_rates_table(metadata)
 TABLES = {**platform_tables(metadata), "case_records": case_records_table(metadata)}
+cases_table = TABLES["case_records"]
+
+
+def cases(conn) -> CaseRecordRepository:
+    return CaseRecordRepository(conn, cases_table)
+
+
+def case_for_update(conn, case_id: str) -> CaseRecord | None:
+    """The case, its row locked until the step commits (PostgreSQL; SQLite has one writer)."""
+    conn.execute(select(cases_table.c.case_id).where(cases_table.c.case_id == case_id)
+                 .with_for_update())
+    return cases(conn).get(case_id)
+
+
+def approved_cases(conn, street_code: str) -> list[CaseRecord]:
+    rows = conn.execute(select(cases_table.c.case_id).where(and_(
+        cases_table.c.street_code == street_code, cases_table.c.status == APPROVED,
+    )).order_by(cases_table.c.case_no)).all()
+    repository = cases(conn)
+    return [repository.get(row.case_id) for row in rows]
 
 
 def delegated_from(conn, street_code: str) -> date | None:
     row = conn.execute(select(street_delegations.c.delegated_from)
                        .where(street_delegations.c.street_code == street_code)).first()
     return row.delegated_from if row else None
+
+
+def set_delegated_from(conn, street_code: str, delegated: date | None) -> bool:
+    """ORG-1: change a street's delegation date; False for an unknown street."""
+    result = conn.execute(update(street_delegations)
+                          .where(street_delegations.c.street_code == street_code)
+                          .values(delegated_from=delegated))
+    return result.rowcount == 1
+
+
+def rates_in_force(conn, keys, on: date) -> dict[str, PolicyRate]:
+    """The policy row of each key valid on ``on`` (the latest start if rows overlap)."""
+    return {key: PolicyRate(**row)
+            for key, row in rows_in_force(conn, policy_rates, keys, on).items()}
+
+
+def extend_deadline(conn, deadline: Deadline) -> bool:
+    """Store a DE-4 deadline moved to 45 WD while it is still open."""
+    deadlines = TABLES["deadlines"]
+    result = conn.execute(update(deadlines).where(and_(
+        deadlines.c.id == deadline.id, deadlines.c.status == DeadlineStatus.OPEN.value,
+    )).values(amount=deadline.amount, due_at=deadline.due_at, due_date=deadline.due_date,
+              provisional=deadline.provisional))
+    return result.rowcount == 1
 
 
 def seed(conn, reference) -> None:
@@ -44,10 +82,4 @@ def seed(conn, reference) -> None:
             for s in reference.streets() if s["code"] not in known]
     if rows:
         conn.execute(street_delegations.insert(), rows)
-    held = {(r.key, r.valid_from) for r in conn.execute(
-        select(policy_rates.c.key, policy_rates.c.valid_from))}
-    rows = [{k: row[k] for k in ("key", "unit", "value", "valid_from", "valid_to", "source",
-                                 "verified")}
-            for row in reference.policy_rows() if (row["key"], row["valid_from"]) not in held]
-    if rows:
-        conn.execute(policy_rates.insert(), rows)
+    seed_policy_rates(conn, policy_rates, reference)

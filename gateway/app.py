@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
@@ -90,23 +91,40 @@ def submit_application() -> tuple[Response, int, dict[str, str]]:
 
 @api.get("/api/v1/cases/<case_id>")
 def get_case(case_id: str) -> Response:
-    """The whole case as every service holds it, for a user of its street or the district."""
+    """The whole case as every service holds it, its timeline (supervision) and every
+    service's documents by issue date, for a user of its street or the district. A service
+    that does not answer is reported instead of failing the request."""
     actor = current_actor()
     load_rpc_request("intake.get_case", {"case_id": case_id})
     gateway = _gateway()
     views = {name: gateway.call_async(name, "get_case", case_id=case_id) for name in SERVICES}
+    listings = {name: gateway.call_async(name, "list_documents", case_id=case_id)
+                for name in SERVICES}
+    timeline = gateway.call_async("supervision", "get_timeline", case_id=case_id)
     case = gateway.result(views.pop("intake"))
     if not may_view(actor, case["street_code"]):
         raise Forbidden("the case belongs to another street", field="street_code",
                         code="wrong_street")
+    unavailable: dict[str, str] = {}
+
+    def answer(call: str, future: Any) -> Any:
+        try:
+            return gateway.result(future)
+        except Exception as exc:
+            unavailable[call] = exc.code if isinstance(exc, DomainError) else "internal_error"
+            return None
+
     services: dict[str, Any] = {}
     for name, future in views.items():
-        try:
-            services[name] = present(gateway.result(future), actor)
-        except Exception as exc:
-            code = exc.code if isinstance(exc, DomainError) else "internal_error"
-            services[name] = {"status": "unavailable", "error": code}
-    return jsonify(case=present(case, actor), services=services)
+        view = answer(f"{name}.get_case", future)
+        services[name] = (present(view, actor) if view is not None else
+                          {"status": "unavailable", "error": unavailable.pop(f"{name}.get_case")})
+    documents = [ref for name, future in listings.items()
+                 for ref in (answer(f"{name}.list_documents", future) or {}).get("documents", [])]
+    documents.sort(key=lambda ref: datetime.fromisoformat(ref["issued_at"]))
+    entries = (answer("supervision.get_timeline", timeline) or {}).get("entries", [])
+    return jsonify(case=present(case, actor), services=services, timeline=present(entries, actor),
+                   documents=documents, unavailable=unavailable)
 
 
 @api.get("/api/v1/supervision/breaches")

@@ -1,12 +1,12 @@
 """RPC request and response contracts, by ``service.method``."""
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from hqcore.config import SERVICES
-from hqcore.contracts.common import (
-    PROGRAMS, DeadlineViewSchema, DocumentRefSchema, PersonSchema,
-)
+from hqcore.contracts.common import DeadlineViewSchema, DocumentRefSchema
+# Intake's schemas live in hqcore.contracts.intake; imported here for the registrations below.
+from hqcore.contracts.intake import IntakeCaseView, SubmitApplicationRequest
 from hqcore.contracts.registry import rpc
 
 
@@ -23,43 +23,6 @@ class PingResponse(Schema):
 
 class CaseRef(Schema):
     case_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-
-
-class SubmitApplicationRequest(Schema):
-    """A street's handling agency takes a family's complete application (IN-1, IN-6)."""
-    program = fields.String(required=True, validate=validate.OneOf(PROGRAMS))
-    street_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    community = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    applicant = fields.Nested(PersonSchema, required=True)
-    members = fields.List(fields.Nested(PersonSchema), required=True,
-                          validate=validate.Length(min=1, max=20))
-    near_relative = fields.Boolean(load_default=False)
-
-    @validates_schema
-    def applicant_is_a_member(self, data, **kwargs):
-        applicant, members = data.get("applicant"), data.get("members") or []
-        if applicant and applicant["id_number"] not in {m["id_number"] for m in members}:
-            raise ValidationError("the applicant must be listed among the household members",
-                                  field_name="members")
-        seen = set()
-        for member in members:
-            if member["id_number"] in seen:
-                raise ValidationError("the same ID number is listed twice",
-                                      field_name="members")
-            seen.add(member["id_number"])
-
-
-class IntakeCaseView(Schema):
-    case_id = fields.String(required=True)
-    case_no = fields.String(required=True)
-    program = fields.String(required=True)
-    street_code = fields.String(required=True)
-    community = fields.String(required=True)
-    status = fields.String(required=True)
-    accepted_at = fields.AwareDateTime(required=True)
-    applicant = fields.Nested(PersonSchema, required=True)
-    members = fields.List(fields.Nested(PersonSchema), required=True)
-    near_relative = fields.Boolean(required=True)
 
 
 class ServiceCaseView(Schema):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import gateway.app as gateway_app
+import gateway.web as gateway_web
 from gateway import create_app
 from hqcore import errors, idnumber, logs
 from hqcore.config import SERVICES, Settings
@@ -83,10 +83,23 @@ def rpc() -> FakeRpc:
     return FakeRpc()
 
 
+def logged_in(app, username: str):
+    """A test client of ``app`` sending a bearer token of the demo account ``username``."""
+    auth = app.extensions["hq_gateway"].auth
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {auth.issue(auth.accounts[username])}"
+    return client
+
+
 @pytest.fixture
-def client(rpc):
-    app = create_app(Settings.from_env({}), rpc=rpc)
-    return app.test_client()
+def app(rpc):
+    return create_app(Settings.from_env({}), rpc=rpc)
+
+
+@pytest.fixture
+def client(app):
+    """Logged in as a community worker of Shaogongzhuang, who sees ID numbers masked."""
+    return logged_in(app, "sgz-community")
 
 
 def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
@@ -129,7 +142,7 @@ def test_wrong_method_is_json_405_with_allow(client):
 
 
 def test_submitted_application_answers_201_masked_with_location(client, rpc):
-    rpc.answers["intake.submit_application"] = lambda application: intake_view("c-42")
+    rpc.answers["intake.submit_application"] = lambda application, actor: intake_view("c-42")
     response = client.post("/api/v1/applications", json=application(),
                            headers={"X-Correlation-Id": "req-123"})
     assert response.status_code == 201
@@ -142,7 +155,8 @@ def test_submitted_application_answers_201_masked_with_location(client, rpc):
     assert APPLICANT_ID not in response.get_data(as_text=True)
     [call] = rpc.calls
     assert (call.service, call.method) == ("intake", "submit_application")
-    assert call.kwargs == {"application": application()}
+    assert call.kwargs["application"] == application()
+    assert call.kwargs["actor"]["user_id"] == "sgz-community"
     assert call.correlation_id == call.logged_correlation_id == "req-123"
 
 
@@ -191,7 +205,7 @@ def test_case_view_combines_services_and_reports_the_unavailable(client, rpc):
     assert body["services"]["verification"]["status"] == "open"
     assert body["services"]["verification"]["details"]["id_numbers"] == [
         idnumber.mask(APPLICANT_ID)]
-    assert sorted(call.service for call in rpc.calls) == sorted(SERVICES)
+    assert sorted(c.service for c in rpc.calls if c.method == "get_case") == sorted(SERVICES)
     assert all(call.kwargs == {"case_id": "c-1"} for call in rpc.calls)
 
 
@@ -267,7 +281,7 @@ def test_one_rpc_client_is_created_lazily_for_the_app(monkeypatch):
         def stop(self):
             self.started = 0
 
-    monkeypatch.setattr(gateway_app, "RpcClient", StubClient)
+    monkeypatch.setattr(gateway_web, "RpcClient", StubClient)
     app = create_app(Settings.from_env({}))
     assert made == []
     for _ in range(3):
@@ -345,3 +359,159 @@ def test_controlled_clock_can_be_set_advanced_and_reset(tmp_path, rpc):
 def test_bad_clock_command_names_the_field(tmp_path, rpc, body, field):
     client = create_app(controlled(tmp_path), rpc=rpc).test_client()
     assert_error(client.post("/api/v1/clock", json=body), 400, "validation_failed", field)
+
+
+# -- the case view's timeline and documents ---------------------------------------------------
+
+def document_ref(service: str, issued_at: str) -> dict:
+    return {"document_id": f"{service}:{issued_at}", "kind": "notice", "title": "告知书",
+            "issued_at": issued_at, "served_at": None}
+
+
+def test_case_view_merges_documents_by_issue_date_and_adds_the_timeline(client, rpc):
+    rpc.answers.update({f"{name}.get_case": service_view(name) for name in SERVICES})
+    rpc.answers["intake.get_case"] = intake_view()
+    rpc.answers.update({f"{name}.list_documents": {"documents": []} for name in SERVICES})
+    rpc.answers["decision.list_documents"] = {"documents": [
+        document_ref("decision", "2026-03-20T02:00:00+00:00")]}
+    rpc.answers["intake.list_documents"] = {"documents": [
+        document_ref("intake", "2026-03-02T10:00:00+08:00")]}
+    rpc.answers["verification.list_documents"] = {"documents": [
+        document_ref("verification", "2026-03-05T02:00:00.5+00:00")]}
+    rpc.answers["payments.list_documents"] = errors.UpstreamTimeout("slow")
+    entry = {"at": NOW, "service": "intake", "step": "accepted", "action": "accepted",
+             "actor_user": "sgz-clerk", "actor_role": "clerk", "rule_id": "IN-6", "note": None,
+             "document_ids": []}
+    rpc.answers["supervision.get_timeline"] = {"case_id": "c-1", "entries": [entry]}
+    body = client.get("/api/v1/cases/c-1").get_json()
+    assert [d["document_id"].split(":")[0] for d in body["documents"]] == [
+        "intake", "verification", "decision"]
+    assert body["timeline"] == [entry]
+    assert body["unavailable"] == {"payments.list_documents": "upstream_timeout"}
+
+
+def test_case_view_survives_a_failing_timeline(client, rpc):
+    rpc.answers["intake.get_case"] = intake_view()
+    rpc.answers["supervision.get_timeline"] = errors.ServiceUnavailable("down")
+    response = client.get("/api/v1/cases/c-1")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["timeline"] == [] and body["documents"] == []
+    assert body["unavailable"]["supervision.get_timeline"] == "service_unavailable"
+    assert body["services"]["supervision"] == {"status": "unavailable",
+                                               "error": "service_unavailable"}
+
+
+# -- lists, worklists and deadlines --------------------------------------------------------
+
+def page(items=()) -> dict:
+    return {"items": list(items), "page": 1, "per_page": 20, "total": len(items)}
+
+
+def test_street_staff_list_only_their_street(client, rpc):
+    rpc.answers["supervision.list_cases"] = lambda **query: page()
+    assert client.get("/api/v1/cases?program=dibao&overdue=true").status_code == 200
+    [call] = rpc.calls
+    assert call.kwargs == {"street_code": "shaogongzhuang", "program": "dibao", "step": None,
+                           "overdue": True, "page": 1, "per_page": 20}
+    assert_error(client.get("/api/v1/cases?street_code=xigu"), 403, "wrong_street",
+                 "street_code")
+    assert_error(client.get("/api/v1/deadlines?street_code=xigu"), 403, "wrong_street")
+    assert len(rpc.calls) == 1
+
+
+def test_the_district_lists_every_street_or_filters_one(app, rpc):
+    rpc.answers["supervision.list_cases"] = lambda **query: page()
+    district = logged_in(app, "district-officer")
+    assert district.get("/api/v1/cases").status_code == 200
+    assert district.get("/api/v1/cases?street_code=xigu&step=publicity").status_code == 200
+    assert [c.kwargs["street_code"] for c in rpc.calls] == [None, "xigu"]
+    assert rpc.calls[1].kwargs["step"] == "publicity"
+
+
+@pytest.mark.parametrize("path, parameter", [
+    ("/api/v1/cases?page=0", "page"), ("/api/v1/cases?page=abc", "page"),
+    ("/api/v1/cases?per_page=101", "per_page"), ("/api/v1/cases?per_page=-1", "per_page"),
+    ("/api/v1/cases?overdue=maybe", "overdue"), ("/api/v1/cases?program=pension", "program"),
+    ("/api/v1/worklist?per_page=0", "per_page"), ("/api/v1/deadlines?page=x", "page"),
+    ("/api/v1/deadlines?status=late", "status"),
+])
+def test_bad_query_parameter_is_400_naming_it_before_any_rpc(client, rpc, path, parameter):
+    assert_error(client.get(path), 400, "validation_failed", parameter)
+    assert rpc.calls == []
+
+
+def test_worklist_is_the_users_role_and_street(app, rpc):
+    rpc.answers["supervision.worklist"] = lambda **query: page()
+    assert logged_in(app, "shc-reviewer").get("/api/v1/worklist?page=2").status_code == 200
+    assert logged_in(app, "district-officer").get("/api/v1/worklist").status_code == 200
+    assert [c.kwargs for c in rpc.calls] == [
+        {"role": "reviewer", "street_code": "shuanghuancun", "page": 2, "per_page": 20},
+        {"role": "district_officer", "street_code": None, "page": 1, "per_page": 20}]
+
+
+def test_deadlines_are_scoped_and_filtered(client, rpc):
+    rpc.answers["supervision.list_deadlines"] = lambda **query: page()
+    assert client.get("/api/v1/deadlines?status=overdue&per_page=5").status_code == 200
+    assert rpc.calls[0].kwargs == {"street_code": "shaogongzhuang", "status": "overdue",
+                                   "page": 1, "per_page": 5}
+
+
+def test_SU3_new_recipients_are_the_districts_only(app, client, rpc):
+    rpc.answers["supervision.list_new_recipients"] = lambda **query: {"items": []}
+    assert_error(client.get("/api/v1/recipients/new"), 403, "wrong_role", "role")
+    assert_error(logged_in(app, "sgz-leader").get("/api/v1/recipients/new"), 403, "wrong_role")
+    district = logged_in(app, "district-officer")
+    assert district.get("/api/v1/recipients/new?month=2026-03").status_code == 200
+    assert rpc.calls[0].kwargs == {"street_code": None, "month": "2026-03"}
+    assert_error(district.get("/api/v1/recipients/new?month=March"), 400, "validation_failed",
+                 "month")
+
+
+def test_timeline_of_another_streets_case_is_403(app, rpc):
+    rpc.answers["intake.get_case"] = intake_view()
+    rpc.answers["supervision.get_timeline"] = {"case_id": "c-1", "entries": []}
+    assert_error(logged_in(app, "xgu-clerk").get("/api/v1/cases/c-1/timeline"), 403,
+                 "wrong_street")
+    response = logged_in(app, "sgz-clerk").get("/api/v1/cases/c-1/timeline")
+    assert response.get_json() == {"case_id": "c-1", "entries": []}
+
+
+# -- documents ------------------------------------------------------------------------------
+
+def stored_document(case_id: str = "c-1") -> dict:
+    return {"document_id": "decision:d-1", "case_id": case_id, "kind": "decision_letter",
+            "title": "最低生活保障审核确认决定书", "html": "<html><body>决定书</body></html>",
+            "issued_at": "2026-03-20T02:00:00+00:00", "served_at": "2026-03-21T02:00:00+00:00"}
+
+
+def test_document_is_served_as_html_or_json(client, rpc):
+    rpc.answers["decision.get_document"] = stored_document()
+    rpc.answers["intake.get_case"] = intake_view()
+    response = client.get("/api/v1/documents/decision:d-1")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "决定书" in response.get_data(as_text=True)
+    body = client.get("/api/v1/documents/decision:d-1?format=json").get_json()
+    assert body["issued_at"] == "2026-03-20T02:00:00+00:00"
+    assert body["served_at"] == "2026-03-21T02:00:00+00:00"
+    assert [(c.service, c.method) for c in rpc.calls][:2] == [("decision", "get_document"),
+                                                             ("intake", "get_case")]
+
+
+def test_document_of_another_streets_case_is_403(app, rpc):
+    rpc.answers["decision.get_document"] = stored_document()
+    rpc.answers["intake.get_case"] = intake_view()
+    assert_error(logged_in(app, "shc-clerk").get("/api/v1/documents/decision:d-1"), 403,
+                 "wrong_street")
+    assert logged_in(app, "district-officer").get(
+        "/api/v1/documents/decision:d-1").status_code == 200
+
+
+def test_document_id_and_format_are_checked_before_any_rpc(client, rpc):
+    assert_error(client.get("/api/v1/documents/nobody:d-1"), 404, "document_not_found",
+                 "document_id")
+    assert_error(client.get("/api/v1/documents/d-1"), 404, "document_not_found")
+    assert_error(client.get("/api/v1/documents/decision:d-1?format=pdf"), 400,
+                 "validation_failed", "format")
+    assert rpc.calls == []

@@ -5,7 +5,7 @@ The benchmark writes ``application.accepted`` v1 events into intake's outbox wit
 (``OutboxRelay`` + ``EventPublisher``, polling every ``HQ_OUTBOX_POLL_INTERVAL``) publishes them;
 the running supervision process's ``on_application_accepted`` claims each in its inbox and
 writes a case record. The clock runs from the first write to the moment supervision's
-``case_records`` holds all of them.
+``cases`` register holds all of them.
 """
 from __future__ import annotations
 
@@ -39,14 +39,14 @@ class EventRun:
         from hqcore.clock import get_clock
         from hqcore.db import Database
         from services.intake.adapters import TABLES as INTAKE_TABLES
-        from services.supervision.adapters import TABLES as SUPERVISION_TABLES
+        from services.supervision import adapters as supervision_adapters
 
         self.settings = settings
         self.applicants = applicants
         self.clock = get_clock(settings)
         self.intake = Database(settings.database_url("intake"))
         self.intake_tables = INTAKE_TABLES
-        self.case_records = SUPERVISION_TABLES["case_records"]
+        self.case_records = supervision_adapters.cases
         self.outbox = INTAKE_TABLES["outbox"]
         # Plain engines for polling: a read does not take SQLite's write lock (the suite's
         # ``Database.transaction`` begins IMMEDIATE, which would compete with the services).

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Callable
 from urllib.parse import urlsplit
 
-from hqcore.testing import make_id_number
+from hqcore.testing import actor_for, make_id_number, sample_application
 
 from bench.report import BASELINE, LATENCY, THROUGHPUT, Row
 
@@ -25,15 +25,17 @@ SECTION = "1. request needing one RPC, vs raw kombu request/reply"
 class Http:
     """One keep-alive HTTP/1.1 connection (``http.client``: the cheapest Python client)."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str | None = None) -> None:
         parts = urlsplit(base_url)
         self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
 
     def request(self, method: str, path: str, body: dict | None = None,
                 expect: int = 200) -> bytes:
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
+        headers.update(self.auth)
         try:
             self.conn.request(method, path, body=data, headers=headers)
             response = self.conn.getresponse()
@@ -68,10 +70,7 @@ class Applicants:
         return make_id_number(n % 1000, birth=birth)
 
     def application(self) -> dict:
-        id_number = self.id_number()
-        person = {"name": "王秀英", "id_number": id_number, "relationship": "self"}
-        return {"program": "dibao", "street_code": "shaogongzhuang", "community": "前园社区",
-                "applicant": person, "members": [person]}
+        return sample_application(id_number=self.id_number())
 
 
 @dataclass
@@ -130,11 +129,21 @@ def run_concurrent(calls: list[Callable[[], object]], per_thread: int, timing: T
         timing.count += len(mine)
 
 
+CLERK = "sgz-clerk"  # the demo account submitting the benchmark's applications
+
+
+def login(base_url: str, username: str) -> str:
+    answer = Http(base_url).request("POST", "/api/v1/login",
+                                    {"username": username, "password": "demo"})
+    return json.loads(answer)["token"]
+
+
 class HttpCall:
     """A callable making one HTTP request on its own connection (one per thread)."""
 
-    def __init__(self, base_url: str, method: str, path: str, body=None, expect: int = 200):
-        self.http = Http(base_url)
+    def __init__(self, base_url: str, method: str, path: str, body=None, expect: int = 200,
+                 token: str | None = None):
+        self.http = Http(base_url, token=token)
         self.method, self.path, self.body, self.expect = method, path, body, expect
 
     def __call__(self):
@@ -167,8 +176,9 @@ def measure(amqp_uri: str, gateway_url: str, rpc_client, *, calls: int, warmup: 
         opened.append(proxy_ctx)
         http_clock = HttpCall(gateway_url, "GET", "/api/v1/clock")
         opened.append(http_clock)
+        token = login(gateway_url, CLERK)
         http_submit = HttpCall(gateway_url, "POST", "/api/v1/applications",
-                               body=applicants.application, expect=201)
+                               body=applicants.application, expect=201, token=token)
         opened.append(http_submit)
         request = {"args": [], "kwargs": {}}
 
@@ -188,7 +198,8 @@ def measure(amqp_uri: str, gateway_url: str, rpc_client, *, calls: int, warmup: 
              "the gateway's HTTP floor (waitress + Flask), keep-alive http.client"),
             ("rpcclient_submit", "RpcClient.call intake.submit_application", LATENCY,
              lambda: rpc_client.call("intake", "submit_application",
-                                     application=applicants.application()),
+                                     application=applicants.application(),
+                                     actor=actor_for(CLERK)),
              "the RPC behind the POST below, without HTTP: a write to intake's SQLite + outbox"),
             ("http_submit", "HTTP POST /api/v1/applications (1 RPC)", LATENCY, http_submit,
              "the gateway's only route making exactly one RPC (GET /cases makes 6, /healthz 6)"),
@@ -196,7 +207,8 @@ def measure(amqp_uri: str, gateway_url: str, rpc_client, *, calls: int, warmup: 
         timings = {key: Timing() for key, *_ in sequential}
         # One callable per thread, kept for every round (connections stay open).
         http_posts = [HttpCall(gateway_url, "POST", "/api/v1/applications",
-                               body=applicants.application, expect=201) for _ in range(threads)]
+                               body=applicants.application, expect=201, token=token)
+                      for _ in range(threads)]
         opened.extend(http_posts)
         concurrent = [
             ("http_submit_concurrent", f"HTTP POST /api/v1/applications, {threads} threads",

@@ -15,17 +15,48 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class RunningSuite:
-    def __init__(self, suite: Suite, env: dict, log: io.StringIO):
-        self.suite, self.env, self.log = suite, env, log
-        self.url = suite.gateway_url
+class Client:
+    """An HTTP client of the gateway, logged in as one demo account (or anonymous)."""
+
+    def __init__(self, url: str, token: str | None = None):
+        self.url = url
         self.http = requests.Session()
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
 
     def get(self, path, **kwargs):
         return self.http.get(self.url + path, timeout=30, **kwargs)
 
     def post(self, path, json=None, **kwargs):
         return self.http.post(self.url + path, json=json, timeout=30, **kwargs)
+
+    def put(self, path, json=None, **kwargs):
+        return self.http.put(self.url + path, json=json, timeout=30, **kwargs)
+
+
+class RunningSuite(Client):
+    def __init__(self, suite: Suite, env: dict, log: io.StringIO):
+        super().__init__(suite.gateway_url)
+        self.suite, self.env, self.log = suite, env, log
+        self._tokens: dict[str, str] = {}
+
+    def as_user(self, username: str) -> Client:
+        """A client logged in as a seeded demo account (password ``demo``)."""
+        if username not in self._tokens:
+            answer = self.post("/api/v1/login", {"username": username, "password": "demo"})
+            assert answer.status_code == 200, answer.text
+            self._tokens[username] = answer.json()["token"]
+        return Client(self.url, self._tokens[username])
+
+    def set_clock(self, iso: str) -> dict:
+        answer = self.post("/api/v1/clock", {"set": iso})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def advance_clock(self, duration: str) -> dict:
+        answer = self.post("/api/v1/clock", {"advance": duration})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
     def metrics_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.env[service.upper() + '_METRICS_PORT']}/metrics"
@@ -39,7 +70,8 @@ def suite(tmp_path_factory):
     var_dir = tmp_path_factory.mktemp("suite") / "var"
     with private_vhost("hq-e2e") as amqp_uri, prepared_suite_env(
             var_dir, amqp_uri, HQ_QUEUE_TYPE="quorum", HQ_METRICS_ENABLED="1",
-            HQ_LOG_LEVEL="INFO", GATEWAY_PORT=str(_free_port()), **ports) as env:
+            HQ_LOG_LEVEL="INFO", GATEWAY_PORT=str(_free_port()),
+            CITY_PLATFORM_DELAY_SECONDS="0.3", **ports) as env:
         log = io.StringIO()
         suite = Suite(env=env, out=log)
         suite.start()

@@ -12,12 +12,14 @@ from sqlalchemy import select
 
 from hqcore.clock import get_clock
 from hqcore.db import Database
-from hqcore.testing import sample_application, wait_until
+from hqcore.testing import actor_for, sample_application, wait_until
 from services.decision.service import DecisionService
 from services.intake.service import IntakeService
 from services.supervision.service import SupervisionService
 from services.verification import adapters as verification_tables
 from services.verification.service import VerificationService
+
+CLERK = actor_for("sgz-clerk")
 
 
 def _breaches(rpc):
@@ -35,7 +37,7 @@ def test_VE1_breach_is_recorded_once_with_two_scanner_instances(start_service, s
     start_service(VerificationService)
     start_service(VerificationService)  # a second instance: both scan, one may win each row
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
-        case = rpc.intake.submit_application(application=sample_application())
+        case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
         view = wait_until(lambda: _safe(rpc.verification.get_case, case["case_id"]),
                           message="verification to open VE-1")
         [ve1] = view["deadlines"]
@@ -74,7 +76,7 @@ def test_DE4_deadline_in_a_year_without_data_is_provisional_until_the_data_arriv
     start_service(IntakeService, settings)
     start_service(DecisionService, settings)
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
-        case = rpc.intake.submit_application(application=sample_application())
+        case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
         view = wait_until(lambda: _safe(rpc.decision.get_case, case["case_id"]),
                           message="decision to open DE-4")
         [de4] = view["deadlines"]

@@ -18,11 +18,13 @@ from hqcore.messaging.envelope import EVENTS_EXCHANGE, build_envelope
 from hqcore.messaging.outbox import EventPublisher
 from hqcore.messaging.subscriber import subscribe
 from hqcore.supervisor import Suite
-from hqcore.testing import make_id_number, sample_application, wait_until
+from hqcore.testing import actor_for, make_id_number, sample_application, wait_until
 from services.intake import adapters as intake_tables
 from services.publicity.service import PublicityService
 from services.supervision import adapters as supervision_tables
 from services.supervision.service import SupervisionService
+
+CLERK = actor_for("sgz-clerk")
 
 
 @contextmanager
@@ -69,7 +71,7 @@ def test_redelivered_event_is_applied_once(start_service, settings):
         with entrypoint_waiter(container, "on_application_accepted", timeout=10):
             publisher.publish(envelope)
     publisher.close()
-    assert count_rows(settings, "supervision", supervision_tables.TABLES["case_records"]) == 1
+    assert count_rows(settings, "supervision", supervision_tables.cases) == 1
     assert count_rows(settings, "supervision", supervision_tables.TABLES["inbox"]) == 1
 
 
@@ -111,7 +113,7 @@ def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
         view = wait_until(lambda: _get_case(rpc.publicity, "case-7"), timeout=10,
                           message="publicity to apply the replayed event")
-    assert view["status"] == "awaiting_preliminary_opinion"
+    assert view["status"] == "awaiting_verification"
     assert deadletters.depth(broker, dead_queue) == 0
     publisher.close()
 
@@ -132,7 +134,7 @@ def test_message_breaking_its_contract_is_dead_lettered_not_applied(start_servic
                message="the invalid event to be dead-lettered")
     [letter] = deadletters.peek(broker, dead_queue)
     assert letter.reason == "contract_violation" and "members" in letter.error
-    assert count_rows(settings, "supervision", supervision_tables.TABLES["case_records"]) == 0
+    assert count_rows(settings, "supervision", supervision_tables.cases) == 0
     assert sample("hq_dead_lettered_total", service="supervision",
                   handler="on_application_accepted", reason="contract_violation") == before + 1
 
@@ -152,16 +154,18 @@ def test_process_killed_between_commit_and_publish_delivers_after_restart(
         with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
             wait_until(lambda: _ping(rpc.intake), timeout=30, message="intake to start")
             with pytest.raises(Exception):  # intake dies before it can answer
-                rpc.intake.submit_application(application=sample_application())
+                rpc.intake.submit_application(application=sample_application(), actor=CLERK)
         assert suite.wait_exit("intake", timeout=10) == 70
 
         # Committed but never published: the case exists only in intake's outbox.
         outbox = intake_tables.TABLES["outbox"]
         database = Database(settings.database_url("intake"))
         with database.transaction() as conn:
-            [row] = conn.execute(select(outbox.c.envelope, outbox.c.published_at)).all()
+            rows = conn.execute(select(outbox.c.event_type, outbox.c.envelope,
+                                       outbox.c.published_at)).all()
         database.dispose()
-        assert row.published_at is None
+        assert all(r.published_at is None for r in rows)
+        [row] = [r for r in rows if r.event_type == "application.accepted"]
         case_id = json.loads(row.envelope)["case_id"]
 
         suite.start_process("intake")
@@ -185,7 +189,7 @@ def test_broker_restart_in_a_stream_of_cases_loses_none(settings, suite_env):
     def submit(serial):
         app = sample_application(id_number=make_id_number(100 + serial))
         with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
-            return rpc.intake.submit_application(application=app)["case_id"]
+            return rpc.intake.submit_application(application=app, actor=CLERK)["case_id"]
 
     def submit_until_stored(serial):
         # A caller that lost its answer tries again; a duplicate means it was stored.
@@ -216,7 +220,7 @@ def test_broker_restart_in_a_stream_of_cases_loses_none(settings, suite_env):
         intake_ids = case_ids("intake", intake_tables.applications)
         assert len(intake_ids) == 20
         assert accepted - {"stored"} <= intake_ids
-        wait_until(lambda: case_ids("supervision", supervision_tables.TABLES["case_records"])
+        wait_until(lambda: case_ids("supervision", supervision_tables.cases)
                    == intake_ids, timeout=60, interval=0.5,
                    message="supervision to hold every case intake accepted")
         assert suite.is_running("intake") and suite.is_running("supervision")

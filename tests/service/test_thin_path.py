@@ -1,13 +1,15 @@
 """The thin path through every service, on SQLite and on PostgreSQL (issue: platform)."""
 import pytest
 
-from hqcore.testing import sample_application, wait_until
+from hqcore.testing import actor_for, sample_application, wait_until
 from services.decision.service import DecisionService
 from services.intake.service import IntakeService
 from services.payments.service import PaymentsService
 from services.publicity.service import PublicityService
 from services.supervision.service import SupervisionService
 from services.verification.service import VerificationService
+
+CLERK = actor_for("sgz-clerk")
 
 DOWNSTREAM = [VerificationService, PublicityService, DecisionService, PaymentsService,
               SupervisionService]
@@ -24,12 +26,12 @@ def _known_by(rpc, service_name, case_id):
 def test_application_reaches_every_service_IN1_VE1_DE4(start_service, rpc, backend):
     for cls in [IntakeService, *DOWNSTREAM]:
         start_service(cls)
-    case = rpc.intake.submit_application(application=sample_application())
+    case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     assert case["case_no"].startswith("SGZ-")
     views = {cls.name: wait_until(lambda: _known_by(rpc, cls.name, case["case_id"]),
                                   message=f"{cls.name} to record the case")
              for cls in DOWNSTREAM}
-    assert views["verification"]["status"] == "awaiting_investigation"
+    assert views["verification"]["status"] == "investigation"
     assert [d["rule_id"] for d in views["verification"]["deadlines"]] == ["VE-1"]
     assert [d["rule_id"] for d in views["decision"]["deadlines"]] == ["DE-4"]
     assert views["decision"]["details"]["deciding_authority"] == "street"  # ORG-1
@@ -38,8 +40,8 @@ def test_application_reaches_every_service_IN1_VE1_DE4(start_service, rpc, backe
 
 def test_second_open_case_of_same_program_is_refused(start_service, rpc):
     start_service(IntakeService)
-    first = rpc.intake.submit_application(application=sample_application())
+    first = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     with pytest.raises(Exception) as raised:
-        rpc.intake.submit_application(application=sample_application())
+        rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     assert "duplicate_open_case" in str(raised.value)
     assert first["case_no"] in str(raised.value)

@@ -20,6 +20,7 @@ AWAITING_FILE = "awaiting_file"          # verification and publicity still at w
 MANAGEMENT_REVIEW = "management_review"
 HEAD_CONSENT = "head_consent"
 LEADER_DECISION = "leader_decision"
+DISTRICT_DECISION = "district_decision"  # the same step on the pre-reform route (ORG-1)
 APPROVED, REFUSED, NON_CONFIRMED, WITHDRAWN = "approved", "refused", "non_confirmed", "withdrawn"
 OPEN_STATES = (AWAITING_FILE, MANAGEMENT_REVIEW, HEAD_CONSENT, LEADER_DECISION)
 DECIDED_STATES = (APPROVED, REFUSED, NON_CONFIRMED)
@@ -61,6 +62,14 @@ def deciding_authority(accepted_on: date, delegated_from: date | None) -> str:
     if delegated_from is not None and accepted_on >= delegated_from:
         return "street"
     return "district"
+
+
+def reported_step(record: CaseRecord) -> str:
+    """The step the district's register shows: on the pre-reform route the district, not the
+    street leader, decides (ORG-1), so the case belongs on the district's worklist."""
+    if record.status == LEADER_DECISION and record.details["deciding_authority"] == "district":
+        return DISTRICT_DECISION
+    return record.status
 
 
 def decider_roles(authority: str) -> tuple[str, ...]:

@@ -220,9 +220,9 @@ class DecisionService(CaseRecordService):
         """The step on the district's timeline (event) and on the case's own timeline."""
         record.details["timeline"].append(domain.timeline_entry(
             uow.now, record.status, action, actor, rule_id, note, document_ids))
-        timeline.progressed(uow, record, step=record.status, action=action, actor=actor,
-                            rule_id=rule_id, note=note, document_ids=document_ids,
-                            closed=closed)
+        timeline.progressed(uow, record, step=domain.reported_step(record), action=action,
+                            actor=actor, rule_id=rule_id, note=note,
+                            document_ids=document_ids, closed=closed)
 
 
 SERVICE = DecisionService

@@ -31,6 +31,7 @@ STEP_ROLES: dict[str, frozenset[str]] = {
     "management_review": frozenset({REVIEWER}),                               # DE-1
     "head_consent": frozenset({DEPARTMENT_HEAD}),                             # DE-1
     "leader_decision": frozenset({STREET_LEADER}),                            # DE-1
+    "district_decision": frozenset({DISTRICT_OFFICER}),                       # ORG-1
     "non_confirmation_proposed": frozenset({REVIEWER}),                       # VE-3
 }
 

@@ -213,6 +213,8 @@ def test_a_street_not_yet_delegated_is_decided_by_the_district_ORG1(api):
     case_id = reviewed_case(api, "dibao", "xigu", "xgu", "蒋平", make_id_number(617))
     view = api.case(case_id, "xgu-clerk")
     assert view["services"]["decision"]["details"]["deciding_authority"] == "district"
+    _wait(lambda: case_id in {item["case_id"] for item in api.call(
+        "GET", "/api/v1/worklist?per_page=100", "district-officer")["items"]})
     with pytest.raises(StepFailed) as street_leader:
         api.decide(case_id, "xgu-leader")
     assert street_leader.value.status == 403

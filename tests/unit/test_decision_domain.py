@@ -280,3 +280,17 @@ def test_DE2_announcement_shows_no_id_number():
     assert shown["name"] == "王秀英" and shown["monthly_amount_fen"] == 89000
     assert APPLICANT["id_number"] not in str(shown)
     assert shown["decided_at"].astimezone(timezone.utc).hour == 7
+
+
+def test_ORG1_on_the_pre_reform_route_the_district_decision_is_the_district_officers_step():
+    from hqcore.casefile import CaseRecord
+    from services.supervision.domain import STEP_ROLES
+
+    def record(authority):
+        return CaseRecord("c1", "XGU-2021-00001", "dibao", "xigu", domain.LEADER_DECISION,
+                          datetime(2021, 10, 11, tzinfo=timezone.utc),
+                          {"deciding_authority": authority})
+    assert domain.reported_step(record("district")) == "district_decision"
+    assert domain.reported_step(record("street")) == "leader_decision"
+    assert STEP_ROLES["district_decision"] == {"district_officer"}
+    assert STEP_ROLES["leader_decision"] == {"street_leader"}

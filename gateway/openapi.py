@@ -78,9 +78,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/v1/applications", "post", "Submit a family's application", "cases",
         {201: ("The case was opened; `Location` points at it. ID numbers are masked.",
                IntakeCaseView)},
-        description="A street's handling agency accepts a complete application (IN-1, IN-6).",
+        description="A street's clerk, or a community worker as the residents' committee's "
+                    "proxy, files an application (IN-1, IN-2, ORG-6): accepted at once when "
+                    "complete, otherwise one written notice lists every missing item (IN-6).",
         request=SubmitApplicationRequest,
-        errors=(400, 409, 503, 504),
+        errors=(400, 401, 403, 409, 503, 504),
     ),
     Operation(
         "/api/v1/cases/{case_id}", "get", "A case as every service sees it", "cases",
@@ -88,7 +90,7 @@ OPERATIONS: tuple[Operation, ...] = (
         description="Asks all six services concurrently; a downstream service that does not "
                     "answer is reported as unavailable instead of failing the request.",
         path_params=(("case_id", "the case identifier returned on submission"),),
-        errors=(400, 404, 503, 504),
+        errors=(400, 401, 403, 404, 503, 504),
     ),
     Operation(
         "/api/v1/supervision/breaches", "get", "Deadlines breached across the streets",
@@ -96,7 +98,7 @@ OPERATIONS: tuple[Operation, ...] = (
         {200: ("The district's register of breached deadlines, oldest due first", BreachList)},
         description="Every deadline any service found breached, with its rule ID. Query: "
                     "`street_code` to filter, `limit` (1-500, default 100).",
-        errors=(400, 503, 504),
+        errors=(400, 401, 503, 504),
     ),
     Operation(
         "/api/v1/clock", "get", "The suite's clock", "clock",

@@ -6,6 +6,7 @@ from datetime import timedelta
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hqcore.clock import parse_duration
+from hqcore.contracts.common import DocumentRefSchema, TimelineEntrySchema
 from hqcore.contracts.rpc import IntakeCaseView
 
 
@@ -42,7 +43,15 @@ class UnavailableView(Schema):
 
 class CaseOverviewSchema(Schema):
     case = fields.Nested(IntakeCaseView, required=True,
-                         metadata={"description": "intake's view; ID numbers are masked"})
+                         metadata={"description": "intake's view; ID numbers masked for "
+                                                  "roles that do not need them"})
+    timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True,
+                           metadata={"description": "every step of every service, in order"})
+    documents = fields.List(fields.Nested(DocumentRefSchema), required=True,
+                            metadata={"description": "every notice and letter issued, "
+                                                     "downloadable at /api/v1/documents/{id}"})
+    unavailable = fields.Dict(keys=fields.String(), values=fields.String(),
+                              metadata={"description": "parts a service could not give now"})
     services = fields.Dict(
         keys=fields.String(), values=fields.Raw(), required=True,
         metadata={"description": "per downstream service: a ServiceCaseView, "

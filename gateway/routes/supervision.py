@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from gateway.openapi import Operation
 from gateway.web import current_actor, gateway, present
-from hqcore.authz import Actor, may_view
+from hqcore.authz import CLERK, COMMUNITY_WORKER, DISTRICT_OFFICER, Actor, may_view
 from hqcore.config import SERVICES
 from hqcore.contracts import load_rpc_request
 from hqcore.contracts.rpc import DocumentView
@@ -64,12 +64,22 @@ def list_cases() -> Response:
     return _supervision("list_cases", query, actor)
 
 
+MATERIALS_ROLES = frozenset({COMMUNITY_WORKER, CLERK, DISTRICT_OFFICER})  # IN-6, ORG-6
+
+
 @bp.get("/api/v1/worklist")
 def worklist() -> Response:
+    """The cases waiting for the user's role; for those who take materials, also the
+    applications still waiting for materials (intake's list)."""
     actor = current_actor()
+    street = None if actor.is_district else actor.street_code
     query = _query("supervision.worklist", ("page", "per_page"), role=actor.role,
-                   street_code=None if actor.is_district else actor.street_code)
-    return _supervision("worklist", query, actor)
+                   street_code=street)
+    answer = gateway().call("supervision", "worklist", **query)
+    if actor.role in MATERIALS_ROLES:
+        answer["awaiting_materials"] = gateway().call(
+            "intake", "list_awaiting_materials", street_code=street)["cases"]
+    return jsonify(present(answer, actor))
 
 
 @bp.get("/api/v1/cases/<case_id>/timeline")
@@ -133,7 +143,9 @@ OPERATIONS = (
         "/api/v1/worklist", "get", "The logged-in user's worklist", "supervision",
         {200: ("Open cases of the user's street (all streets for the district) waiting at a "
                "step the user's role takes, longest waiting first", CasePage)},
-        description=_PAGING, errors=(400, 401, 503, 504),
+        description="Community workers, clerks and the district also get "
+                    "`awaiting_materials`: applications still waiting for materials (IN-6). "
+                    + _PAGING, errors=(400, 401, 503, 504),
     ),
     Operation(
         "/api/v1/cases/{case_id}/timeline", "get", "A case's timeline", "supervision",

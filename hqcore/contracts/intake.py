@@ -127,3 +127,26 @@ class IntakeCaseView(Schema):
 
 # ``intake.submit_application`` and ``intake.get_case`` are registered in hqcore.contracts.rpc.
 rpc("intake.supply_materials", SupplyMaterialsRequest, IntakeCaseView)
+
+
+class AwaitingMaterialsRequest(Schema):
+    """The applications of a street still waiting for materials (IN-6): a worklist."""
+    street_code = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(min=1, max=40))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class AwaitingCase(Schema):
+    case_id = fields.String(required=True)
+    case_no = fields.String(required=True)
+    program = fields.String(required=True)
+    street_code = fields.String(required=True)
+    community = fields.String(required=True)
+    submitted_at = fields.AwareDateTime(required=True)
+
+
+class AwaitingMaterialsList(Schema):
+    cases = fields.List(fields.Nested(AwaitingCase), required=True)
+
+
+rpc("intake.list_awaiting_materials", AwaitingMaterialsRequest, AwaitingMaterialsList)

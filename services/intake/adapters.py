@@ -7,7 +7,7 @@ from sqlalchemy import and_, select, update
 from hqcore import timeline
 from hqcore.authz import Actor
 from hqcore.db import UtcDateTime, platform_tables
-from services.intake.domain import CLOSED, OPEN_STATUSES, Application, Street
+from services.intake.domain import AWAITING_MATERIALS, CLOSED, OPEN_STATUSES, Application, Street
 
 metadata = sa.MetaData()
 
@@ -140,6 +140,17 @@ class ApplicationRepository:
                 self.conn.execute(update(table).where(and_(
                     table.c.case_id == app.case_id, table.c.position == i,
                 )).values(authorisation_signed=person["authorisation_signed"]))
+
+    def awaiting_materials(self, street_code: str | None, limit: int) -> list[dict]:
+        """Applications still waiting for materials, oldest first (IN-6)."""
+        query = (select(applications.c.case_id, applications.c.case_no, applications.c.program,
+                        applications.c.street_code, applications.c.community,
+                        applications.c.submitted_at)
+                 .where(applications.c.status == AWAITING_MATERIALS)
+                 .order_by(applications.c.submitted_at).limit(limit))
+        if street_code:
+            query = query.where(applications.c.street_code == street_code)
+        return [dict(row._mapping) for row in self.conn.execute(query)]
 
     @staticmethod
     def _state(app: Application) -> dict:

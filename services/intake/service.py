@@ -98,6 +98,16 @@ class IntakeService(BaseService):
                                      rule_id=rule_id, note=reason)
 
     @rpc(expected_exceptions=EXPECTED)
+    def list_awaiting_materials(self, street_code=None, limit=100):
+        """The worklist of applications still waiting for materials (IN-6)."""
+        query = load_rpc_request("intake.list_awaiting_materials",
+                                 {"street_code": street_code, "limit": limit})
+        with self.platform.uow() as uow:
+            cases = adapters.ApplicationRepository(uow.conn).awaiting_materials(
+                query["street_code"], query["limit"])
+        return dump_rpc_response("intake.list_awaiting_materials", {"cases": cases})
+
+    @rpc(expected_exceptions=EXPECTED)
     def get_case(self, case_id):
         """The case as intake holds it: household, materials, documents and timeline."""
         case_id = load_rpc_request("intake.get_case", {"case_id": case_id})["case_id"]

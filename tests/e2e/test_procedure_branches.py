@@ -99,6 +99,8 @@ def test_incomplete_materials_get_one_notice_and_the_clock_starts_at_acceptance_
     assert case["status"] == "awaiting_materials"
     missing = {item["item"] for item in case["materials_missing"]}
     assert {"household_register", "economic_declaration"} <= missing
+    worklist = api.call("GET", "/api/v1/worklist", "sgz-clerk")["awaiting_materials"]
+    assert case["case_no"] in {c["case_no"] for c in worklist}
     [notice] = case["documents"]
     html = api.call("GET", f"/api/v1/documents/{notice['document_id']}", "sgz-clerk")
     assert "户口" in html and "经济状况" in html  # every missing item, in one notice
@@ -106,6 +108,8 @@ def test_incomplete_materials_get_one_notice_and_the_clock_starts_at_acceptance_
     api.advance_clock("P2D")  # Wednesday: the family brings the rest
     api.step(case["case_id"], "materials", "sgz-community", {"materials": sorted(missing)})
     view = api.wait_for(case["case_id"], "verification", "investigation", "sgz-clerk")
+    worklist = api.call("GET", "/api/v1/worklist", "sgz-clerk")["awaiting_materials"]
+    assert case["case_no"] not in {c["case_no"] for c in worklist}
     # VE-1: 3 WD from Wednesday's acceptance, across the Dragon Boat Festival (Friday 06-19)
     assert deadline(view, "VE-1")["due_date"] == "2026-06-23"
 

@@ -443,11 +443,19 @@ def test_bad_query_parameter_is_400_naming_it_before_any_rpc(client, rpc, path, 
 
 def test_worklist_is_the_users_role_and_street(app, rpc):
     rpc.answers["supervision.worklist"] = lambda **query: page()
-    assert logged_in(app, "shc-reviewer").get("/api/v1/worklist?page=2").status_code == 200
-    assert logged_in(app, "district-officer").get("/api/v1/worklist").status_code == 200
-    assert [c.kwargs for c in rpc.calls] == [
-        {"role": "reviewer", "street_code": "shuanghuancun", "page": 2, "per_page": 20},
-        {"role": "district_officer", "street_code": None, "page": 1, "per_page": 20}]
+    waiting = {"case_id": "c9", "case_no": "SGZ-2026-00009", "program": "dibao",
+               "street_code": "shaogongzhuang", "community": "前园社区", "submitted_at": NOW}
+    rpc.answers["intake.list_awaiting_materials"] = lambda **query: {"cases": [waiting]}
+    reviewer = logged_in(app, "shc-reviewer").get("/api/v1/worklist?page=2")
+    assert reviewer.status_code == 200 and "awaiting_materials" not in reviewer.json
+    district = logged_in(app, "district-officer").get("/api/v1/worklist")
+    assert district.json["awaiting_materials"] == [waiting]  # IN-6: still waiting
+    assert [(c.service, c.kwargs) for c in rpc.calls] == [
+        ("supervision", {"role": "reviewer", "street_code": "shuanghuancun", "page": 2,
+                         "per_page": 20}),
+        ("supervision", {"role": "district_officer", "street_code": None, "page": 1,
+                         "per_page": 20}),
+        ("intake", {"street_code": None})]
 
 
 def test_deadlines_are_scoped_and_filtered(client, rpc):

@@ -101,7 +101,9 @@ def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
     attempts = 1 + len(settings.retry_delays)
     assert FailingPublicity.calls == [envelope["event_id"]] * attempts
     assert sample("hq_event_retries_total", **labels) - retries_before == len(settings.retry_delays)
-    assert sample("hq_dead_lettered_total", reason="handler_failed", **labels) - dead_before == 1
+    # the counter moves right after the broker confirmed the dead letter
+    wait_until(lambda: sample("hq_dead_lettered_total", reason="handler_failed", **labels)
+               - dead_before == 1, timeout=5, message="the dead-letter metric")
     [letter] = deadletters.peek(broker, dead_queue)
     assert letter.event_id == envelope["event_id"] and letter.reason == "handler_failed"
     assert "simulated failure" in letter.error
@@ -135,8 +137,10 @@ def test_message_breaking_its_contract_is_dead_lettered_not_applied(start_servic
     [letter] = deadletters.peek(broker, dead_queue)
     assert letter.reason == "contract_violation" and "members" in letter.error
     assert count_rows(settings, "supervision", supervision_tables.cases) == 0
-    assert sample("hq_dead_lettered_total", service="supervision",
-                  handler="on_application_accepted", reason="contract_violation") == before + 1
+    wait_until(lambda: sample("hq_dead_lettered_total", service="supervision",
+                              handler="on_application_accepted",
+                              reason="contract_violation") == before + 1,
+               timeout=5, message="the dead-letter metric")
 
 
 def _get_case(proxy, case_id):

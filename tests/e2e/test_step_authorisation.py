@@ -56,7 +56,7 @@ def refused(api, case_id, step, user, body) -> StepFailed:
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
-def test_wrong_role_is_forbidden(cases, step):
+def test_ORG5_wrong_role_is_forbidden(cases, step):
     api, fresh, _ = cases
     _, wrong_user, body = STEPS[step]
     error = refused(api, fresh, step, wrong_user, body)
@@ -64,7 +64,7 @@ def test_wrong_role_is_forbidden(cases, step):
 
 
 @pytest.mark.parametrize("step", sorted(set(STEPS) - DISTRICT_WIDE))
-def test_wrong_street_is_forbidden(cases, step):
+def test_ORG4_wrong_street_is_forbidden(cases, step):
     api, fresh, _ = cases
     user, _, body = STEPS[step]
     other_street = "shc" + user[len("sgz"):]
@@ -75,7 +75,7 @@ def test_wrong_street_is_forbidden(cases, step):
 
 
 @pytest.mark.parametrize("step", sorted(STEPS))
-def test_wrong_state_is_a_conflict(cases, step):
+def test_ORG5_wrong_state_is_a_conflict(cases, step):
     api, _, done = cases
     user, _, body = STEPS[step]
     error = refused(api, done, step, user, body)

@@ -11,7 +11,7 @@ HQ_CLOCK_MODE ?= real
 TIERS = unit service e2e
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help venv broker postgres migrate seed run demo test bench clean distclean
+.PHONY: help venv broker postgres prometheus migrate seed run demo test bench clean distclean
 
 help:
 	@echo "make run        check the broker, build $(VENV), migrate, seed, start all services and the gateway"
@@ -23,6 +23,7 @@ help:
 	@echo "make venv       create $(VENV) and install the pinned requirements"
 	@echo "make broker     check RabbitMQ, start or install it if needed"
 	@echo "make postgres   check PostgreSQL, start or install it if needed"
+	@echo "make prometheus check promtool and prometheus (monitoring tests), install them if needed"
 	@echo "make clean      remove var/ and caches; make distclean also removes $(VENV)"
 
 venv: $(VENV)/.installed
@@ -42,6 +43,9 @@ broker:
 postgres:
 	@bash scripts/ensure-postgres.sh
 
+prometheus:
+	@bash scripts/ensure-prometheus.sh
+
 migrate: venv
 	$(PY) -m hqcore.cli migrate all
 
@@ -58,7 +62,7 @@ demo:
 # another tier. Stops at the first failing tier. A tier without test files is skipped (pytest's
 # exit code 5, "no tests collected", fails the build only if the tier has test files).
 # Tests get their own HQ_VAR_DIR, never the user's var/.
-test: broker postgres venv
+test: broker postgres prometheus venv
 	@export HQ_VAR_DIR=$$(mktemp -d "$${TMPDIR:-/tmp}/hq-test.XXXXXX"); \
 	trap 'rm -rf "$$HQ_VAR_DIR"' EXIT; \
 	for tier in $(TIERS); do \

@@ -44,6 +44,31 @@ CALENDAR_UNKNOWN_YEAR = Gauge(
     "Open deadlines that are provisional because this year has no holiday data",
     ["service", "year"])
 
+# The district's register, as the supervision service holds it (the dashboard's street panels).
+# Recomputed from its database every scan interval, so they survive restarts and replicas
+# report the same figures (aggregate them with max, not sum).
+CASES_OPEN = Gauge(
+    "hq_cases_open", "Open cases in the district's register by street and current step",
+    ["service", "street", "step"])
+CASES_OVERDUE = Gauge(
+    "hq_cases_overdue", "Open cases with a deadline breached or open past its due time",
+    ["service", "street"])
+DECISIONS_THIS_MONTH = Gauge(
+    "hq_decisions_this_month", "Decisions taken this calendar month (Beijing time)",
+    ["service", "street", "outcome"])
+PAYMENTS_THIS_MONTH = Gauge(
+    "hq_payments_this_month", "Monthly payments due this calendar month (the payment roll)",
+    ["service", "street"])
+PAYMENTS_THIS_MONTH_FEN = Gauge(
+    "hq_payments_this_month_fen", "Total of this calendar month's payments, in fen",
+    ["service", "street"])
+_REGISTER_GAUGES = {
+    "open_cases": CASES_OPEN, "overdue_cases": CASES_OVERDUE,
+    "decisions_this_month": DECISIONS_THIS_MONTH, "payments_this_month": PAYMENTS_THIS_MONTH,
+    "payments_this_month_fen": PAYMENTS_THIS_MONTH_FEN,
+}
+
+
 def serve_forever(port: int, host: str = "0.0.0.0") -> None:
     """Serve this process's metrics over HTTP on ``port`` (blocks: run it in a green thread).
 
@@ -70,3 +95,17 @@ def record_deadline_counts(service: str, counts) -> None:
     for (rule_id, street, status), n in totals.items():
         DEADLINES.labels(service, rule_id, street, status).set(n)
     DEADLINES_PROVISIONAL.labels(service).set(provisional_open)
+
+
+def record_register_figures(service: str, figures: dict) -> None:
+    """Set the register gauges from {figure: {label values after service: value}} (as
+    ``services.supervision.adapters.register_figures`` returns); label sets no longer present
+    fall to zero, so a street's last case leaving a step shows 0, not the old count."""
+    for name, gauge in _REGISTER_GAUGES.items():
+        values = {tuple(str(v or "") for v in key): n
+                  for key, n in figures.get(name, {}).items()}
+        for labels in list(gauge._metrics):
+            if labels[0] == service and labels[1:] not in values:
+                gauge.labels(*labels).set(0)
+        for key, n in values.items():
+            gauge.labels(service, *key).set(n)

@@ -246,6 +246,43 @@ class Recipients:
                 for row in self._conn.execute(query)]
 
 
+def register_figures(conn, now: datetime) -> dict:
+    """The register's figures for the dashboard (hqcore.metrics.record_register_figures):
+    open cases by street and current step; open cases with an overdue deadline by street;
+    this month's decisions (Beijing time) by street and outcome; this month's payment roll
+    (every schedule starting this month or before, as the payments service lists it) by street,
+    as a count and in fen."""
+    start, end = domain.month_bounds(now)
+    month = domain.month_of(now)
+    open_cases = cases.c.closed == sa.false()
+    by_step = conn.execute(
+        select(cases.c.street_code, cases.c.step, func.count()).where(open_cases)
+        .group_by(cases.c.street_code, cases.c.step)).all()
+    overdue = conn.execute(
+        select(cases.c.street_code, func.count()).where(and_(open_cases, _overdue_deadline(now)))
+        .group_by(cases.c.street_code)).all()
+    decided = timeline.c.action.like("decided:%")
+    decisions = conn.execute(
+        select(timeline.c.street_code, timeline.c.action, func.count())
+        .where(and_(timeline.c.service == "decision", decided,
+                    timeline.c.at >= start, timeline.c.at < end))
+        .group_by(timeline.c.street_code, timeline.c.action)).all()
+    paid = conn.execute(
+        select(recipients.c.street_code, func.count(),
+               func.coalesce(func.sum(recipients.c.monthly_amount_fen), 0))
+        .where(and_(recipients.c.first_payment_month.is_not(None),
+                    recipients.c.first_payment_month <= month))
+        .group_by(recipients.c.street_code)).all()
+    return {
+        "open_cases": {(street, step): n for street, step, n in by_step},
+        "overdue_cases": {(street,): n for street, n in overdue},
+        "decisions_this_month": {(street, action.split(":", 1)[1]): n
+                                 for street, action, n in decisions},
+        "payments_this_month": {(street,): n for street, n, _ in paid},
+        "payments_this_month_fen": {(street,): int(fen) for street, _, fen in paid},
+    }
+
+
 def add_breach(conn, entry: dict) -> None:
     conn.execute(breaches.insert().values(**entry))
 

@@ -12,7 +12,7 @@ from hqcore.authz import (
     CLERK, COMMUNITY_WORKER, DEPARTMENT_HEAD, DISTRICT_OFFICER, INVESTIGATOR, REVIEWER,
     STREET_LEADER,
 )
-from hqcore.clock import local_date
+from hqcore.clock import CHINA_TZ, local_date
 
 # Who acts on a case at each step (docs/procedure.md, "Steps, roles and states"): the roles of
 # the steps that start from that state. Steps that run by themselves (city_check, the end of
@@ -128,6 +128,15 @@ def household_check_required(program: str, near_relative: bool) -> bool:
 def month_of(moment: datetime) -> str:
     """The calendar month (Beijing time) an instant falls in, as ``YYYY-MM``."""
     return local_date(moment).strftime("%Y-%m")
+
+
+def month_bounds(moment: datetime) -> tuple[datetime, datetime]:
+    """The calendar month (Beijing time) ``moment`` falls in, as [start, end) instants."""
+    first = local_date(moment).replace(day=1)
+    following = (first.replace(year=first.year + 1, month=1) if first.month == 12
+                 else first.replace(month=first.month + 1))
+    return (datetime.combine(first, datetime.min.time(), CHINA_TZ),
+            datetime.combine(following, datetime.min.time(), CHINA_TZ))
 
 
 def offset(page: int, per_page: int) -> int:

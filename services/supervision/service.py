@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 
+from hqcore import metrics
 from hqcore.contracts import dump_rpc_response, load_rpc_request
 from hqcore.contracts.common import TimelineEntrySchema
 from hqcore.contracts.supervision import DeadlineEntry
 from hqcore.errors import EXPECTED, NotFound
 from hqcore.messaging.subscriber import subscribe
-from hqcore.nameko_ext import Platform
+from hqcore.nameko_ext import Platform, scan
 from hqcore.service_kit import BaseService
 from services.supervision import adapters, domain
 
@@ -82,6 +83,14 @@ class SupervisionService(BaseService):
                     payload["payee_kind"]):
                 raise NotYetRegistered(f"the approval of {payload['case_id']} is not "
                                        "registered yet")
+
+    # -- figures ----------------------------------------------------------------------------
+    @scan
+    def report_register_figures(self):
+        """The register's figures as Prometheus gauges, every scan interval (the dashboard)."""
+        with self.platform.uow() as uow:
+            figures = adapters.register_figures(uow.conn, uow.now)
+        metrics.record_register_figures(self.name, figures)
 
     # -- queries --------------------------------------------------------------------------
     @rpc(expected_exceptions=EXPECTED)

@@ -127,3 +127,61 @@ rpc("decision.extend", ExtendRequest, ServiceCaseView)
 rpc("decision.record_service", ServiceRequest, ServiceCaseView)
 rpc("decision.set_delegation", DelegationRequest, DelegationView)
 rpc("decision.list_recipients", RecipientsRequest, RecipientList)
+
+
+# -- the effective-dated policy tables (DE-5), edited by the district -------------------------
+# Verification keeps its own copy of the same tables and registers the same shapes.
+
+_POLICY_NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="lower-case letters, digits and _")
+
+
+class PolicyRateRequest(Schema):
+    """A new effective-dated row: ``value`` in the key's unit (fen, permille, months)."""
+    key = fields.String(required=True, validate=[validate.Length(min=1, max=60), _POLICY_NAME])
+    unit = fields.String(required=True, validate=[validate.Length(min=1, max=40), _POLICY_NAME])
+    value = fields.Integer(required=True, strict=True,
+                           validate=validate.Range(min=0, max=1_000_000_000))
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(load_default=None, allow_none=True)
+    source = fields.String(required=True, validate=validate.Length(min=3, max=500))
+    verified = fields.Boolean(load_default=True)
+
+    @validates_schema
+    def ends_after_it_starts(self, data, **kwargs):
+        if data.get("valid_to") is not None and data["valid_to"] < data["valid_from"]:
+            raise ValidationError("must not be before valid_from", field_name="valid_to")
+
+
+class PolicyRateView(Schema):
+    id = fields.Integer(required=True)
+    key = fields.String(required=True)
+    unit = fields.String(required=True)
+    value = fields.Integer(required=True)
+    valid_from = fields.Date(required=True)
+    valid_to = fields.Date(allow_none=True)
+    source = fields.String(required=True)
+    verified = fields.Boolean(required=True)
+    in_force = fields.Boolean()
+
+
+class PolicyRateAdded(Schema):
+    service = fields.String(required=True)
+    row = fields.Nested(PolicyRateView, required=True)
+    closed = fields.Nested(PolicyRateView, allow_none=True)  # the open-ended row now closed
+    created = fields.Boolean(required=True)                  # False: the same row was held
+    warnings = fields.List(fields.String(), load_default=list)
+
+
+class PolicyRatesRequest(Schema):
+    key = fields.String(load_default=None, allow_none=True,
+                        validate=validate.Length(min=1, max=60))
+
+
+class PolicyRateList(Schema):
+    service = fields.String(required=True)
+    on = fields.Date(required=True)
+    rows = fields.List(fields.Nested(PolicyRateView), required=True)
+
+
+rpc("decision.add_policy_rate", PolicyRateRequest, PolicyRateAdded)
+rpc("decision.list_policy_rates", PolicyRatesRequest, PolicyRateList)

@@ -7,6 +7,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from hqcore.contracts.common import ActorSchema
+from hqcore.contracts.decision import (
+    PolicyRateAdded, PolicyRateList, PolicyRateRequest, PolicyRatesRequest,
+)
 from hqcore.contracts.events import SELF_CARE
 from hqcore.contracts.registry import rpc
 from hqcore.contracts.rpc import ServiceCaseView
@@ -92,3 +95,7 @@ rpc("verification.record_explanation", RecordExplanationRequest, ServiceCaseView
 rpc("verification.record_untruthful_declaration", RecordUntruthfulDeclarationRequest,
     ServiceCaseView)
 rpc("verification.record_correction", RecordCorrectionRequest, ServiceCaseView)
+
+# The policy tables verification's means test reads (VE-2): the same shapes as decision's copy.
+rpc("verification.add_policy_rate", PolicyRateRequest, PolicyRateAdded)
+rpc("verification.list_policy_rates", PolicyRatesRequest, PolicyRateList)

@@ -14,7 +14,7 @@ from hqcore.contracts import dump_rpc_response, load_rpc_request
 from hqcore.errors import EXPECTED, NotFound
 from hqcore.messaging.subscriber import subscribe
 from hqcore.nameko_ext import Platform
-from hqcore.service_kit import CaseRecordService, load_actor
+from hqcore.service_kit import CaseRecordService, PolicyTableService, load_actor
 from hqcore.uow import deadline_event
 from services.decision import adapters, domain, letters
 
@@ -24,10 +24,11 @@ def _request(name: str, **fields) -> dict:
     return load_rpc_request(name, {k: v for k, v in fields.items() if v is not None})
 
 
-class DecisionService(CaseRecordService):
+class DecisionService(PolicyTableService, CaseRecordService):
     name = "decision"
     platform = Platform(adapters.TABLES)
     case_records_table = adapters.cases_table
+    policy_rates_table = adapters.policy_rates  # add_policy_rate, list_policy_rates
 
     # -- events ----------------------------------------------------------------------------
     @subscribe("application.accepted")

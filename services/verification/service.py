@@ -16,7 +16,7 @@ from hqcore.documents import Templates
 from hqcore.errors import EXPECTED, Conflict
 from hqcore.messaging.subscriber import subscribe
 from hqcore.nameko_ext import Platform, scan
-from hqcore.service_kit import CaseRecordService, load_actor
+from hqcore.service_kit import CaseRecordService, PolicyTableService, load_actor
 from hqcore.timeline import progressed
 from services.verification import adapters, domain
 from services.verification.adapters import CaseStore
@@ -24,11 +24,12 @@ from services.verification.adapters import CaseStore
 log = logging.getLogger(__name__)
 
 
-class VerificationService(CaseRecordService):
+class VerificationService(PolicyTableService, CaseRecordService):
     name = "verification"
     platform = Platform(adapters.TABLES)
     city = adapters.CityPlatform()
     case_records_table = adapters.TABLES["case_records"]
+    policy_rates_table = adapters.policy_rates  # add_policy_rate, list_policy_rates
     templates = Templates(Path(__file__).parent / "templates")
 
     # -- events ----------------------------------------------------------------------------

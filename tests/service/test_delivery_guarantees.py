@@ -10,7 +10,6 @@ from nameko.testing.services import entrypoint_waiter
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
-from hqcore import metrics
 from hqcore.clock import get_clock
 from hqcore.db import Database
 from hqcore.messaging import deadletters

@@ -10,7 +10,7 @@ from gateway.web import command, current_actor, json_object, present
 from hqcore.contracts import load_rpc_request
 from hqcore.contracts.decision import (
     DecideRequest, DelegationRequest, DelegationView, ExtendRequest, HeadConsentRequest,
-    RecipientList, ReviewRequest, ServiceRequest,
+    MonthlyReportRequest, MonthlyReportView, RecipientList, ReviewRequest, ServiceRequest,
 )
 from hqcore.contracts.rpc import ServiceCaseView
 
@@ -68,6 +68,14 @@ def list_recipients(street_code: str) -> Response:
     return jsonify(command("decision", "list_recipients", actor, **query))
 
 
+@bp.post("/api/v1/streets/<street_code>/monthly-reports")
+def file_monthly_report(street_code: str) -> tuple[Response, int]:
+    actor = current_actor()
+    body = {**json_object(), "street_code": street_code}
+    load_rpc_request("decision.file_monthly_report", body)
+    return jsonify(command("decision", "file_monthly_report", actor, **body)), 201
+
+
 _CASE = (("case_id", "the case identifier"),)
 _STEP_ERRORS = (400, 401, 403, 404, 409, 503, 504)
 OPERATIONS = (
@@ -116,4 +124,15 @@ OPERATIONS = (
                           "community's notice-board list. No ID numbers.",
               path_params=(("street_code", "the street, e.g. shaogongzhuang"),),
               errors=(400, 401, 403, 503, 504)),
+    Operation("/api/v1/streets/{street_code}/monthly-reports", "post",
+              "File the month's roster and monthly report with the district", "decision",
+              {201: ("The filing, with its document (downloadable) and whether it was on time",
+                     MonthlyReportView)},
+              description="Management department (reviewer or department head) of the street. "
+                          "DE-3: before the 25th of the month; a case approved from the 25th on "
+                          "goes into the next month's roster. Body: `month` (YYYY-MM); once "
+                          "per month (409 `already_filed`).",
+              request=MonthlyReportRequest,
+              path_params=(("street_code", "the street, e.g. shaogongzhuang"),),
+              errors=(400, 401, 403, 409, 503, 504)),
 )

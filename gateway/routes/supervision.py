@@ -44,9 +44,14 @@ def _street_scope(actor: Actor) -> str | None:
 
 
 def _require_view(actor: Actor, case_id: str) -> None:
-    """403 unless ``actor`` may see the case's street (intake holds the street of record)."""
-    case = gateway().call("intake", "get_case", case_id=case_id)
-    if not may_view(actor, case["street_code"]):
+    """403 unless ``actor`` may see the case's street (intake holds the street of record);
+    a street's monthly roster (``roster:<street>:<month>``, DE-3) names its street itself."""
+    kind, _, rest = case_id.partition(":")
+    if kind == "roster":
+        street = rest.partition(":")[0]
+    else:
+        street = gateway().call("intake", "get_case", case_id=case_id)["street_code"]
+    if not may_view(actor, street):
         raise Forbidden("the case belongs to another street", field="street_code",
                         code="wrong_street")
 

@@ -185,3 +185,24 @@ class PolicyRateList(Schema):
 
 rpc("decision.add_policy_rate", PolicyRateRequest, PolicyRateAdded)
 rpc("decision.list_policy_rates", PolicyRatesRequest, PolicyRateList)
+
+
+class MonthlyReportRequest(Schema):
+    """DE-3: the street's management department files the month's roster and report."""
+    street_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    month = fields.String(required=True, validate=validate.Regexp(
+        r"^\d{4}-(0[1-9]|1[0-2])$", error="a month as YYYY-MM"))
+
+
+class MonthlyReportView(Schema):
+    street_code = fields.String(required=True)
+    month = fields.String(required=True)
+    filed_at = fields.AwareDateTime(required=True)
+    filed_by = fields.String(required=True)
+    on_time = fields.Boolean(required=True)
+    households = fields.Integer(required=True)
+    monthly_amount_fen = fields.Integer(required=True)
+    document_id = fields.String(required=True)
+
+
+rpc("decision.file_monthly_report", MonthlyReportRequest, MonthlyReportView)

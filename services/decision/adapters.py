@@ -9,7 +9,7 @@ from sqlalchemy import and_, select, update
 
 from hqcore.case_records import CaseRecordRepository, case_records_table
 from hqcore.casefile import CaseRecord
-from hqcore.db import platform_tables
+from hqcore.db import UtcDateTime, platform_tables
 from hqcore.deadlines import Deadline, DeadlineStatus
 from hqcore.policy_tables import policy_rates_table, rows_in_force, seed_policy_rates
 from services.decision.domain import APPROVED, PolicyRate
@@ -43,6 +43,30 @@ def approved_cases(conn, street_code: str) -> list[CaseRecord]:
     )).order_by(cases_table.c.case_no)).all()
     repository = cases(conn)
     return [repository.get(row.case_id) for row in rows]
+
+
+monthly_reports = sa.Table(
+    "monthly_reports", metadata,
+    sa.Column("street_code", sa.String(40), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("filed_at", UtcDateTime, nullable=False),
+    sa.Column("filed_by", sa.String(64), nullable=False),
+    sa.Column("on_time", sa.Boolean, nullable=False),
+    sa.Column("households", sa.Integer, nullable=False),
+    sa.Column("monthly_amount_fen", sa.Integer, nullable=False),
+    sa.Column("document_id", sa.String(80), nullable=False),
+)
+
+
+def monthly_report(conn, street_code: str, month: str) -> dict | None:
+    row = conn.execute(select(monthly_reports).where(and_(
+        monthly_reports.c.street_code == street_code, monthly_reports.c.month == month,
+    ))).first()
+    return dict(row._mapping) if row else None
+
+
+def add_monthly_report(conn, report: dict) -> None:
+    conn.execute(monthly_reports.insert().values(**report))
 
 
 def delegated_from(conn, street_code: str) -> date | None:

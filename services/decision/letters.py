@@ -30,8 +30,20 @@ def issuer(record: CaseRecord) -> str:
     """ORG-7: the street issues; the district on the pre-reform route (ORG-1)."""
     if record.details["deciding_authority"] == "district":
         return DISTRICT_ISSUER
+    return street_office(record.street_code)
+
+
+def street_office(street_code: str) -> str:
     names = {s["code"]: s["name"] for s in reference.streets()}
-    return f"{names.get(record.street_code, record.street_code)}办事处"
+    return f"{names.get(street_code, street_code)}办事处"
+
+
+def render_monthly_report(report: dict, filed_at: datetime) -> tuple[str, str]:
+    """(title, html) of the roster and monthly report filed with the district (DE-3)."""
+    title = f"{report['month']} 新增救助对象花名册及月报表"
+    return title, TEMPLATES.render("monthly_report.html", title=title, report=report,
+                                   issuer=street_office(report["street_code"]),
+                                   filed_at=filed_at, programs_zh=PROGRAMS_LABEL_ZH)
 
 
 def render(record: CaseRecord, decision: Decision, now: datetime) -> list[tuple[str, str, str]]:

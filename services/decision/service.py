@@ -11,12 +11,12 @@ from hqcore import timeline
 from hqcore.authz import CLERK, DEPARTMENT_HEAD, DISTRICT_OFFICER, REVIEWER, ROLES, authorize
 from hqcore.clock import local_date
 from hqcore.contracts import dump_rpc_response, load_rpc_request
-from hqcore.errors import EXPECTED, NotFound
+from hqcore.errors import EXPECTED, Conflict, NotFound
 from hqcore.messaging.subscriber import subscribe
 from hqcore.nameko_ext import Platform
 from hqcore.service_kit import CaseRecordService, PolicyTableService, load_actor
 from hqcore.uow import deadline_event
-from services.decision import adapters, domain, letters
+from services.decision import adapters, domain, letters, roster
 
 
 def _request(name: str, **fields) -> dict:
@@ -125,6 +125,8 @@ class DecisionService(PolicyTableService, CaseRecordService):
             uow.outbox.add("decision.made",
                            domain.decision_made_event(record, decision, uow.now, ids[0]),
                            case_id=case_id, street_code=record.street_code)
+            if decision.outcome == domain.APPROVED:
+                self._open_roster_deadline(uow, record.street_code)  # DE-3
             self._progress(uow, record, f"decided:{decision.outcome}", actor=actor,
                            rule_id="VE-3" if decision.outcome == domain.NON_CONFIRMED
                            else "DE-1", note="; ".join(decision.reasons) or None,
@@ -187,6 +189,46 @@ class DecisionService(PolicyTableService, CaseRecordService):
                      if request["community"] in (None, r.details["community"])]
         return dump_rpc_response("decision.list_recipients", {**request,
                                                               "recipients": announced})
+
+    @rpc(expected_exceptions=EXPECTED)
+    def file_monthly_report(self, actor, street_code, month):
+        """DE-3: the management department files the month's roster of newly confirmed
+        recipients and the monthly report with the district, before the 25th."""
+        request = _request("decision.file_monthly_report", street_code=street_code, month=month)
+        actor = load_actor(actor)
+        authorize(actor, (REVIEWER, DEPARTMENT_HEAD), request["street_code"],
+                  "file_monthly_report")
+        with self.platform.uow() as uow:
+            street, month = request["street_code"], request["month"]
+            if adapters.monthly_report(uow.conn, street, month) is not None:
+                raise Conflict(f"the {month} report of {street} is already filed",
+                               field="month", code="already_filed")
+            if month > roster.roster_month(uow.now):
+                raise Conflict(f"the roster of {month} is not open yet", field="month",
+                               code="invalid_state")
+            records = adapters.approved_cases(uow.conn, street)
+            report = roster.monthly_report(street, month, [domain.announced(r) for r in records])
+            title, html = letters.render_monthly_report(report, uow.now)
+            key = roster.roster_key(street, month)
+            document = uow.documents.issue(key, "monthly_report", title, html, uow.now,
+                                           served_at=uow.now)
+            filed = {"street_code": street, "month": month, "filed_at": uow.now,
+                     "filed_by": actor.user_id,
+                     "on_time": uow.now < roster.filing_due_at(month),
+                     "households": report["households"],
+                     "monthly_amount_fen": report["monthly_amount_fen"],
+                     "document_id": document.document_id}
+            adapters.add_monthly_report(uow.conn, filed)
+            uow.deadlines.meet(key, "DE-3", uow.now)
+        return dump_rpc_response("decision.file_monthly_report", filed)
+
+    def _open_roster_deadline(self, uow, street_code: str) -> None:
+        """The first approval of a roster month opens the street's DE-3 filing deadline."""
+        month = roster.roster_month(uow.now)
+        key = roster.roster_key(street_code, month)
+        if not uow.deadlines.for_case(key) and \
+                adapters.monthly_report(uow.conn, street_code, month) is None:
+            uow.deadlines.add(roster.filing_deadline(street_code, month, uow.now))
 
     # -- shared ----------------------------------------------------------------------------
     def _on_case_event(self, event, handler: str, apply) -> None:

@@ -233,29 +233,33 @@ def _wait(predicate, timeout=30.0):
 
 
 def test_the_monthly_roster_and_report_are_filed_before_the_25th_DE3(api):
-    api.set_clock("2026-06-01T01:00:00+00:00")
+    # May 2026 in Shuanghuancun: no other test of this suite approves a case there then.
+    api.set_clock("2026-05-04T01:00:00+00:00")
     case_id = reviewed_case(api, "dibao", "shuanghuancun", "shc", "范丽", make_id_number(618))
     api.decide(case_id, "shc-leader")
     api.wait_for(case_id, "payments", "scheduled", "shc-clerk")
+    key = "roster:shuanghuancun:2026-05"
 
-    def roster_deadline():
-        page = api.call("GET", "/api/v1/deadlines?per_page=100&status=open", "shc-reviewer")
-        return [d for d in page["items"] if d["rule_id"] == "DE-3"]
-    [due] = wait_until(roster_deadline, timeout=15, message="the DE-3 filing deadline")
-    assert due["case_id"] == "roster:shuanghuancun:2026-06"
-    assert due["due_at"] == "2026-06-24T16:00:00+00:00"  # before 00:00 on the 25th, Tianjin
+    def roster_deadline(status):
+        page = api.call("GET", f"/api/v1/deadlines?per_page=100&status={status}",
+                        "shc-reviewer")
+        return [d for d in page["items"] if d["case_id"] == key]
+    [due] = wait_until(lambda: roster_deadline("open"), timeout=15,
+                       message="the DE-3 filing deadline")
+    assert due["rule_id"] == "DE-3"
+    assert due["due_at"] == "2026-05-24T16:00:00+00:00"  # before 00:00 on the 25th, Tianjin
 
     with pytest.raises(StepFailed) as other_street:
         api.call("POST", "/api/v1/streets/shuanghuancun/monthly-reports", "sgz-reviewer",
-                 {"month": "2026-06"}, expect=201)
+                 {"month": "2026-05"}, expect=201)
     assert other_street.value.status == 403
     filed = api.call("POST", "/api/v1/streets/shuanghuancun/monthly-reports", "shc-reviewer",
-                     {"month": "2026-06"}, expect=201)
-    assert filed["on_time"] is True and filed["households"] >= 1
+                     {"month": "2026-05"}, expect=201)
+    assert filed["on_time"] is True and filed["households"] == 1
     html = api.call("GET", f"/api/v1/documents/{filed['document_id']}", "district-officer")
     assert "花名册" in html and "范丽" in html
     with pytest.raises(StepFailed) as again:
         api.call("POST", "/api/v1/streets/shuanghuancun/monthly-reports", "shc-reviewer",
-                 {"month": "2026-06"}, expect=201)
+                 {"month": "2026-05"}, expect=201)
     assert (again.value.status, again.value.error["code"]) == (409, "already_filed")
-    _wait(lambda: not roster_deadline())  # met
+    wait_until(lambda: roster_deadline("met"), timeout=15, message="DE-3 to be met")

@@ -46,7 +46,7 @@ class EventRun:
         self.clock = get_clock(settings)
         self.intake = Database(settings.database_url("intake"))
         self.intake_tables = INTAKE_TABLES
-        self.case_records = supervision_adapters.cases
+        self.register = supervision_adapters.cases
         self.outbox = INTAKE_TABLES["outbox"]
         # Plain engines for polling: a read does not take SQLite's write lock (the suite's
         # ``Database.transaction`` begins IMMEDIATE, which would compete with the services).
@@ -60,8 +60,8 @@ class EventRun:
 
     def recorded(self, tag: str) -> int:
         with self._supervision_reader.connect() as conn:
-            return conn.execute(select(func.count()).select_from(self.case_records)
-                                .where(self.case_records.c.case_no.like(f"{tag}-%"))).scalar_one()
+            return conn.execute(select(func.count()).select_from(self.register)
+                                .where(self.register.c.case_no.like(f"{tag}-%"))).scalar_one()
 
     def unpublished(self) -> int:
         with self._intake_reader.connect() as conn:
@@ -159,7 +159,7 @@ def measure(env, settings, applicants: Applicants, *, events: int, warmup: int,
             result["total_s"], [], THROUGHPUT, "raw_events",
             note=f"valid application.accepted v1 events written {batch} per UnitOfWork into "
                  "intake's outbox; relayed by the intake process's OutboxRelay; clock stops "
-                 "when supervision's case_records holds all of them"),
+                 "when supervision's case register holds all of them"),
         Row(SECTION, "outbox_written", "  of which: outbox writes (all committed)", events,
             result["write_s"], [], THROUGHPUT, "raw_events"),
     ]

@@ -7,6 +7,7 @@ one machine-readable line ``BENCH {...}``. Progress goes to stderr. Everything t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import signal
 import sys
@@ -111,10 +112,8 @@ def run(args) -> int:
         previous = {sig: signal.signal(sig, signal.SIG_IGN)
                     for sig in (signal.SIGINT, signal.SIGTERM)}
         if rpc_client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 rpc_client.stop()
-            except Exception:
-                pass
         env.close()
         say(f"cleaned up ({time.monotonic() - started:.0f}s in all)")
         for sig, handler in previous.items():

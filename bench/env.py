@@ -5,6 +5,7 @@ a failed or interrupted start) and more than once.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -130,18 +131,14 @@ class BenchEnv:
         if proc is None:
             return
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
             try:
                 proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 say(f"{name} did not stop within {STOP_TIMEOUT:.0f}s; killing it")
-                try:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
                 proc.wait()
         log = self._logs.pop(name, None)
         if log is not None:

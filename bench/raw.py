@@ -5,6 +5,7 @@ the floor the suite's own paths are compared with.
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -64,10 +65,8 @@ class EchoResponder:
                               no_ack=True, accept=["json"]):
                     self._ready.set()
                     while not self._stop.is_set():
-                        try:
+                        with contextlib.suppress(socket.timeout):
                             conn.drain_events(timeout=0.1)
-                        except socket.timeout:
-                            pass
         except BaseException as exc:  # reported by start() or by the client's timeout
             self._error = exc
             self._ready.set()
@@ -103,10 +102,8 @@ class RawClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("no reply from the echo responder")
-            try:
+            with contextlib.suppress(socket.timeout):
                 self.conn.drain_events(timeout=remaining)
-            except socket.timeout:
-                pass
         return self._replies.pop(correlation_id)
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ over all paths instead of landing on one.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
@@ -15,9 +16,8 @@ from datetime import date, timedelta
 from typing import Callable
 from urllib.parse import urlsplit
 
-from hqcore.testing import actor_for, make_id_number, sample_application
-
 from bench.report import BASELINE, LATENCY, THROUGHPUT, Row
+from hqcore.testing import actor_for, make_id_number, sample_application
 
 SECTION = "1. request needing one RPC, vs raw kombu request/reply"
 
@@ -236,10 +236,8 @@ def measure(amqp_uri: str, gateway_url: str, rpc_client, *, calls: int, warmup: 
                 run_concurrent(calls_, per_thread, timings[key])
     finally:
         for thing in reversed(opened):
-            try:
+            with contextlib.suppress(Exception):  # cleaning up
                 thing.stop() if hasattr(thing, "stop") else thing.close()
-            except Exception:  # cleaning up
-                pass
 
     rows = []
     for key, label, compare, _call, note in sequential:

@@ -23,6 +23,7 @@ accounts). Exit status: 0 done, 1 a service refused or could not be reached, 2 a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -306,10 +307,8 @@ def broadcast_calendar_reload(settings: Settings, requested_by: str, wait: float
                 exchange=exchange, routing_key=CALENDAR_RELOAD, delivery_mode=1)
             until = time.monotonic() + wait
             while (left := until - time.monotonic()) > 0:
-                try:
+                with contextlib.suppress(socket.timeout):
                     conn.drain_events(timeout=min(left, 0.2))
-                except socket.timeout:
-                    pass
     return sorted(replies, key=lambda r: (r.get("service", ""), r.get("instance", "")))
 
 

@@ -11,6 +11,7 @@ Standard library only.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -148,10 +149,8 @@ class Suite:
 
     def _signal(self, proc: subprocess.Popen, sig: int) -> None:
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
 
     def _expect(self, proc: subprocess.Popen) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ and before marking publishes the row again: subscribers are idempotent, so that 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -86,10 +87,8 @@ class EventPublisher:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken connection may fail to close again
                 self._conn.release()
-            except Exception:  # closing a broken connection may fail again; nothing to keep
-                pass
         self._conn = self._producer = None
 
 

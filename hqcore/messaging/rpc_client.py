@@ -11,6 +11,7 @@ to the ``nameko-rpc`` topic exchange with routing key ``<service>.<method>``, ``
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -219,10 +220,8 @@ class RpcClient:
                 self._ready.set()
                 swept = time.monotonic()
                 while not self._stopping.is_set():
-                    try:
+                    with contextlib.suppress(socket.timeout):
                         conn.drain_events(timeout=_TICK)
-                    except socket.timeout:
-                        pass
                     conn.heartbeat_check()
                     if time.monotonic() - swept >= _TICK:
                         swept = time.monotonic()

@@ -104,11 +104,9 @@ class Suite:
     # -- output -----------------------------------------------------------------------------
     def say(self, line: str, name: str = "supervisor") -> None:
         with self._out_lock:
-            try:
+            with contextlib.suppress(OSError, ValueError):  # the output was closed: drop the line
                 self.out.write(f"{name:<{WIDTH}} | {line}\n")
                 self.out.flush()
-            except (OSError, ValueError):
-                pass
 
     def _pump(self, name: str, proc: subprocess.Popen) -> None:
         assert proc.stdout is not None
@@ -286,7 +284,7 @@ def main() -> int:
             suite.say(f"stopping the suite: a process exited unexpectedly {suite.exited}")
             code = 1
     except Cancelled:
-        pass
+        pass  # Ctrl-C or SIGTERM while waiting for health: stop as usual below
     except (TimeoutError, ChildExited) as exc:
         suite.say(f"start-up failed: {exc}; stopping the suite")
         code = 1

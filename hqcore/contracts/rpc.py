@@ -11,7 +11,7 @@ from hqcore.contracts.registry import rpc
 
 
 class Empty(Schema):
-    pass
+    """A request with no fields (e.g. ``ping``)."""
 
 
 class PingResponse(Schema):

@@ -270,7 +270,7 @@ class VerificationService(PolicyTableService, CaseRecordService):
         try:
             work(*args)
         except Conflict:
-            pass
+            return  # another instance acted on this case first
         except Exception:
             log.exception("verification: periodic work on %s failed; retried next time", args)
 

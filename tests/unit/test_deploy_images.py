@@ -300,7 +300,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"# HELP up\n")
 
     def log_message(self, *args):
-        pass
+        """Keep the test output quiet."""
 
 
 @pytest.fixture

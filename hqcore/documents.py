@@ -70,14 +70,19 @@ class Templates:
         return self.env.get_template(name).render(**context)
 
 
+def new_document_id(service: str) -> str:
+    """A document's id: the issuing service, then a random part (the gateway routes by it)."""
+    return f"{service}:{uuid.uuid4()}"
+
+
 class DocumentStore:
     def __init__(self, conn, table: sa.Table, service: str):
         self._conn, self._table, self._service = conn, table, service
 
     def issue(self, case_id: str, kind: str, title: str, html: str, issued_at: datetime,
-              served_at: datetime | None = None) -> Document:
-        document = Document(f"{self._service}:{uuid.uuid4()}", case_id, kind, title, html,
-                            issued_at, served_at)
+              served_at: datetime | None = None, document_id: str | None = None) -> Document:
+        document = Document(document_id or new_document_id(self._service), case_id, kind, title,
+                            html, issued_at, served_at)
         self._conn.execute(self._table.insert().values(
             document_id=document.document_id, case_id=case_id, kind=kind, title=title,
             html=html, issued_at=issued_at, served_at=served_at))

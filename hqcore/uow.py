@@ -9,7 +9,6 @@
 """
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -125,6 +124,18 @@ class DeadlineRepository:
         )).values(due_at=deadline.due_at, due_date=deadline.due_date,
                   provisional=deadline.provisional))
 
+    def extend(self, deadline: Deadline) -> bool:
+        """Store an open deadline's new length and due time (e.g. DE-4's 30 → 45 WD), and
+        tell the district it is open until then."""
+        result = self._conn.execute(update(self._table).where(and_(
+            self._table.c.id == deadline.id, self._table.c.status == DeadlineStatus.OPEN.value,
+        )).values(amount=deadline.amount, due_at=deadline.due_at, due_date=deadline.due_date,
+                  provisional=deadline.provisional))
+        if result.rowcount != 1:
+            return False
+        self._announce("deadline.opened", deadline)
+        return True
+
     def mark_breached(self, deadline: Deadline, now: datetime) -> bool:
         """Open → breached, once: the conditional update lets exactly one instance win."""
         result = self._conn.execute(update(self._table).where(and_(
@@ -155,14 +166,19 @@ class DeadlineRepository:
 
 
 class UnitOfWork:
-    """Context manager over one transaction; commits when the block ends without error."""
+    """Context manager over one transaction; commits when the block ends without error.
+
+    ``repositories`` maps a name to a factory ``(conn) -> repository``: the service's case
+    repository is ``uow.cases``, its others ``uow.<name>``. ``on_commit`` runs after a commit
+    that added events (it wakes the outbox relay).
+    """
 
     def __init__(self, database, tables: dict, clock, context: MessageContext, *,
-                 on_commit=None, crash_after_commit: bool = False):
+                 repositories: dict | None = None, on_commit=None):
         self._db, self._tables, self._clock = database, tables, clock
         self.context = context
+        self._repositories = repositories or {}
         self._on_commit = on_commit
-        self._crash_after_commit = crash_after_commit
         self.now: datetime | None = None
 
     def __enter__(self) -> "UnitOfWork":
@@ -177,13 +193,12 @@ class UnitOfWork:
                                             self.context.service)
         self.documents = DocumentStore(self.conn, self._tables["documents"],
                                        self.context.service) if "documents" in self._tables else None
+        for name, factory in self._repositories.items():
+            setattr(self, name, factory(self.conn))
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         self._tx.__exit__(exc_type, exc, tb)
-        if exc_type is None and self.outbox.added:
-            if self._crash_after_commit:
-                os._exit(70)  # fault injection: die between commit and publish
-            if self._on_commit:
-                self._on_commit()
+        if exc_type is None and self.outbox.added and self._on_commit:
+            self._on_commit()
         return False

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import delete, select
 
-from hqcore.case_records import CaseRecordRepository, case_records_table
+from hqcore.case_records import CaseRecords, case_records_table
 from hqcore.db import UtcDateTime, platform_tables
 from services.publicity.domain import PublicityCase, validate_body
 
@@ -32,28 +33,9 @@ TABLES = {**platform_tables(metadata), "case_records": case_records_table(metada
           "publicity_periods": publicity_periods, "deliberation_bodies": deliberation_bodies}
 
 
-class CaseRepository:
-    """Publicity cases, saved only from the state they were read in (several instances)."""
-
-    def __init__(self, conn):
-        self._conn = conn
-        self._records = CaseRecordRepository(conn, TABLES["case_records"])
-
-    def add(self, case: PublicityCase) -> None:
-        self._records.add(case.to_record())
-
-    def get(self, case_id: str) -> PublicityCase | None:
-        record = self._records.get(case_id)
-        return PublicityCase.from_record(record) if record else None
-
-    def save(self, case: PublicityCase, expected_status: str) -> bool:
-        """Conditional update: False when another worker moved the case on meanwhile."""
-        table, record = TABLES["case_records"], case.to_record()
-        result = self._conn.execute(update(table).where(and_(
-            table.c.case_id == case.case_id, table.c.status == expected_status,
-        )).values(status=record.status, since=record.since,
-                  details=json.dumps(record.details, ensure_ascii=False, default=str)))
-        return result.rowcount == 1
+def cases(conn: Any) -> CaseRecords[PublicityCase]:
+    """``uow.cases``: publicity's cases (``hqcore.case_records``)."""
+    return CaseRecords(conn, TABLES["case_records"], PublicityCase)
 
 
 class PeriodRepository:
@@ -104,3 +86,7 @@ def seed(conn, reference) -> None:
     for street in reference.streets():
         if repo.get(street["code"]) is None:
             repo.replace(street["code"], validate_body(demo[street["code"]]), seeded_at, "seed")
+
+
+# ``uow.<name>`` for each unit of work (``hqcore.providers.UnitOfWorkProvider``).
+REPOSITORIES = {"cases": cases, "periods": PeriodRepository, "bodies": BodyRepository}

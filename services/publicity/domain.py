@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from hqcore.casefile import CaseRecord
+from hqcore.aggregate import CaseAggregate
+from hqcore.calendar import WorkingCalendar
 from hqcore.clock import local_date
 from hqcore.deadlines import Deadline, Unit
-from hqcore.errors import Conflict, ValidationFailed
+from hqcore.effects import Effects, progress
+from hqcore.errors import Conflict, InvalidState, ValidationFailed
+from services.publicity import notices
 
 AWAITING_VERIFICATION = "awaiting_verification"
 AWAITING_OPINION = "awaiting_preliminary_opinion"
@@ -31,24 +35,17 @@ MEMBER_KINDS = ("leader_in_charge", "management_staff", "committee_staff",
                 "public_representative")
 
 
-@dataclass
-class PublicityCase:
+@dataclass(kw_only=True)
+class PublicityCase(CaseAggregate):
     """What publicity holds about one case."""
-    case_id: str
-    case_no: str
-    program: str
-    street_code: str
     community: str
-    status: str
-    since: datetime
     deliberation_mandatory: bool          # PU-2: tekun
-    verification: dict | None = None      # the latest verification.completed, for the notice
-    rounds: list[dict] = field(default_factory=list)
-    objections: list[dict] = field(default_factory=list)
-    disputes: list[dict] = field(default_factory=list)
-    deliberation: dict | None = None
+    verification: dict[str, Any] | None = None  # the latest verification.completed
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    objections: list[dict[str, Any]] = field(default_factory=list)
+    disputes: list[dict[str, Any]] = field(default_factory=list)
+    deliberation: dict[str, Any] | None = None
     closed_reason: str | None = None
-    timeline: list[dict] = field(default_factory=list)
 
     @property
     def disputed(self) -> bool:
@@ -60,76 +57,52 @@ class PublicityCase:
         return self.deliberation_mandatory or self.disputed
 
     @property
-    def current_round(self) -> dict | None:
-        return self.rounds[-1] if self.rounds else None
+    def current_round(self) -> dict[str, Any]:
+        if not self.rounds:
+            raise InvalidState("publicity", self.status, (PUBLICITY,))
+        return self.rounds[-1]
 
     @property
     def awaiting_dispute_opinion(self) -> bool:
         """A major dispute's new preliminary opinion is due (PU-4)."""
         return bool(self.disputes) and self.disputes[-1]["round"] == len(self.rounds)
 
-    def require(self, allowed: tuple[str, ...], step: str) -> None:
-        """409 ``invalid_state`` unless the case is in one of ``allowed``."""
-        if self.status not in allowed:
-            raise Conflict(f"{step} is not possible while the case is {self.status}",
-                           field="case_id", code="invalid_state",
-                           details={"status": self.status, "allowed": list(allowed)})
 
-    def _move(self, allowed: tuple[str, ...], to: str, now: datetime, step: str) -> None:
-        self.require(allowed, step)
-        self.status, self.since = to, now
-
-    # -- records ---------------------------------------------------------------------------
-    def to_record(self) -> CaseRecord:
-        details = {
-            "community": self.community, "deliberation_mandatory": self.deliberation_mandatory,
-            "deliberation_required": self.deliberation_required, "disputed": self.disputed,
-            "verification": self.verification, "rounds": self.rounds,
-            "objections": self.objections, "disputes": self.disputes,
-            "deliberation": self.deliberation, "closed_reason": self.closed_reason,
-            "timeline": self.timeline,
-        }
-        return CaseRecord(self.case_id, self.case_no, self.program, self.street_code,
-                          self.status, self.since, details)
-
-    @classmethod
-    def from_record(cls, record: CaseRecord) -> "PublicityCase":
-        d = record.details
-        return cls(record.case_id, record.case_no, record.program, record.street_code,
-                   d["community"], record.status, record.since, d["deliberation_mandatory"],
-                   d.get("verification"), d.get("rounds", []), d.get("objections", []),
-                   d.get("disputes", []), d.get("deliberation"), d.get("closed_reason"),
-                   d.get("timeline", []))
-
-
-def register_case(accepted: dict) -> PublicityCase:
+def register_case(accepted: dict[str, Any]) -> PublicityCase:
     """An accepted application; tekun always goes to democratic deliberation (PU-2)."""
-    return PublicityCase(accepted["case_id"], accepted["case_no"], accepted["program"],
-                         accepted["street_code"], accepted["community"], AWAITING_VERIFICATION,
-                         accepted["accepted_at"],
+    return PublicityCase(case_id=accepted["case_id"], case_no=accepted["case_no"],
+                         program=accepted["program"], street_code=accepted["street_code"],
+                         community=accepted["community"], status=AWAITING_VERIFICATION,
+                         since=accepted["accepted_at"],
                          deliberation_mandatory=accepted["program"] == "tekun")
 
 
-def verification_completed(case: PublicityCase, completed: dict) -> bool:
+def verification_completed(case: PublicityCase, completed: dict[str, Any]) -> Effects:
     """The family was found eligible: the handling agency now forms its preliminary opinion
-    (PU-1). False when the case is not waiting for a verification (nothing changes)."""
+    (PU-1; PU-4 after a major dispute). Nothing changes when the case is not waiting for a
+    verification."""
     if case.status not in (AWAITING_VERIFICATION, REINVESTIGATION):
-        return False
+        return Effects.nothing()
     case.verification = {k: completed[k] for k in ("round", "household_size", "report_id")}
     case.status, case.since = AWAITING_OPINION, completed["completed_at"]
-    return True
+    return progress("verification_completed",
+                    "PU-4" if case.awaiting_dispute_opinion else "PU-1")
 
 
-def publicity_period(case: PublicityCase, start: datetime, calendar) -> Deadline:
+def publicity_period(case: PublicityCase, start: datetime, calendar: WorkingCalendar
+                     ) -> Deadline:
     """PU-1: the publicity lasts 5 D from the posting instant and ends at the due instant."""
     return Deadline.open(case.case_id, case.street_code, "PU-1", PUBLICITY_DAYS,
                          Unit.CALENDAR_DAYS, start, calendar)
 
 
 def record_preliminary_opinion(case: PublicityCase, opinion: str, summary: str,
-                               now: datetime, calendar) -> dict:
-    """Post the preliminary opinion on the residents' committee notice board (PU-1)."""
-    case._move((AWAITING_OPINION,), PUBLICITY, now, "record_preliminary_opinion")
+                               now: datetime, calendar: WorkingCalendar, notice_id: str
+                               ) -> Effects:
+    """PU-1: post the preliminary opinion on the residents' committee notice board for 5 D
+    (PU-4: the new opinion after a major dispute is given, so that deadline is met)."""
+    case.move((AWAITING_OPINION,), PUBLICITY, now, "record_preliminary_opinion")
+    assert case.verification is not None  # set on the way into awaiting_preliminary_opinion
     period = publicity_period(case, now, calendar)
     publicity = {
         "round": len(case.rounds) + 1, "opinion": opinion, "summary": summary,
@@ -137,68 +110,87 @@ def record_preliminary_opinion(case: PublicityCase, opinion: str, summary: str,
         "verification_round": case.verification["round"],
         "report_id": case.verification["report_id"],
         "starts_at": now.isoformat(), "ends_at": period.due_at.isoformat(),
-        "last_day": period.due_date.isoformat(), "ended_at": None, "outcome": None,
-        "notice_document_id": None,
+        "last_day": period.due_date.isoformat() if period.due_date else None,
+        "ended_at": None, "outcome": None, "notice_document_id": notice_id,
     }
     case.rounds.append(publicity)
-    return publicity
+    return (progress("preliminary_opinion_recorded", "PU-1", note=opinion)
+            .issue(notices.public_notice(case, publicity, now, PUBLICITY_DAYS, notice_id))
+            .meet("PU-4"))
 
 
-def ends_at(publicity: dict) -> datetime:
+def ends_at(publicity: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(publicity["ends_at"])
 
 
-def _interrupt(case: PublicityCase, now: datetime, step: str, outcome: str) -> dict:
+def _interrupt(case: PublicityCase, now: datetime, step: str, outcome: str) -> dict[str, Any]:
     """Objections and disputes are raised during the publicity, before its end (PU-3, PU-4)."""
-    case.require((PUBLICITY,), step)
+    case.require_state((PUBLICITY,), step)
     publicity = case.current_round
     if now >= ends_at(publicity):
         raise Conflict("the publicity has already ended", field="case_id", code="invalid_state",
-                       details={"ended_at": publicity["ends_at"]})
-    case._move((PUBLICITY,), REINVESTIGATION, now, step)
+                       details={"status": case.status, "allowed": [PUBLICITY],
+                                "ended_at": publicity["ends_at"]})
+    case.move((PUBLICITY,), REINVESTIGATION, now, step)
     publicity.update(ended_at=now.isoformat(), outcome=outcome)
     return publicity
 
 
+def _reinvestigation(case: PublicityCase, cause: str, detail: str, now: datetime,
+                     rule_id: str) -> Effects:
+    """PU-3, PU-4: the publicity stops and verification investigates again."""
+    return progress(f"{cause}_recorded", rule_id, note=detail).emit(
+        "publicity.reinvestigation_requested",
+        {"case_id": case.case_id, "case_no": case.case_no, "program": case.program,
+         "street_code": case.street_code, "cause": cause, "detail": detail,
+         "requested_at": now})
+
+
 def record_objection(case: PublicityCase, objector: str, detail: str, now: datetime,
-                     recorded_by: str) -> dict:
+                     recorded_by: str) -> Effects:
     """PU-3: an objection during publicity: investigate again, publicise again."""
     publicity = _interrupt(case, now, "record_objection", "objection")
-    objection = {"round": publicity["round"], "objector": objector, "detail": detail,
-                 "recorded_at": now.isoformat(), "recorded_by": recorded_by}
-    case.objections.append(objection)
-    return objection
+    case.objections.append({"round": publicity["round"], "objector": objector,
+                            "detail": detail, "recorded_at": now.isoformat(),
+                            "recorded_by": recorded_by})
+    return _reinvestigation(case, "objection", detail, now, "PU-3")
 
 
 def record_major_dispute(case: PublicityCase, source: str, detail: str, now: datetime,
-                         recorded_by: str, calendar) -> tuple[dict, Deadline]:
+                         recorded_by: str, calendar: WorkingCalendar) -> Effects:
     """PU-4: a complaint or report raising a major dispute: investigate again and give a new
     preliminary opinion within 10 WD of the dispute."""
     publicity = _interrupt(case, now, "record_major_dispute", "major_dispute")
     deadline = Deadline.open(case.case_id, case.street_code, "PU-4",
                              DISPUTE_OPINION_WORKING_DAYS, Unit.WORKING_DAYS, now, calendar)
-    dispute = {"round": publicity["round"], "source": source, "detail": detail,
-               "recorded_at": now.isoformat(), "recorded_by": recorded_by,
-               "opinion_due_at": deadline.due_at.isoformat(),
-               "opinion_due_date": deadline.due_date.isoformat()}
-    case.disputes.append(dispute)
-    return dispute, deadline
+    case.disputes.append({"round": publicity["round"], "source": source, "detail": detail,
+                          "recorded_at": now.isoformat(), "recorded_by": recorded_by,
+                          "opinion_due_at": deadline.due_at.isoformat(),
+                          "opinion_due_date": deadline.due_date.isoformat()
+                          if deadline.due_date else None})
+    return _reinvestigation(case, "major_dispute", detail, now, "PU-4").open(deadline)
 
 
-def end_publicity(case: PublicityCase, now: datetime) -> str:
+def end_publicity(case: PublicityCase, now: datetime) -> Effects:
     """PU-1, PU-2: the publicity ran its 5 D without objection; deliberation is skipped unless
-    the case is tekun or was disputed in any round. Returns the new state."""
+    the case is tekun or was disputed in any round."""
+    case.require_state((PUBLICITY,), "end_publicity")
     publicity = case.current_round
-    if case.status == PUBLICITY and now < ends_at(publicity):
+    if now < ends_at(publicity):
         raise Conflict("the publicity has not ended yet", field="case_id", code="invalid_state",
-                       details={"ends_at": publicity["ends_at"]})
+                       details={"status": case.status, "allowed": [PUBLICITY],
+                                "ends_at": publicity["ends_at"]})
     target = DELIBERATION if case.deliberation_required else CONCLUDED
-    case._move((PUBLICITY,), target, now, "end_publicity")
+    case.move((PUBLICITY,), target, now, "end_publicity")
     publicity.update(ended_at=now.isoformat(), outcome="completed")
-    return target
+    effects = progress("publicity_ended", "PU-2", note="deliberation required"
+                       if target == DELIBERATION else "no dispute: deliberation skipped")
+    if target == CONCLUDED:
+        effects.emit("publicity.concluded", concluded_payload(case, now))
+    return effects
 
 
-def validate_body(members: list[dict]) -> list[dict]:
+def validate_body(members: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """PU-5: 5 to 7 members; the leader in charge (one), management-department staff,
     residents' committee staff and public representatives all present; names unique."""
     low, high = BODY_SIZE
@@ -221,12 +213,14 @@ def validate_body(members: list[dict]) -> list[dict]:
             for m in members]
 
 
-def record_deliberation(case: PublicityCase, body: list[dict], members_present: list[str],
-                        conclusion: str, minutes: str, signed_off_by: str,
-                        approved_on: date, now: datetime) -> dict:
+def record_deliberation(case: PublicityCase, body: list[dict[str, Any]],
+                        members_present: list[str], conclusion: str, minutes: str,
+                        signed_off_by: str, approved_on: date, now: datetime, minutes_id: str
+                        ) -> Effects:
     """PU-5, PU-6: the body met with a majority present, concluded and kept minutes; the
-    leader in charge signed off and the street leadership meeting approved."""
-    case.require((DELIBERATION,), "record_deliberation")
+    leader in charge signed off and the street leadership meeting approved; PU-7: the
+    minutes go into the family's file."""
+    case.require_state((DELIBERATION,), "record_deliberation")
     by_name = {m["name"]: m for m in body}
     unknown = [name for name in members_present if name not in by_name]
     if unknown:
@@ -245,14 +239,18 @@ def record_deliberation(case: PublicityCase, body: list[dict], members_present: 
         raise ValidationFailed("the leadership meeting's approval date must fall between the "
                                "end of the publicity and today (PU-6)",
                                field="leadership_meeting_approved_on", code="invalid_date")
-    case._move((DELIBERATION,), CONCLUDED, now, "record_deliberation")
+    case.move((DELIBERATION,), CONCLUDED, now, "record_deliberation")
     case.deliberation = {
         "members_present": [by_name[name] for name in present], "body_size": len(body),
         "conclusion": conclusion, "minutes": minutes, "signed_off_by": signed_off_by,
         "leadership_meeting_approved_on": approved_on.isoformat(),
-        "recorded_at": now.isoformat(), "minutes_document_id": None,
+        "recorded_at": now.isoformat(), "minutes_document_id": minutes_id,
     }
-    return case.deliberation
+    minutes_draft = notices.deliberation_minutes(case, case.deliberation,
+                                                 deliberation_reasons(case), now, minutes_id)
+    return (progress("deliberation_recorded", "PU-7", note=conclusion)
+            .issue(minutes_draft)
+            .emit("publicity.concluded", concluded_payload(case, now)))
 
 
 def deliberation_reasons(case: PublicityCase) -> list[str]:
@@ -262,7 +260,7 @@ def deliberation_reasons(case: PublicityCase) -> list[str]:
             + (["major_dispute"] if case.disputes else []))
 
 
-def concluded_payload(case: PublicityCase, now: datetime) -> dict:
+def concluded_payload(case: PublicityCase, now: datetime) -> dict[str, Any]:
     """The ``publicity.concluded`` event: the decision takes it from here (DE-1)."""
     deliberation = case.deliberation
     return {
@@ -276,16 +274,16 @@ def concluded_payload(case: PublicityCase, now: datetime) -> dict:
     }
 
 
-def reinvestigation_payload(case: PublicityCase, cause: str, detail: str,
-                            now: datetime) -> dict:
-    return {"case_id": case.case_id, "case_no": case.case_no, "program": case.program,
-            "street_code": case.street_code, "cause": cause, "detail": detail,
-            "requested_at": now}
-
-
-def close(case: PublicityCase, reason: str, now: datetime) -> bool:
-    """The case was decided or withdrawn: publicity has nothing more to do."""
+def close(case: PublicityCase, reason: str, now: datetime) -> Effects:
+    """The case was decided or withdrawn (VE-5): publicity has nothing more to do, and no
+    new opinion is due (PU-4)."""
     if case.status == CLOSED:
-        return False
+        return Effects.nothing()
     case.status, case.since, case.closed_reason = CLOSED, now, reason
-    return True
+    return Effects().meet("PU-4")
+
+
+def details(case: PublicityCase) -> dict[str, Any]:
+    """What the case view shows of publicity's own fields."""
+    return {**case.to_details(), "deliberation_required": case.deliberation_required,
+            "disputed": case.disputed}

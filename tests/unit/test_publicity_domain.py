@@ -1,4 +1,5 @@
 """Publicity's rules, pure (PU-1 to PU-7)."""
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -27,7 +28,8 @@ def _case(program="dibao") -> domain.PublicityCase:
 
 def _publicised(program="dibao") -> domain.PublicityCase:
     case = _case(program)
-    domain.record_preliminary_opinion(case, "approve", "人均收入低于低保标准", POSTED, CAL)
+    domain.record_preliminary_opinion(case, "approve", "人均收入低于低保标准", POSTED, CAL,
+                                     "publicity:notice-1")
     return case
 
 
@@ -45,7 +47,7 @@ def test_PU1_opinion_only_after_verification():
         "case_id": "c1", "case_no": "SGZ-2026-00001", "program": "dibao",
         "street_code": "shaogongzhuang", "community": "前园社区", "accepted_at": POSTED})
     with pytest.raises(Conflict) as raised:
-        domain.record_preliminary_opinion(case, "approve", "x", POSTED, CAL)
+        domain.record_preliminary_opinion(case, "approve", "x", POSTED, CAL, "n")
     assert raised.value.code == "invalid_state"
 
 
@@ -59,15 +61,19 @@ def test_PU1_publicity_does_not_end_before_its_end():
 
 def test_PU2_dibao_without_dispute_skips_deliberation():
     case = _publicised()
-    assert domain.end_publicity(case, domain.ends_at(case.current_round)) == domain.CONCLUDED
-    payload = domain.concluded_payload(case, POSTED)
+    effects = domain.end_publicity(case, domain.ends_at(case.current_round))
+    assert case.status == domain.CONCLUDED
+    [concluded] = effects.events
+    assert concluded.event_type == "publicity.concluded"
+    payload = concluded.payload
     assert payload["deliberation_held"] is False and payload["rounds"] == 1
     assert payload["preliminary_opinion"] == "approve"
 
 
 def test_PU2_tekun_always_deliberates():
     case = _publicised("tekun")
-    assert domain.end_publicity(case, domain.ends_at(case.current_round)) == domain.DELIBERATION
+    effects = domain.end_publicity(case, domain.ends_at(case.current_round))
+    assert case.status == domain.DELIBERATION and effects.events == []
     assert domain.deliberation_reasons(case) == ["tekun"]
 
 
@@ -77,11 +83,13 @@ def test_PU3_objection_sends_back_to_investigation_and_then_deliberation():
     assert case.status == domain.REINVESTIGATION
     assert case.current_round["outcome"] == "objection"
     assert domain.verification_completed(case, {"round": 2, "household_size": 3,
-                                                "report_id": "r2", "completed_at": POSTED})
-    domain.record_preliminary_opinion(case, "approve", "复查后", POSTED + timedelta(days=5), CAL)
+                                                "report_id": "r2", "completed_at": POSTED}).save
+    domain.record_preliminary_opinion(case, "approve", "复查后", POSTED + timedelta(days=5), CAL,
+                                     "n2")
     assert [r["round"] for r in case.rounds] == [1, 2]
     second_end = domain.ends_at(case.current_round)
-    assert domain.end_publicity(case, second_end) == domain.DELIBERATION  # disputed (PU-2)
+    domain.end_publicity(case, second_end)
+    assert case.status == domain.DELIBERATION  # disputed (PU-2)
 
 
 def test_PU3_no_objection_after_the_publicity_ended():
@@ -93,8 +101,10 @@ def test_PU3_no_objection_after_the_publicity_ended():
 
 def test_PU4_major_dispute_opens_10_working_days_for_the_new_opinion():
     case = _publicised()
-    dispute, deadline = domain.record_major_dispute(
+    effects = domain.record_major_dispute(
         case, "report", "举报隐瞒收入", POSTED + timedelta(days=1), "district-officer", CAL)
+    [deadline], [dispute] = effects.opened, case.disputes
+    assert effects.events[0].event_type == "publicity.reinvestigation_requested"
     assert case.status == domain.REINVESTIGATION and case.awaiting_dispute_opinion
     assert (deadline.rule_id, deadline.unit.value, deadline.amount) == ("PU-4", "WD", 10)
     assert dispute["opinion_due_date"] == "2026-03-17"  # Tue 03-03 + 10 WD
@@ -104,7 +114,7 @@ def test_PU4_major_dispute_opens_10_working_days_for_the_new_opinion():
 def test_PU4_verification_completed_is_ignored_outside_a_waiting_state():
     case = _publicised()
     assert not domain.verification_completed(case, {"round": 2, "household_size": 1,
-                                                    "report_id": "x", "completed_at": POSTED})
+                                                    "report_id": "x", "completed_at": POSTED}).save
     assert case.status == domain.PUBLICITY
 
 
@@ -145,7 +155,7 @@ def test_PU6_deliberation_needs_majority_leader_and_meeting_approval(present, si
     case = _deliberating()
     with pytest.raises(ValidationFailed) as raised:
         domain.record_deliberation(case, BODY, present, "approve", "纪要", signed, approved,
-                                   datetime(2026, 3, 10, 2, tzinfo=timezone.utc))
+                                   datetime(2026, 3, 10, 2, tzinfo=timezone.utc), "m")
     assert raised.value.field == field
     assert case.status == domain.DELIBERATION
 
@@ -155,16 +165,20 @@ def test_PU6_half_of_the_body_is_not_a_majority():
     with pytest.raises(ValidationFailed) as raised:
         domain.record_deliberation(_deliberating(), body, ["甲", "乙", "丙"], "approve", "纪要",
                                    "甲", date(2026, 3, 9),
-                                   datetime(2026, 3, 10, 2, tzinfo=timezone.utc))
+                                   datetime(2026, 3, 10, 2, tzinfo=timezone.utc), "m")
     assert raised.value.code == "no_quorum"
 
 
 def test_PU7_deliberation_concludes_with_the_bodys_conclusion():
     case = _deliberating()
-    domain.record_deliberation(case, BODY, ["甲", "乙", "丙"], "refuse", "纪要", "甲",
-                               date(2026, 3, 9), datetime(2026, 3, 10, 2, tzinfo=timezone.utc))
-    case.deliberation["minutes_document_id"] = "publicity:doc"
-    payload = domain.concluded_payload(case, POSTED)
+    effects = domain.record_deliberation(case, BODY, ["甲", "乙", "丙"], "refuse", "纪要", "甲",
+                                         date(2026, 3, 9),
+                                         datetime(2026, 3, 10, 2, tzinfo=timezone.utc),
+                                         "publicity:doc")
+    [minutes] = effects.documents
+    assert (minutes.kind, minutes.document_id) == ("deliberation_minutes", "publicity:doc")
+    [concluded] = effects.events
+    payload = concluded.payload
     assert case.status == domain.CONCLUDED
     assert payload["deliberation_held"] is True and payload["deliberation_conclusion"] == "refuse"
     assert payload["minutes_document_id"] == "publicity:doc"
@@ -174,11 +188,13 @@ def test_deliberation_only_in_deliberation_state():
     case = _publicised("tekun")
     with pytest.raises(Conflict):
         domain.record_deliberation(case, BODY, ["甲", "乙", "丙"], "approve", "纪要", "甲",
-                                   date(2026, 3, 9), POSTED)
+                                   date(2026, 3, 9), POSTED, "m")
 
 
 def test_record_round_trip_keeps_everything():
     case = _publicised()
     domain.record_objection(case, "邻居", "有车辆", POSTED, "sgz-clerk")
-    again = domain.PublicityCase.from_record(case.to_record())
+    identity = {k: getattr(case, k) for k in ("case_id", "case_no", "program", "street_code",
+                                              "status", "since", "version")}
+    again = domain.PublicityCase.from_row(identity, json.loads(json.dumps(case.to_details())))
     assert again == case and again.disputed

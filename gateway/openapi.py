@@ -1,10 +1,14 @@
 """The gateway's OpenAPI 3 document, generated from the same marshmallow schemas it validates with.
 
-``OPERATIONS`` lists every route once; ``build_spec`` turns it into the document served at
-``/api/v1/openapi.json`` and ``docs_context`` into what ``templates/docs.html`` renders.
+Each route module lists its routes once in ``OPERATIONS``; ``build_spec`` turns them into the
+document served at ``/api/v1/openapi.json`` and ``docs_context`` into what
+``templates/docs.html`` renders. Every error an operation can answer (``Operation.errors``, and
+400, 401 and 403 for every authenticated one) is the ``Error`` component; the codes are listed
+in ``docs/errors.md``.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,115 +18,63 @@ from marshmallow import Schema
 
 from gateway.schemas import (
     CaseOverviewSchema,
-    LoginAnswerSchema,
-    LoginSchema,
     ClockCommandSchema,
     ClockStateSchema,
     ErrorSchema,
     HealthSchema,
     UnavailableView,
 )
-from hqcore.contracts.rpc import BreachList, IntakeCaseView, ServiceCaseView, SubmitApplicationRequest
+from hqcore.contracts.intake import IntakeCaseView, SubmitApplicationRequest
+from hqcore.contracts.rpc import ServiceCaseView
 
 Response = tuple[str, type[Schema] | None]
 
-_ERRORS: dict[int, str] = {
-    400: "Invalid request: malformed JSON (`invalid_json`) or a field failed validation; "
-         "`error.field` names it",
-    401: "Not logged in, or the token is invalid or expired",
-    403: "The step is not for this role (`wrong_role`) or the case is another street's "
-         "(`wrong_street`)",
-    404: "Not found",
-    409: "Conflicts with the stored state",
-    503: "A service or the message broker is unavailable",
-    504: "A service did not answer in time",
+ERRORS: dict[int, str] = {
+    400: "Invalid request: `validation_failed` (a field breaks the request's contract; "
+         "`error.field` names the first, `error.details.fields` lists every message), "
+         "`invalid_json`, or a rule of the step refused a value (e.g. `opinion_not_allowed`)",
+    401: "`not_authenticated`, `invalid_token` or `token_expired`: log in (again)",
+    403: "Not for this user: `wrong_role` (`error.details.allowed_roles`) or `wrong_street` "
+         "(another street's case or list)",
+    404: "Not found: `case_not_found` (`error.field` is `case_id`), or the missing thing's own "
+         "code (`document_not_found`, `unknown_street`, …)",
+    409: "Conflicts with the stored state: `invalid_state` (`error.details.status` and "
+         "`error.details.allowed`), `concurrent_update`, or the step's own code "
+         "(`duplicate_open_case`, `already_filed`, …)",
+    503: "`service_unavailable`: a service or the message broker is unavailable",
+    504: "`upstream_timeout`: a service did not answer in time",
 }
+
+# What every authenticated operation can answer, besides its own errors.
+AUTHENTICATED_ERRORS = (400, 401, 403)
+# What an operation that calls a service can answer besides.
+RPC_ERRORS = (503, 504)
+# A step on one case: the case may be unknown, or not in a state that allows the step.
+CASE_STEP_ERRORS = (404, 409, *RPC_ERRORS)
 
 
 @dataclass(frozen=True)
 class Operation:
+    """One route as the document describes it. ``errors``: the error statuses it can answer
+    besides ``AUTHENTICATED_ERRORS``, which every ``authenticated`` operation lists."""
     path: str
     method: str
     summary: str
     tag: str
-    responses: dict[int, Response]
+    responses: Mapping[int, Response]
     description: str = ""
     request: type[Schema] | None = None
     path_params: tuple[tuple[str, str], ...] = ()
     errors: tuple[int, ...] = ()
+    authenticated: bool = True
+
+    def error_statuses(self) -> list[int]:
+        base = AUTHENTICATED_ERRORS if self.authenticated else ()
+        return sorted({*base, *self.errors})
 
 
-OPERATIONS: tuple[Operation, ...] = (
-    Operation(
-        "/healthz", "get", "Health of every service", "operations",
-        {200: ("Every service answered its ping", HealthSchema),
-         503: ("At least one service is down", HealthSchema)},
-        description="Pings the six services concurrently (2 s each).",
-    ),
-    Operation(
-        "/metrics", "get", "Prometheus metrics of the gateway", "operations",
-        {200: ("Prometheus text exposition format", None)},
-    ),
-    Operation(
-        "/api/v1/login", "post", "Log in", "authentication",
-        {200: ("A bearer token and the user's role and street", LoginAnswerSchema)},
-        description="Demo accounts are listed in the README; every password is `demo`.",
-        request=LoginSchema, errors=(400, 401),
-    ),
-    Operation(
-        "/api/v1/me", "get", "The logged-in user", "authentication",
-        {200: ("user_id, role, street_code (null for the district), name", None)},
-        errors=(401,),
-    ),
-    Operation(
-        "/api/v1/applications", "post", "Submit a family's application", "cases",
-        {201: ("The case was opened; `Location` points at it. ID numbers are masked.",
-               IntakeCaseView)},
-        description="A street's clerk, or a community worker as the residents' committee's "
-                    "proxy, files an application (IN-1, IN-2, ORG-6): accepted at once when "
-                    "complete, otherwise one written notice lists every missing item (IN-6).",
-        request=SubmitApplicationRequest,
-        errors=(400, 401, 403, 409, 503, 504),
-    ),
-    Operation(
-        "/api/v1/cases/{case_id}", "get", "A case as every service sees it", "cases",
-        {200: ("Intake's view and each downstream service's view", CaseOverviewSchema)},
-        description="Asks all six services concurrently; a downstream service that does not "
-                    "answer is reported as unavailable instead of failing the request.",
-        path_params=(("case_id", "the case identifier returned on submission"),),
-        errors=(400, 401, 403, 404, 503, 504),
-    ),
-    Operation(
-        "/api/v1/supervision/breaches", "get", "Deadlines breached across the streets",
-        "supervision",
-        {200: ("The district's register of breached deadlines, oldest due first", BreachList)},
-        description="Every deadline any service found breached, with its rule ID. Query: "
-                    "`street_code` to filter, `limit` (1-500, default 100).",
-        errors=(400, 401, 503, 504),
-    ),
-    Operation(
-        "/api/v1/clock", "get", "The suite's clock", "clock",
-        {200: ("Mode, current instant and offset from real time", ClockStateSchema)},
-    ),
-    Operation(
-        "/api/v1/clock", "post", "Set, advance or reset the suite's clock", "clock",
-        {200: ("The clock after the change", ClockStateSchema)},
-        description="Controlled clock mode (demo and test) only; otherwise 409 "
-                    "`clock_not_controlled`.",
-        request=ClockCommandSchema,
-        errors=(400, 409),
-    ),
-    Operation(
-        "/api/v1/openapi.json", "get", "This OpenAPI document", "documentation",
-        {200: ("OpenAPI 3.0 document", None)},
-    ),
-    Operation(
-        "/api/v1/docs", "get", "Browsable API documentation", "documentation",
-        {200: ("HTML page", None)},
-    ),
-)
-
-_COMPONENTS: dict[str, type[Schema]] = {
+# Named components (schemas referenced by an operation are added under their class name).
+COMPONENTS: dict[str, type[Schema]] = {
     "Error": ErrorSchema,
     "SubmitApplicationRequest": SubmitApplicationRequest,
     "IntakeCaseView": IntakeCaseView,
@@ -137,23 +89,24 @@ _COMPONENTS: dict[str, type[Schema]] = {
 
 def build_spec() -> dict[str, Any]:
     """The OpenAPI 3.0 document of the gateway."""
+    from gateway.routes import OPERATIONS  # the route modules import this one
     spec = APISpec(
         title="Hongqiao District social assistance gateway",
         version="1",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
         info={"description": "HTTP API of the case-management suite. Every error answers "
-                             '`{"error": {"code", "message", "field"}}`; every answer carries '
-                             "an `X-Correlation-Id` header (sent by the client or generated)."},
+                             '`{"error": {"code", "message", "field", "details"}}` (the '
+                             "`Error` schema; every code is listed in docs/errors.md); every "
+                             "answer carries an `X-Correlation-Id` header (sent by the client "
+                             "or generated)."},
     )
-    for name, schema in _COMPONENTS.items():
+    for name, schema in COMPONENTS.items():
         spec.components.schema(name, schema=schema)
-    from gateway.routes import OPERATIONS as STEP_OPERATIONS  # route modules import this one
-    operations = (*OPERATIONS, *STEP_OPERATIONS)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for path in dict.fromkeys(op.path for op in operations):
+    for path in dict.fromkeys(op.path for op in OPERATIONS):
         spec.path(path=path, operations={
-            op.method: _operation(op) for op in operations if op.path == path})
+            op.method: _operation(op) for op in OPERATIONS if op.path == path})
     document = spec.to_dict()
     services = document["components"]["schemas"]["CaseOverview"]["properties"]["services"]
     services["additionalProperties"] = {"oneOf": [
@@ -175,9 +128,9 @@ def _operation(op: Operation) -> dict[str, Any]:
                                "content": {"application/json": {"schema": op.request}}}
     for status, (text, schema) in op.responses.items():
         body["responses"][str(status)] = _response(text, schema)
-    for status in op.errors:
-        body["responses"][str(status)] = _response(_ERRORS[status], ErrorSchema)
-    if 401 in op.errors and op.path != "/api/v1/login":
+    for status in op.error_statuses():
+        body["responses"][str(status)] = _response(ERRORS[status], ErrorSchema)
+    if op.authenticated:
         body["security"] = [{"bearer": []}]
     return body
 

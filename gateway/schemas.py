@@ -7,18 +7,26 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from hqcore.clock import parse_duration
 from hqcore.contracts.common import DocumentRefSchema, TimelineEntrySchema
-from hqcore.contracts.rpc import IntakeCaseView
+from hqcore.contracts.intake import IntakeCaseView
 
 
 class ErrorBody(Schema):
-    code = fields.String(required=True, metadata={"description": "stable machine-readable code"})
-    message = fields.String(required=True)
-    field = fields.String(allow_none=True,
-                          metadata={"description": "dotted path of the offending field"})
+    code = fields.String(required=True,
+                         metadata={"description": "stable machine-readable code, one of those "
+                                                  "listed in docs/errors.md"})
+    message = fields.String(required=True, metadata={"description": "for people; may change"})
+    field = fields.String(required=True, allow_none=True,
+                          metadata={"description": "dotted path of the offending field or "
+                                                   "parameter (`case_id`, `applicant.id_number`)"
+                                                   ", or null"})
+    details = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
+                          metadata={"description": "the code's details as docs/errors.md gives "
+                                                   "them, e.g. `invalid_state`: `status`, "
+                                                   "`allowed`; empty when the code has none"})
 
 
 class ErrorSchema(Schema):
-    """Every error answer of the API."""
+    """Every error answer of the API: ``{"error": {"code", "message", "field", "details"}}``."""
     error = fields.Nested(ErrorBody, required=True)
 
 
@@ -95,5 +103,6 @@ class LoginSchema(Schema):
 
 
 class LoginAnswerSchema(Schema):
-    token = fields.String(required=True, metadata={"description": "send as 'Authorization: Bearer <token>'"})
+    token = fields.String(required=True,
+                          metadata={"description": "send as 'Authorization: Bearer <token>'"})
     user = fields.Dict(required=True)

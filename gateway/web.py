@@ -1,24 +1,35 @@
-"""What every route module of the gateway shares: per-app state, RPC, the acting user,
-request bodies, and how personal data is presented to each role."""
+"""What every route module of the gateway shares: per-app state, the acting user, requests
+validated once, calls on behalf of the acting user, and how personal data is presented to each
+role. The shape of a route module is in ``gateway.routes``."""
 from __future__ import annotations
 
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
-from flask import Blueprint, current_app, request
+from flask import Response, current_app, jsonify, request
+from marshmallow import Schema, ValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gateway.auth import Authenticator
 from gateway.openapi import build_spec
 from hqcore import idnumber, logs
-from hqcore.authz import Actor, sees_personal_data
+from hqcore.authz import Actor, may_view, sees_personal_data
 from hqcore.config import Settings
-from hqcore.errors import DomainError, ServiceUnavailable, UpstreamTimeout, ValidationFailed
+from hqcore.contracts.registry import RPC
+from hqcore.errors import (
+    DomainError,
+    Forbidden,
+    ServiceUnavailable,
+    UpstreamTimeout,
+    ValidationFailed,
+    validation_error_from_marshmallow,
+)
 from hqcore.messaging.rpc_client import RpcClient
 
 log = logging.getLogger(__name__)
@@ -110,9 +121,6 @@ class Gateway:
         except FutureTimeout:
             raise UpstreamTimeout(f"no answer within {limit:g} s") from None
 
-    def call(self, service: str, method: str, timeout: float | None = None, **kwargs: Any) -> Any:
-        return self.result(self.call_async(service, method, timeout, **kwargs), timeout)
-
     def document(self) -> dict[str, Any]:
         if self._document is None:
             self._document = build_spec()
@@ -134,7 +142,7 @@ def _outcome(exc: BaseException | None) -> str:
 def mask_ids(value: Any) -> Any:
     """Copy ``value`` with every ``id_number`` (and ``id_numbers`` entry) masked."""
     if isinstance(value, dict):
-        masked = {}
+        masked: dict[str, Any] = {}
         for key, item in value.items():
             if key == "id_number" and isinstance(item, str):
                 masked[key] = idnumber.mask(item)
@@ -148,23 +156,121 @@ def mask_ids(value: Any) -> Any:
     return value
 
 
-api = Blueprint("api", __name__)
-
-
-def _gateway() -> Gateway:
+def gateway() -> Gateway:
+    """This app's ``Gateway``."""
     return current_app.extensions["hq_gateway"]
 
 
 def current_actor() -> Actor:
     """The authenticated user of this request (401 otherwise)."""
-    return _gateway().auth.current_actor()
+    return gateway().auth.current_actor()
 
 
-def command(service: str, method: str, actor: Actor, **kwargs: Any) -> Any:
-    """Call a service step on behalf of ``actor``; the service authorises it."""
-    return _gateway().call(service, method, actor=actor.to_dict(), acting_user=actor.user_id,
-                           **kwargs)
+# -- requests: validated once, here, and sent on as validated --------------------------------
 
+def json_object() -> dict[str, Any]:
+    """The request's JSON body, which must be an object (400 ``invalid_json`` otherwise)."""
+    try:
+        body = json.loads(request.get_data(cache=True) or b"")
+    except ValueError:
+        raise ValidationFailed("the request body is not valid JSON", field="body",
+                               code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("the request body must be a JSON object", field="body")
+    return body
+
+
+def query(*names: str) -> dict[str, str]:
+    """The named query parameters that were given (others are ignored)."""
+    return {name: request.args[name] for name in names if name in request.args}
+
+
+def _schema(contract: str | type[Schema]) -> Schema:
+    return RPC[contract].request() if isinstance(contract, str) else contract()
+
+
+def _load(schema: Schema, data: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise validation_error_from_marshmallow(exc.messages) from None
+
+
+def validated(contract: str | type[Schema], data: Mapping[str, Any]) -> dict[str, Any]:
+    """The request as the service receives it: ``data`` checked by the contract's request
+    schema before any RPC (400 ``validation_failed`` naming the first bad field; unknown
+    fields are refused) and sent on in its normalised form, ``schema.dump(schema.load(data))``:
+    defaults filled in, values in their JSON form. The one way a route turns a body or a
+    query into an RPC request. ``contract`` is an RPC contract's name (``"intake.get_case"``)
+    or one of the gateway's own schemas."""
+    schema = _schema(contract)
+    return schema.dump(_load(schema, data))
+
+
+def loaded(schema: type[Schema], data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` loaded by one of the gateway's own schemas, as Python values, for what the
+    gateway does itself and sends to no service (the clock); checked as ``validated`` does."""
+    return _load(schema(), data)
+
+
+# -- calls on behalf of the acting user -------------------------------------------------------
+
+def call_async(service: str, method: str, actor: Actor, **fields: Any) -> Future:
+    """Start ``service.method`` on behalf of ``actor``: every step and every read gets the
+    acting user as the keyword ``actor`` (beside ``fields``, what ``validated`` returned) and
+    authorises it itself."""
+    return gateway().call_async(service, method, actor=actor.to_dict(),
+                                acting_user=actor.user_id, **fields)
+
+
+def call(service: str, method: str, actor: Actor, **fields: Any) -> Any:
+    """``call_async`` and wait for the answer (a service's error is raised as it was sent)."""
+    return gateway().result(call_async(service, method, actor, **fields))
+
+
+def case_step(service: str, method: str, case_id: str,
+              prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Response:
+    """A step on one case: ``POST /api/v1/cases/<case_id>/<step>`` with the step's fields as
+    the JSON body (passed through ``prepare`` when the HTTP body differs from the contract),
+    ``case_id`` from the path."""
+    actor = current_actor()
+    body = json_object()
+    if prepare is not None:
+        body = prepare(body)
+    fields = validated(f"{service}.{method}", {**body, "case_id": case_id})
+    return jsonify(present(call(service, method, actor, **fields), actor))
+
+
+# -- authorisation the gateway repeats (the services check it too) ----------------------------
+
+def street_scope(actor: Actor) -> str | None:
+    """The street a list is limited to: the district's choice (``?street_code=``, none for
+    every street), or street staff's own street (asking for another one is 403)."""
+    asked = request.args.get("street_code")
+    if actor.is_district:
+        return asked
+    if asked is not None and asked != actor.street_code:
+        raise Forbidden("street staff see their own street only", field="street_code",
+                        code="wrong_street")
+    return actor.street_code
+
+
+def require_view(actor: Actor, case_id: str) -> None:
+    """403 ``wrong_street`` unless ``actor`` may see the case's street (intake holds the street
+    of record); a street's monthly roster (``roster:<street>:<month>``, DE-3) names its street
+    itself."""
+    kind, _, rest = case_id.partition(":")
+    if kind == "roster":
+        street = rest.partition(":")[0]
+    else:
+        street = call("intake", "get_case", actor,
+                      **validated("intake.get_case", {"case_id": case_id}))["street_code"]
+    if not may_view(actor, street):
+        raise Forbidden("the case belongs to another street", field="street_code",
+                        code="wrong_street")
+
+
+# -- what each role sees ------------------------------------------------------------------------
 
 _MASKED_MONEY = "***"
 
@@ -183,20 +289,3 @@ def _mask_money(value: Any) -> Any:
     if isinstance(value, list):
         return [_mask_money(v) for v in value]
     return value
-
-
-def _json_object() -> dict[str, Any]:
-    try:
-        body = json.loads(request.get_data(cache=True) or b"")
-    except ValueError:
-        raise ValidationFailed("the request body is not valid JSON", field="body",
-                               code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise ValidationFailed("the request body must be a JSON object", field="body")
-    return body
-
-
-
-
-gateway = _gateway
-json_object = _json_object

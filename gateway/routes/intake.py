@@ -1,25 +1,47 @@
-"""HTTP routes of the steps the intake service owns (``POST /api/v1/applications`` itself is in
-``gateway.app``)."""
+"""HTTP routes of the steps the intake service owns: an application (IN-1 to IN-3, ORG-6) and
+the materials supplied after the written notice (IN-6, IN-7)."""
+from __future__ import annotations
+
 from flask import Blueprint, Response, jsonify
 
-from gateway.openapi import Operation
-from gateway.web import command, current_actor, json_object, present
-from hqcore.contracts import load_rpc_request
-from hqcore.contracts.intake import IntakeCaseView, SupplyMaterialsRequest
+from gateway.openapi import CASE_STEP_ERRORS, RPC_ERRORS, Operation
+from gateway.web import call, case_step, current_actor, json_object, present, validated
+from hqcore.contracts.intake import (
+    IntakeCaseView,
+    SubmitApplicationRequest,
+    SupplyMaterialsRequest,
+)
 
 bp = Blueprint("intake", __name__)
+
+
+@bp.post("/api/v1/applications")
+def submit_application() -> tuple[Response, int, dict[str, str]]:
+    actor = current_actor()
+    application = validated("intake.submit_application", json_object())
+    view = call("intake", "submit_application", actor, application=application)
+    return jsonify(present(view, actor)), 201, {"Location": f"/api/v1/cases/{view['case_id']}"}
 
 
 @bp.post("/api/v1/cases/<case_id>/materials")
 def supply_materials(case_id: str) -> Response:
     """Materials and signed authorisations handed in after the written notice (IN-6, IN-7)."""
-    actor = current_actor()
-    fields = load_rpc_request("intake.supply_materials", {**json_object(), "case_id": case_id})
-    view = command("intake", "supply_materials", actor, **fields)
-    return jsonify(present(view, actor))
+    return case_step("intake", "supply_materials", case_id)
 
 
 OPERATIONS = (
+    Operation(
+        "/api/v1/applications", "post", "Submit a family's application", "cases",
+        {201: ("The case was opened; `Location` points at it. ID numbers are masked.",
+               IntakeCaseView)},
+        description="A street's clerk, or a community worker as the residents' committee's "
+                    "proxy, files an application (IN-1, IN-2, ORG-6): accepted at once when "
+                    "complete, otherwise one written notice lists every missing item (IN-6). "
+                    "An open case of the same program covering a member is 409 "
+                    "`duplicate_open_case`; an unknown street is 404 `unknown_street`.",
+        request=SubmitApplicationRequest,
+        errors=(404, 409, *RPC_ERRORS),
+    ),
     Operation(
         "/api/v1/cases/{case_id}/materials", "post", "Supply missing materials", "cases",
         {200: ("The case; `accepted` once nothing is missing (then `accepted_at` is set and "
@@ -32,6 +54,6 @@ OPERATIONS = (
                     "(IN-6).",
         request=SupplyMaterialsRequest,
         path_params=(("case_id", "the case identifier returned on submission"),),
-        errors=(400, 401, 403, 404, 409, 503, 504),
+        errors=CASE_STEP_ERRORS,
     ),
 )

@@ -1,11 +1,10 @@
 """HTTP routes of the payments service: a month's scheduled payments (PA-1)."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from gateway.openapi import Operation
-from gateway.web import command, current_actor, present
-from hqcore.contracts import load_rpc_request
+from gateway.openapi import RPC_ERRORS, Operation
+from gateway.web import call, current_actor, present, query, validated
 from hqcore.contracts.payments import MonthPayments
 
 bp = Blueprint("payments", __name__)
@@ -14,11 +13,8 @@ bp = Blueprint("payments", __name__)
 @bp.get("/api/v1/payments")
 def list_payments() -> Response:
     actor = current_actor()
-    query = {"month": request.args.get("month")}
-    if request.args.get("street_code"):
-        query["street_code"] = request.args["street_code"]
-    load_rpc_request("payments.list_payments", query)
-    return jsonify(present(command("payments", "list_payments", actor, **query), actor))
+    fields = validated("payments.list_payments", query("month", "street_code"))
+    return jsonify(present(call("payments", "list_payments", actor, **fields), actor))
 
 
 OPERATIONS = (
@@ -29,5 +25,5 @@ OPERATIONS = (
                           "recipient's or the entrusted caregiver's account. Query: `month` "
                           "(YYYY-MM, required); `street_code` (district only; street staff see "
                           "their own street).",
-              errors=(400, 401, 403, 503, 504)),
+              errors=RPC_ERRORS),
 )

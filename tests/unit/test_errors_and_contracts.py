@@ -92,7 +92,8 @@ def test_unknown_event_version_is_refused():
 
 @pytest.mark.parametrize("cls", [errors.ValidationFailed, errors.NotFound, errors.Conflict,
                                  errors.Forbidden, errors.Unauthenticated,
-                                 errors.ServiceUnavailable, errors.UpstreamTimeout])
+                                 errors.ServiceUnavailable, errors.UpstreamTimeout,
+                                 errors.InternalError])
 def test_domain_error_survives_the_rpc_wire(cls):
     sent = cls("这户已有在办案件", field="applicant.id_number", code="duplicate_open_case",
                details={"case_no": "SGZ-2024-0001"})
@@ -101,6 +102,27 @@ def test_domain_error_survives_the_rpc_wire(cls):
     assert type(received) is cls
     assert received.to_dict() == sent.to_dict()
     assert received.http_status == cls.http_status
+
+
+@pytest.mark.parametrize("sent, expected", [
+    (errors.CaseNotFound("c-9", "publicity"),
+     {"code": "case_not_found", "field": "case_id",
+      "message": "publicity has no record of case c-9"}),
+    (errors.InvalidState("decide", "awaiting_review", ["awaiting_decision"]),
+     {"code": "invalid_state", "field": "case_id",
+      "message": "decide is not possible while the case is awaiting_review",
+      "details": {"status": "awaiting_review", "allowed": ["awaiting_decision"]}}),
+])
+def test_the_two_normalised_errors_build_their_parts_and_survive_the_wire(sent, expected):
+    assert sent.to_dict() == expected
+    assert sent.http_status == (404 if expected["code"] == "case_not_found" else 409)
+    wire = serialize(sent)
+    received = errors.from_remote(wire["exc_type"], wire["value"])
+    assert type(received) is type(sent)
+    assert received.to_dict() == expected
+    assert received.http_status == sent.http_status
+    assert isinstance(received, errors.NotFound if expected["code"] == "case_not_found"
+                      else errors.Conflict)
 
 
 def test_default_code_survives_the_wire():
@@ -113,6 +135,7 @@ def test_default_code_survives_the_wire():
 def test_unknown_remote_error_becomes_internal_error():
     wire = serialize(KeyError("boom"))
     received = errors.from_remote(wire["exc_type"], wire["value"])
+    assert isinstance(received, errors.InternalError)
     assert received.code == "internal_error"
     assert received.http_status == 500
     assert "boom" not in received.message

@@ -102,12 +102,23 @@ def client(app):
     return logged_in(app, "sgz-community")
 
 
+def sent(call: Call, user: str | None = None) -> dict:
+    """What the service was sent besides ``actor``, which every call carries (``user``'s)."""
+    kwargs = dict(call.kwargs)
+    actor = kwargs.pop("actor")
+    assert set(actor) == {"user_id", "role", "street_code", "name"}
+    if user is not None:
+        assert actor["user_id"] == user
+    return kwargs
+
+
 def assert_error(response, status: int, code: str, field: str | None = None) -> dict:
     assert response.status_code == status, response.data
     assert response.mimetype == "application/json"
     error = response.get_json()["error"]
     assert error["code"] == code
-    assert set(error) == {"code", "message", "field"}
+    assert set(error) == {"code", "message", "field", "details"}
+    assert isinstance(error["details"], dict)
     if field is not None:
         assert error["field"] == field
     return error
@@ -155,9 +166,38 @@ def test_submitted_application_answers_201_masked_with_location(client, rpc):
     assert APPLICANT_ID not in response.get_data(as_text=True)
     [call] = rpc.calls
     assert (call.service, call.method) == ("intake", "submit_application")
-    assert call.kwargs["application"] == application()
     assert call.kwargs["actor"]["user_id"] == "sgz-community"
     assert call.correlation_id == call.logged_correlation_id == "req-123"
+
+
+def test_the_service_gets_the_body_as_validated_and_normalised(client, rpc):
+    """Validated once: the service receives ``schema.dump(schema.load(body))``, defaults
+    filled in and values normalised, never the raw body."""
+    rpc.answers["intake.submit_application"] = lambda application, actor: intake_view("c-42")
+    body = application()
+    body["applicant"]["id_number"] = body["members"][0]["id_number"] = APPLICANT_ID.lower()
+    assert client.post("/api/v1/applications", json=body).status_code == 201
+    [call] = rpc.calls
+    assert call.kwargs["application"] == {
+        **application(),
+        "members": [{**member, "authorisation_signed": False}
+                    for member in application()["members"]],
+        "obligors": [], "proxy": None, "payment_account": None, "near_relative": False,
+        "materials_provided": []}
+    assert set(call.kwargs) == {"application", "actor"}
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/api/v1/applications", {**application(), "actor": {"user_id": "district-officer"}},
+     "actor"),
+    ("/api/v1/applications", {**application(), "priority": "high"}, "priority"),
+    ("/api/v1/cases/c-1/review", {"opinion": "approve", "approved_by": "me"}, "approved_by"),
+    ("/api/v1/cases/c-1/materials", {"materials": ["entrustment"], "actor": {}}, "actor"),
+])
+def test_unknown_body_fields_are_refused_naming_them_before_any_rpc(client, rpc, path, body,
+                                                                    field):
+    assert_error(client.post(path, json=body), 400, "validation_failed", field)
+    assert rpc.calls == []
 
 
 def test_correlation_id_is_made_when_missing(client, rpc):
@@ -206,12 +246,23 @@ def test_case_view_combines_services_and_reports_the_unavailable(client, rpc):
     assert body["services"]["verification"]["details"]["id_numbers"] == [
         idnumber.mask(APPLICANT_ID)]
     assert sorted(c.service for c in rpc.calls if c.method == "get_case") == sorted(SERVICES)
-    assert all(call.kwargs == {"case_id": "c-1"} for call in rpc.calls)
+    assert {(c.method, c.service) for c in rpc.calls} == {
+        *(("get_case", name) for name in SERVICES),
+        *(("list_documents", name) for name in SERVICES), ("get_timeline", "supervision")}
+    assert all(sent(call, "sgz-community") == {"case_id": "c-1"} for call in rpc.calls)
 
 
-def test_case_unknown_to_intake_is_404(client, rpc):
-    rpc.answers["intake.get_case"] = errors.NotFound("no such case", field="case_id")
-    assert_error(client.get("/api/v1/cases/c-404"), 404, "not_found", "case_id")
+def test_case_unknown_to_intake_is_404_case_not_found(client, rpc):
+    rpc.answers["intake.get_case"] = errors.CaseNotFound("c-404", "intake")
+    assert_error(client.get("/api/v1/cases/c-404"), 404, "case_not_found", "case_id")
+
+
+def test_a_step_in_the_wrong_state_is_409_with_status_and_allowed(client, rpc):
+    rpc.answers["intake.supply_materials"] = errors.InvalidState(
+        "supply_materials", "accepted", ["awaiting_materials"])
+    response = client.post("/api/v1/cases/c-1/materials", json={"materials": ["entrustment"]})
+    error = assert_error(response, 409, "invalid_state", "case_id")
+    assert error["details"] == {"status": "accepted", "allowed": ["awaiting_materials"]}
 
 
 def test_overlong_case_id_is_refused_before_any_rpc(client, rpc):
@@ -306,9 +357,58 @@ def test_openapi_document_describes_routes_and_schemas(client):
     schemas = doc["components"]["schemas"]
     assert {"program", "applicant", "members"} <= set(schemas["SubmitApplicationRequest"]
                                                       ["required"])
-    assert set(schemas["ErrorBody"]["properties"]) == {"code", "message", "field"}
+    assert set(schemas["ErrorBody"]["properties"]) == {"code", "message", "field", "details"}
+    assert schemas["Error"]["properties"]["error"] == {"$ref": "#/components/schemas/ErrorBody"}
     assert "/api/v1/cases/{case_id}" in doc["paths"]
     assert {"get", "post"} == set(doc["paths"]["/api/v1/clock"])
+
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+def operations(doc: dict):
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            yield path, method, op
+
+
+def test_every_4xx_answer_in_the_document_is_the_error_schema(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    errors_listed = 0
+    for path, method, op in operations(doc):
+        for status, response in op["responses"].items():
+            if status.startswith("4"):
+                errors_listed += 1
+                assert response["content"]["application/json"]["schema"] == ERROR_REF, (
+                    f"{method} {path} {status}")
+    assert errors_listed > 100
+
+
+def test_authenticated_routes_list_400_401_403_and_case_steps_404_409(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    steps = 0
+    for path, method, op in operations(doc):
+        statuses = set(op["responses"])
+        if op.get("security") == [{"bearer": []}]:
+            assert {"400", "401", "403"} <= statuses, f"{method} {path}"
+        if method == "post" and path.startswith("/api/v1/cases/{case_id}/"):
+            steps += 1
+            assert {"404", "409"} <= statuses, f"{method} {path}"
+    assert steps >= 16
+    for path, method in [("/api/v1/cases", "get"), ("/api/v1/me", "get"),
+                         ("/api/v1/payments", "get"), ("/api/v1/cases/{case_id}", "get")]:
+        assert doc["paths"][path][method]["security"] == [{"bearer": []}]
+
+
+def test_every_route_of_the_app_is_in_the_document(app):
+    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    documented = {(path, method) for path, method, _ in operations(doc)}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method.lower()) in documented
 
 
 def test_docs_page_is_self_contained_html(client):
@@ -412,11 +512,14 @@ def test_street_staff_list_only_their_street(client, rpc):
     rpc.answers["supervision.list_cases"] = lambda **query: page()
     assert client.get("/api/v1/cases?program=dibao&overdue=true").status_code == 200
     [call] = rpc.calls
-    assert call.kwargs == {"street_code": "shaogongzhuang", "program": "dibao", "step": None,
-                           "overdue": True, "page": 1, "per_page": 20}
+    assert sent(call, "sgz-community") == {
+        "street_code": "shaogongzhuang", "program": "dibao", "step": None, "overdue": True,
+        "page": 1, "per_page": 20}
     assert_error(client.get("/api/v1/cases?street_code=xigu"), 403, "wrong_street",
                  "street_code")
     assert_error(client.get("/api/v1/deadlines?street_code=xigu"), 403, "wrong_street")
+    assert_error(client.get("/api/v1/supervision/breaches?street_code=xigu"), 403,
+                 "wrong_street")
     assert len(rpc.calls) == 1
 
 
@@ -450,19 +553,21 @@ def test_worklist_is_the_users_role_and_street(app, rpc):
     assert reviewer.status_code == 200 and "awaiting_materials" not in reviewer.json
     district = logged_in(app, "district-officer").get("/api/v1/worklist")
     assert district.json["awaiting_materials"] == [waiting]  # IN-6: still waiting
-    assert [(c.service, c.kwargs) for c in rpc.calls] == [
+    assert [(c.service, sent(c)) for c in rpc.calls] == [
         ("supervision", {"role": "reviewer", "street_code": "shuanghuancun", "page": 2,
                          "per_page": 20}),
         ("supervision", {"role": "district_officer", "street_code": None, "page": 1,
                          "per_page": 20}),
-        ("intake", {"street_code": None})]
+        ("intake", {"street_code": None, "limit": 100})]
+    assert [c.kwargs["actor"]["user_id"] for c in rpc.calls] == [
+        "shc-reviewer", "district-officer", "district-officer"]
 
 
 def test_deadlines_are_scoped_and_filtered(client, rpc):
     rpc.answers["supervision.list_deadlines"] = lambda **query: page()
     assert client.get("/api/v1/deadlines?status=overdue&per_page=5").status_code == 200
-    assert rpc.calls[0].kwargs == {"street_code": "shaogongzhuang", "status": "overdue",
-                                   "page": 1, "per_page": 5}
+    assert sent(rpc.calls[0], "sgz-community") == {
+        "street_code": "shaogongzhuang", "status": "overdue", "page": 1, "per_page": 5}
 
 
 def test_SU3_new_recipients_are_the_districts_only(app, client, rpc):
@@ -471,7 +576,7 @@ def test_SU3_new_recipients_are_the_districts_only(app, client, rpc):
     assert_error(logged_in(app, "sgz-leader").get("/api/v1/recipients/new"), 403, "wrong_role")
     district = logged_in(app, "district-officer")
     assert district.get("/api/v1/recipients/new?month=2026-03").status_code == 200
-    assert rpc.calls[0].kwargs == {"street_code": None, "month": "2026-03"}
+    assert sent(rpc.calls[0], "district-officer") == {"street_code": None, "month": "2026-03"}
     assert_error(district.get("/api/v1/recipients/new?month=March"), 400, "validation_failed",
                  "month")
 
@@ -523,3 +628,58 @@ def test_document_id_and_format_are_checked_before_any_rpc(client, rpc):
     assert_error(client.get("/api/v1/documents/decision:d-1?format=pdf"), 400,
                  "validation_failed", "format")
     assert rpc.calls == []
+
+
+# -- every read is made on behalf of the user ---------------------------------------------------
+
+# Every read RPC the gateway makes, with its keyword arguments besides ``actor`` (which every
+# call carries, as steps do): what the services' read entrypoints take.
+READS = {
+    **{(name, "get_case"): {"case_id"} for name in SERVICES},
+    **{(name, "list_documents"): {"case_id"} for name in SERVICES},
+    **{(name, "get_document"): {"document_id"} for name in SERVICES},
+    ("supervision", "get_timeline"): {"case_id"},
+    ("supervision", "list_cases"): {"street_code", "program", "step", "overdue", "page",
+                                    "per_page"},
+    ("supervision", "worklist"): {"role", "street_code", "page", "per_page"},
+    ("supervision", "list_deadlines"): {"street_code", "status", "page", "per_page"},
+    ("supervision", "list_breaches"): {"street_code", "limit"},
+    ("supervision", "list_new_recipients"): {"street_code", "month"},
+    ("intake", "list_awaiting_materials"): {"street_code", "limit"},
+    ("payments", "list_payments"): {"month", "street_code"},
+    ("decision", "list_recipients"): {"street_code", "community"},
+    ("publicity", "get_deliberation_body"): {"street_code"},
+}
+
+READ_PATHS = ["/api/v1/cases/c-1", "/api/v1/cases/c-1/timeline", "/api/v1/cases",
+              "/api/v1/worklist", "/api/v1/deadlines", "/api/v1/supervision/breaches",
+              "/api/v1/recipients/new", "/api/v1/payments?month=2026-04",
+              "/api/v1/streets/shaogongzhuang/recipients",
+              "/api/v1/streets/shaogongzhuang/deliberation-body",
+              *(f"/api/v1/documents/{name}:d-1" for name in SERVICES)]
+
+
+def test_every_read_is_made_on_behalf_of_the_user(app, rpc):
+    rpc.answers.update({f"{name}.get_case": service_view(name) for name in SERVICES})
+    rpc.answers.update({f"{name}.list_documents": {"documents": []} for name in SERVICES})
+    rpc.answers.update({f"{name}.get_document": stored_document() for name in SERVICES})
+    rpc.answers.update({
+        "intake.get_case": intake_view(),
+        "supervision.get_timeline": {"case_id": "c-1", "entries": []},
+        "supervision.list_cases": page(), "supervision.worklist": page(),
+        "supervision.list_deadlines": page(), "supervision.list_breaches": {"breaches": []},
+        "supervision.list_new_recipients": {"items": []},
+        "intake.list_awaiting_materials": {"cases": []},
+        "payments.list_payments": {"month": "2026-04", "street_code": None, "payments": [],
+                                   "total_fen": 0},
+        "decision.list_recipients": {"street_code": "shaogongzhuang", "community": None,
+                                     "recipients": []},
+        "publicity.get_deliberation_body": {"street_code": "shaogongzhuang", "members": []},
+    })
+    district = logged_in(app, "district-officer")
+    for path in READ_PATHS:
+        assert district.get(path).status_code == 200, path
+    made = {}
+    for call in rpc.calls:
+        made.setdefault((call.service, call.method), set()).update(sent(call, "district-officer"))
+    assert made == READS

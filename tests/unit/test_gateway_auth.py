@@ -62,6 +62,22 @@ def test_every_route_needs_a_login(app, rpc, method, path):
     assert rpc.calls == []
 
 
+def test_every_operation_documented_as_authenticated_needs_a_login(app, rpc):
+    doc = app.test_client().get("/api/v1/openapi.json").get_json()
+    checked = 0
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            if op.get("security") != [{"bearer": []}]:
+                continue
+            url = (path.replace("{case_id}", "c-1").replace("{street_code}", "shaogongzhuang")
+                   .replace("{document_id}", "decision:d-1"))
+            answer = getattr(app.test_client(), method)(url, json={})
+            assert_error(answer, 401, "not_authenticated", "Authorization")
+            checked += 1
+    assert checked >= 30
+    assert rpc.calls == []
+
+
 @pytest.mark.parametrize("header", ["Bearer not-a-token", "Bearer a.b.c", "Bearer e30.e30"])
 def test_invalid_token_is_401(app, rpc, header):
     answer = app.test_client().get("/api/v1/cases", headers={"Authorization": header})

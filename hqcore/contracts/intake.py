@@ -6,11 +6,17 @@ materials and unsigned authorisations (IN-7) keep the case waiting (IN-6).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hqcore.contracts.common import (
-    PROGRAMS, DocumentRefSchema, ObligorSchema, PaymentAccountSchema, PersonSchema, ProxySchema,
-    TimelineEntrySchema,
+    PROGRAMS,
+    DocumentRefSchema,
+    ObligorSchema,
+    PaymentAccountSchema,
+    PersonSchema,
+    ProxySchema,
 )
 from hqcore.contracts.fields import ResidentId
 from hqcore.contracts.registry import rpc
@@ -51,7 +57,7 @@ class SubmitApplicationRequest(Schema):
                                      load_default=list)
 
     @validates_schema
-    def household_is_consistent(self, data, **kwargs):
+    def household_is_consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
         applicant, members = data.get("applicant"), data.get("members") or []
         if applicant and applicant["id_number"] not in {m["id_number"] for m in members}:
             raise ValidationError("the applicant must be listed among the household members",
@@ -85,7 +91,7 @@ class SupplyMaterialsRequest(Schema):
                                                           "obligors who have now signed"})
 
     @validates_schema
-    def something_supplied(self, data, **kwargs):
+    def something_supplied(self, data: dict[str, Any], **kwargs: Any) -> None:
         if not data.get("materials") and not data.get("authorisations"):
             raise ValidationError("supply at least one material or signed authorisation",
                                   field_name="materials")
@@ -100,6 +106,8 @@ class MissingItemSchema(Schema):
 
 
 class IntakeCaseView(Schema):
+    """``intake.get_case``: the case as intake holds it. Its timeline is supervision's
+    (``supervision.get_timeline``), from every service's ``case.progressed``."""
     case_id = fields.String(required=True)
     case_no = fields.String(required=True)
     program = fields.String(required=True)
@@ -122,7 +130,6 @@ class IntakeCaseView(Schema):
     materials_provided = fields.List(fields.String(), required=True)
     materials_missing = fields.List(fields.Nested(MissingItemSchema), required=True)
     documents = fields.List(fields.Nested(DocumentRefSchema), required=True)
-    timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True)
 
 
 # ``intake.submit_application`` and ``intake.get_case`` are registered in hqcore.contracts.rpc.

@@ -1,13 +1,27 @@
-"""Intake's tables and repository."""
+"""Intake's tables and repositories: the streets and their case counters, and the cases
+(applications, their household members and support obligors)."""
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import and_, select, update
 
-from hqcore import timeline
-from hqcore.authz import Actor
+from hqcore.case_records import stale
 from hqcore.db import UtcDateTime, platform_tables
-from services.intake.domain import AWAITING_MATERIALS, CLOSED, OPEN_STATUSES, Application, Street
+from services.intake.domain import (
+    ACCEPTED,
+    AWAITING_MATERIALS,
+    CLOSED,
+    OPEN_STATUSES,
+    Application,
+    Member,
+    Obligor,
+    PaymentAccount,
+    Person,
+    Proxy,
+    Street,
+)
 
 metadata = sa.MetaData()
 
@@ -34,6 +48,7 @@ applications = sa.Table(
     sa.Column("materials_provided", sa.JSON, nullable=False),
     sa.Column("closed_at", UtcDateTime, nullable=True),
     sa.Column("closed_reason", sa.String(40), nullable=True),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
 )
 members = sa.Table(
     "members", metadata,
@@ -55,39 +70,101 @@ obligors = sa.Table(
     sa.Column("family_members", sa.JSON, nullable=False),
     sa.Column("authorisation_signed", sa.Boolean, nullable=False),
 )
-timeline_entries = sa.Table(
-    "timeline", metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("case_id", sa.String(64), nullable=False, index=True),
-    sa.Column("at", UtcDateTime, nullable=False),
-    sa.Column("step", sa.String(40), nullable=False),
-    sa.Column("action", sa.String(60), nullable=False),
-    sa.Column("actor_user", sa.String(64), nullable=True),
-    sa.Column("actor_role", sa.String(40), nullable=True),
-    sa.Column("rule_id", sa.String(10), nullable=True),
-    sa.Column("note", sa.String(500), nullable=True),
-    sa.Column("document_ids", sa.JSON, nullable=False),
-)
 case_counters = sa.Table(
     "case_counters", metadata,
     sa.Column("street_code", sa.String(40), primary_key=True),
     sa.Column("year", sa.Integer, primary_key=True),
     sa.Column("last_sequence", sa.Integer, nullable=False),
 )
-TABLES = {**platform_tables(metadata), "streets": streets}
-
-_PERSON = ("name", "id_number", "relationship", "authorisation_signed")
+TABLES = {**platform_tables(metadata), "streets": streets, "applications": applications}
 
 
-class ApplicationRepository:
-    def __init__(self, conn):
+class ApplicationRecords:
+    """``uow.cases``: intake's cases in its own tables, with the contract of
+    ``hqcore.case_records.CaseRecords``: ``get(case_id, lock=...)`` (the row lock on
+    PostgreSQL), ``add``, and ``save`` only from the version the case was read in."""
+
+    def __init__(self, conn: Any):
         self.conn = conn
 
-    def street(self, code: str) -> Street | None:
-        row = self.conn.execute(select(streets).where(streets.c.code == code)).first()
-        return Street(row.code, row.name, row.abbr) if row else None
+    def get(self, case_id: str, *, lock: bool = False) -> Application | None:
+        query = select(applications).where(applications.c.case_id == case_id)
+        row = self.conn.execute(query.with_for_update() if lock else query).first()
+        if row is None:
+            return None
+        people = self.conn.execute(select(members).where(members.c.case_id == case_id)
+                                   .order_by(members.c.position)).all()
+        household = [Member(p.name, p.id_number, p.relationship, p.authorisation_signed)
+                     for p in people]
+        applicant = next(Person(p.name, p.id_number, p.relationship)
+                         for p in people if p.is_applicant)
+        support = [Obligor(o.name, o.id_number, o.relationship, o.authorisation_signed,
+                           [Person(f["name"], f["id_number"], f["relationship"])
+                            for f in o.family_members or []])
+                   for o in self.conn.execute(select(obligors).where(obligors.c.case_id == case_id)
+                                              .order_by(obligors.c.position))]
+        return Application(
+            case_id=row.case_id, case_no=row.case_no, program=row.program,
+            street_code=row.street_code, status=row.status, since=_since(row),
+            version=row.version, community=row.community, applicant=applicant,
+            members=household, near_relative=row.near_relative, submitted_at=row.submitted_at,
+            submitted_by=row.submitted_by, obligors=support,
+            proxy=Proxy(row.proxy["kind"], row.proxy["name"]) if row.proxy else None,
+            payment_account=PaymentAccount(row.payment_account["bank"],
+                                           row.payment_account["account_number"],
+                                           row.payment_account["holder"])
+            if row.payment_account else None,
+            materials_provided=list(row.materials_provided), accepted_at=row.accepted_at,
+            closed_at=row.closed_at, closed_reason=row.closed_reason,
+        )
+
+    def add(self, app: Application) -> None:
+        self.conn.execute(applications.insert().values(
+            case_id=app.case_id, case_no=app.case_no, program=app.program,
+            street_code=app.street_code, community=app.community, near_relative=app.near_relative,
+            submitted_at=app.submitted_at, submitted_by=app.submitted_by,
+            proxy={"kind": app.proxy.kind, "name": app.proxy.name} if app.proxy else None,
+            payment_account={"bank": app.payment_account.bank,
+                             "account_number": app.payment_account.account_number,
+                             "holder": app.payment_account.holder}
+            if app.payment_account else None,
+            version=app.version, **_state(app),
+        ))
+        self.conn.execute(members.insert(), [
+            {"case_id": app.case_id, "position": i, "name": m.name, "id_number": m.id_number,
+             "relationship": m.relationship, "authorisation_signed": m.authorisation_signed,
+             "is_applicant": m.id_number == app.applicant.id_number}
+            for i, m in enumerate(app.members)
+        ])
+        if app.obligors:
+            self.conn.execute(obligors.insert(), [
+                {"case_id": app.case_id, "position": i, "name": o.name,
+                 "id_number": o.id_number, "relationship": o.relationship,
+                 "authorisation_signed": o.authorisation_signed,
+                 "family_members": [{"name": f.name, "id_number": f.id_number,
+                                     "relationship": f.relationship}
+                                    for f in o.family_members]}
+                for i, o in enumerate(app.obligors)
+            ])
+
+    def save(self, app: Application) -> None:
+        """Store the case's state, materials and who has signed an authorisation, from the
+        version it was read in (409 ``concurrent_update`` otherwise), and count the save."""
+        result = self.conn.execute(update(applications).where(and_(
+            applications.c.case_id == app.case_id, applications.c.version == app.version,
+        )).values(version=app.version + 1, **_state(app)))
+        if result.rowcount != 1:
+            raise stale(app)
+        for table, signed in ((members, [m.authorisation_signed for m in app.members]),
+                              (obligors, [o.authorisation_signed for o in app.obligors])):
+            for i, flag in enumerate(signed):
+                self.conn.execute(update(table).where(and_(
+                    table.c.case_id == app.case_id, table.c.position == i,
+                )).values(authorisation_signed=flag))
+        app.version += 1
 
     def open_case_no_for(self, program: str, id_numbers: list[str]) -> str | None:
+        """The number of an open case of ``program`` covering one of these people."""
         row = self.conn.execute(
             select(applications.c.case_no)
             .join(members, members.c.case_id == applications.c.case_id)
@@ -96,6 +173,28 @@ class ApplicationRepository:
                         members.c.id_number.in_(id_numbers)))
             .limit(1)).first()
         return row.case_no if row else None
+
+    def awaiting_materials(self, street_code: str | None, limit: int) -> list[dict[str, Any]]:
+        """Applications still waiting for materials, oldest first (IN-6)."""
+        query = (select(applications.c.case_id, applications.c.case_no, applications.c.program,
+                        applications.c.street_code, applications.c.community,
+                        applications.c.submitted_at)
+                 .where(applications.c.status == AWAITING_MATERIALS)
+                 .order_by(applications.c.submitted_at).limit(limit))
+        if street_code:
+            query = query.where(applications.c.street_code == street_code)
+        return [dict(row._mapping) for row in self.conn.execute(query)]
+
+
+class StreetRegister:
+    """``uow.streets``: the district's streets and each street's yearly case counter."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def get(self, code: str) -> Street | None:
+        row = self.conn.execute(select(streets).where(streets.c.code == code)).first()
+        return Street(row.code, row.name, row.abbr) if row else None
 
     def next_sequence(self, street_code: str, year: int) -> int:
         """The street's next case number in ``year``; the row lock serialises instances."""
@@ -110,101 +209,32 @@ class ApplicationRepository:
         self.conn.execute(update(case_counters).where(and_(
             case_counters.c.street_code == street_code, case_counters.c.year == year,
         )).values(last_sequence=row.last_sequence + 1))
-        return row.last_sequence + 1
-
-    def add(self, app: Application) -> None:
-        self.conn.execute(applications.insert().values(
-            case_id=app.case_id, case_no=app.case_no, program=app.program,
-            street_code=app.street_code, community=app.community, near_relative=app.near_relative,
-            submitted_at=app.submitted_at, submitted_by=app.submitted_by, proxy=app.proxy,
-            payment_account=app.payment_account, **self._state(app),
-        ))
-        self.conn.execute(members.insert(), [
-            {"case_id": app.case_id, "position": i, **{k: m[k] for k in _PERSON},
-             "is_applicant": m["id_number"] == app.applicant["id_number"]}
-            for i, m in enumerate(app.members)
-        ])
-        if app.obligors:
-            self.conn.execute(obligors.insert(), [
-                {"case_id": app.case_id, "position": i, **{k: o[k] for k in _PERSON},
-                 "family_members": o.get("family_members") or []}
-                for i, o in enumerate(app.obligors)
-            ])
-
-    def save(self, app: Application) -> None:
-        """Store the case's state, materials and who has signed an authorisation."""
-        self.conn.execute(update(applications).where(applications.c.case_id == app.case_id)
-                          .values(**self._state(app)))
-        for table, people in ((members, app.members), (obligors, app.obligors)):
-            for i, person in enumerate(people):
-                self.conn.execute(update(table).where(and_(
-                    table.c.case_id == app.case_id, table.c.position == i,
-                )).values(authorisation_signed=person["authorisation_signed"]))
-
-    def awaiting_materials(self, street_code: str | None, limit: int) -> list[dict]:
-        """Applications still waiting for materials, oldest first (IN-6)."""
-        query = (select(applications.c.case_id, applications.c.case_no, applications.c.program,
-                        applications.c.street_code, applications.c.community,
-                        applications.c.submitted_at)
-                 .where(applications.c.status == AWAITING_MATERIALS)
-                 .order_by(applications.c.submitted_at).limit(limit))
-        if street_code:
-            query = query.where(applications.c.street_code == street_code)
-        return [dict(row._mapping) for row in self.conn.execute(query)]
-
-    @staticmethod
-    def _state(app: Application) -> dict:
-        return {"status": app.status, "accepted_at": app.accepted_at,
-                "materials_provided": app.materials_provided, "closed_at": app.closed_at,
-                "closed_reason": app.closed_reason}
-
-    def get(self, case_id: str, for_update: bool = False) -> Application | None:
-        query = select(applications).where(applications.c.case_id == case_id)
-        row = self.conn.execute(query.with_for_update() if for_update else query).first()
-        if row is None:
-            return None
-        people = self.conn.execute(select(members).where(members.c.case_id == case_id)
-                                   .order_by(members.c.position)).all()
-        household = [{k: getattr(p, k) for k in _PERSON} for p in people]
-        applicant = next({k: h[k] for k in ("name", "id_number", "relationship")}
-                         for h, p in zip(household, people) if p.is_applicant)
-        support = [{**{k: getattr(o, k) for k in _PERSON}, "family_members": o.family_members}
-                   for o in self.conn.execute(select(obligors).where(obligors.c.case_id == case_id)
-                                              .order_by(obligors.c.position))]
-        return Application(
-            case_id=row.case_id, case_no=row.case_no, program=row.program,
-            street_code=row.street_code, community=row.community, applicant=applicant,
-            members=household, near_relative=row.near_relative, submitted_at=row.submitted_at,
-            submitted_by=row.submitted_by, obligors=support, proxy=row.proxy,
-            payment_account=row.payment_account, materials_provided=row.materials_provided,
-            status=row.status, accepted_at=row.accepted_at, closed_at=row.closed_at,
-            closed_reason=row.closed_reason,
-        )
-
-    def timeline(self, case_id: str) -> list[dict]:
-        rows = self.conn.execute(select(timeline_entries)
-                                 .where(timeline_entries.c.case_id == case_id)
-                                 .order_by(timeline_entries.c.id)).all()
-        return [{k: v for k, v in r._mapping.items() if k not in ("id", "case_id")}
-                for r in rows]
+        return int(row.last_sequence) + 1
 
 
-def record_progress(uow, app: Application, *, action: str, actor: Actor | None,
-                    rule_id: str | None, note: str | None = None, document_ids=()) -> None:
-    """One step of the case: the ``case.progressed`` event and intake's own timeline entry."""
-    closed = app.status == CLOSED
-    timeline.progressed(uow, app, step=app.status, action=action, actor=actor, rule_id=rule_id,
-                        note=note, document_ids=document_ids, closed=closed)
-    uow.conn.execute(timeline_entries.insert().values(
-        case_id=app.case_id, at=uow.now, step=app.status, action=action,
-        actor_user=actor.user_id if actor else None, actor_role=actor.role if actor else None,
-        rule_id=rule_id, note=note, document_ids=list(document_ids)))
+def _state(app: Application) -> dict[str, Any]:
+    return {"status": app.status, "accepted_at": app.accepted_at,
+            "materials_provided": list(app.materials_provided), "closed_at": app.closed_at,
+            "closed_reason": app.closed_reason}
 
 
-def seed(conn, reference) -> None:
+def _since(row: Any) -> Any:
+    """Since when the case is in its state: intake's table records each state's instant."""
+    if row.status == CLOSED and row.closed_at is not None:
+        return row.closed_at
+    if row.status == ACCEPTED and row.accepted_at is not None:
+        return row.accepted_at
+    return row.submitted_at
+
+
+def seed(conn: Any, reference: Any) -> None:
     """Load the district's streets; existing rows are left as an administrator edited them."""
     known = {r.code for r in conn.execute(select(streets.c.code))}
     rows = [{"code": s["code"], "name": s["name"], "abbr": s["abbr"]}
             for s in reference.streets() if s["code"] not in known]
     if rows:
         conn.execute(streets.insert(), rows)
+
+
+# ``uow.<name>`` for each unit of work (``hqcore.providers.UnitOfWorkProvider``).
+REPOSITORIES = {"cases": ApplicationRecords, "streets": StreetRegister}

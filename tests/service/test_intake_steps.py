@@ -1,5 +1,8 @@
 """Intake's steps against the real broker: filing, the one notice, supply, acceptance,
-duplicates, authorisation and closing (IN-1, IN-2, IN-3, IN-6, IN-7, ORG-6)."""
+duplicates, authorisation, the worklist and closing (IN-1, IN-2, IN-3, IN-6, IN-7, ORG-6).
+
+The timeline is the ``case.progressed`` events in intake's outbox (supervision keeps the
+suite's one timeline)."""
 import json
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
@@ -16,9 +19,11 @@ from hqcore.contracts.intake import MATERIALS
 from hqcore.db import Database
 from hqcore.messaging.envelope import build_envelope
 from hqcore.messaging.outbox import EventPublisher
-from hqcore.testing import actor_for, make_id_number, sample_application, wait_until
+from hqops import deadletters
+from hqops.samples import actor_for, make_id_number, sample_application
 from services.intake import adapters as intake_tables
 from services.intake.service import IntakeService
+from tests.support.plugin import wait_until
 
 CLERK = actor_for("sgz-clerk")
 COMMUNITY = actor_for("sgz-community")
@@ -52,6 +57,21 @@ def outbox(settings, event_type: str) -> list[dict]:
                             .order_by(table.c.id)).all()
     database.dispose()
     return [json.loads(r.envelope) for r in rows]
+
+
+def timeline(settings, case_id: str) -> list[dict]:
+    """The case's timeline entries intake wrote: its ``case.progressed`` payloads, in order."""
+    return [e["payload"] for e in outbox(settings, "case.progressed")
+            if e["payload"]["case_id"] == case_id]
+
+
+def inbox_claims(settings, handler: str) -> int:
+    table = intake_tables.TABLES["inbox"]
+    database = Database(settings.database_url("intake"))
+    with database.transaction() as conn:
+        rows = conn.execute(select(table.c.event_id).where(table.c.handler == handler)).all()
+    database.dispose()
+    return len(rows)
 
 
 def incomplete_family() -> dict:
@@ -90,7 +110,7 @@ def test_IN6_incomplete_application_gets_one_notice_listing_everything_then_is_a
     assert missing == ["household_id_cards", "economic_declaration", "authorisation"]
     [notice] = case["documents"]
     assert notice["kind"] == "materials_notice" and notice["served_at"] is not None
-    html = rpc.intake.get_document(document_id=notice["document_id"])["html"]
+    html = rpc.intake.get_document(document_id=notice["document_id"], actor=CLERK)["html"]
     assert "一次性告知书" in html and case["case_no"] in html
     for label in (MATERIALS["household_id_cards"], MATERIALS["economic_declaration"],
                   "李强签署的家庭经济状况核对授权书"):
@@ -116,14 +136,16 @@ def test_IN6_incomplete_application_gets_one_notice_listing_everything_then_is_a
     assert accepted["payload"]["accepted_at"] == case["accepted_at"]
     assert [m["id_number"] for m in accepted["payload"]["members"]] == [
         sample_application()["applicant"]["id_number"], SPOUSE]
-    assert [(e["action"], e["step"]) for e in case["timeline"]] == [
+    assert "timeline" not in case
+    entries = timeline(settings, case["case_id"])
+    assert [(e["action"], e["step"]) for e in entries] == [
         ("application_submitted", "awaiting_materials"),
         ("materials_supplied", "awaiting_materials"),
         ("materials_supplied", "accepted"),
         ("application_accepted", "accepted")]
-    assert case["timeline"][0]["document_ids"] == [notice["document_id"]]
-    progressed = [e["payload"]["action"] for e in outbox(settings, "case.progressed")]
-    assert progressed == [e["action"] for e in case["timeline"]]
+    assert entries[0]["document_ids"] == [notice["document_id"]]
+    assert [e["actor_user"] for e in entries] == [
+        "sgz-clerk", "sgz-community", "sgz-clerk", "sgz-clerk"]
 
 
 def test_IN6_supply_on_an_accepted_case_is_409_and_changes_nothing(intake, rpc, settings):
@@ -132,11 +154,13 @@ def test_IN6_supply_on_an_accepted_case_is_409_and_changes_nothing(intake, rpc, 
     assert near(case["accepted_at"], FILED_AT)
     error = refused(rpc.intake.supply_materials, case_id=case["case_id"],
                     materials=["economic_declaration"], actor=CLERK)
-    assert (error["type"], error["code"]) == ("Conflict", "invalid_state")
-    assert rpc.intake.get_case(case_id=case["case_id"])["timeline"] == case["timeline"]
+    assert (error["type"], error["code"]) == ("InvalidState", "invalid_state")
+    assert error["details"] == {"status": "accepted", "allowed": ["awaiting_materials"]}
+    assert rpc.intake.get_case(case_id=case["case_id"], actor=CLERK) == case
+    assert len(timeline(settings, case["case_id"])) == 2
 
 
-def test_IN2_tekun_filed_by_another_person_for_the_applicant_alone(intake, rpc):
+def test_IN2_tekun_filed_by_another_person_for_the_applicant_alone(intake, rpc, settings):
     body = sample_application(program="tekun")
     body["proxy"] = {"kind": "person", "name": "张桂芳"}
     body["materials_provided"].append("entrustment")
@@ -146,9 +170,9 @@ def test_IN2_tekun_filed_by_another_person_for_the_applicant_alone(intake, rpc):
     assert case["status"] == "accepted" and case["program"] == "tekun"
     assert case["proxy"] == {"kind": "person", "name": "张桂芳"}
     assert len(case["members"]) == 1 and case["payment_account"]["holder"] == "王秀英"
-    assert [(e["action"], e["rule_id"]) for e in case["timeline"]] == [
+    assert [(e["action"], e["rule_id"]) for e in timeline(settings, case["case_id"])] == [
         ("application_submitted", "IN-2"), ("application_accepted", "IN-6")]
-    assert rpc.intake.get_case(case_id=case["case_id"])["proxy"]["name"] == "张桂芳"
+    assert rpc.intake.get_case(case_id=case["case_id"], actor=CLERK)["proxy"]["name"] == "张桂芳"
 
 
 def test_IN2_tekun_listing_other_members_is_refused_naming_the_field(intake, rpc):
@@ -191,7 +215,7 @@ def test_ORG6_only_the_streets_community_worker_or_clerk_files_or_supplies(
     error = refused(rpc.intake.supply_materials, case_id=case["case_id"],
                     materials=["economic_declaration"], actor=actor_for(username))
     assert (error["type"], error["code"]) == ("Forbidden", code)
-    after = rpc.intake.get_case(case_id=case["case_id"])
+    after = rpc.intake.get_case(case_id=case["case_id"], actor=CLERK)
     assert after["materials_provided"] == ["household_register"]
     assert len(outbox(settings, "case.progressed")) == 1
 
@@ -201,7 +225,38 @@ def test_missing_actor_and_unknown_case_are_refused(intake, rpc):
     assert (error["type"], error["field"]) == ("ValidationFailed", "actor.role")
     error = refused(rpc.intake.supply_materials, case_id="nope",
                     materials=["economic_declaration"], actor=CLERK)
-    assert (error["type"], error["code"]) == ("NotFound", "case_not_found")
+    assert (error["type"], error["code"], error["field"]) == (
+        "CaseNotFound", "case_not_found", "case_id")
+    error = refused(rpc.intake.get_case, case_id="nope", actor=CLERK)
+    assert (error["type"], error["code"]) == ("CaseNotFound", "case_not_found")
+    error = refused(rpc.intake.get_case, case_id="nope")
+    assert (error["type"], error["field"]) == ("ValidationFailed", "actor.role")
+
+
+def test_unknown_street_is_400_unknown_street(intake, rpc):
+    error = refused(rpc.intake.submit_application,
+                    application=sample_application(street_code="nowhere"), actor=CLERK)
+    assert (error["type"], error["code"], error["field"]) == (
+        "ValidationFailed", "unknown_street", "street_code")
+
+
+def test_IN6_worklist_is_the_streets_own_and_the_districts_whole(intake, rpc):
+    waiting = rpc.intake.submit_application(application=incomplete_family(), actor=CLERK)
+    rpc.intake.submit_application(application=sample_application(id_number=make_id_number(41)),
+                                  actor=CLERK)  # accepted: not waiting
+    other = rpc.intake.submit_application(
+        application={**sample_application(id_number=make_id_number(42),
+                                          street_code="shuanghuancun"),
+                     "materials_provided": []}, actor=actor_for("shc-clerk"))
+    mine = rpc.intake.list_awaiting_materials(street_code="shaogongzhuang", actor=COMMUNITY)
+    assert [c["case_no"] for c in mine["cases"]] == [waiting["case_no"]]
+    assert rpc.intake.list_awaiting_materials(actor=COMMUNITY) == mine  # scoped to its street
+    every = rpc.intake.list_awaiting_materials(street_code=None, limit=100,
+                                               actor=actor_for("district-officer"))
+    assert {c["case_no"] for c in every["cases"]} == {waiting["case_no"], other["case_no"]}
+    error = refused(rpc.intake.list_awaiting_materials, street_code="shuanghuancun",
+                    actor=CLERK)
+    assert (error["type"], error["code"]) == ("Forbidden", "wrong_street")
 
 
 def test_case_numbers_count_per_street(intake, rpc):
@@ -235,17 +290,17 @@ def test_new_case_allowed_after_decision_made_closes_the_first_once(intake, rpc,
     closed = wait_until(lambda: _closed(rpc, first["case_id"]),
                         message="intake to close the case on decision.made")
     assert closed["closed_reason"] == "decision_refused"
-    assert closed["timeline"][-1]["action"] == "case_closed"
-    assert closed["timeline"][-1]["rule_id"] == "DE-1"
-    [*_, last] = outbox(settings, "case.progressed")
-    assert last["payload"]["closed"] is True
+    [*_, last] = timeline(settings, first["case_id"])
+    assert (last["action"], last["rule_id"], last["closed"]) == ("case_closed", "DE-1", True)
+    assert inbox_claims(settings, "on_case_ended") == 1
 
     # The broker delivers the same decision again: nothing changes.
     publisher = EventPublisher(settings.amqp_uri)
     with entrypoint_waiter(intake, "on_case_ended", timeout=10):
         publisher.publish(envelope)
     publisher.close()
-    assert rpc.intake.get_case(case_id=first["case_id"])["timeline"] == closed["timeline"]
+    assert rpc.intake.get_case(case_id=first["case_id"], actor=CLERK) == closed
+    assert len(timeline(settings, first["case_id"])) == 3
 
     second = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     assert second["case_no"] == "SGZ-2026-00002" and second["status"] == "accepted"
@@ -257,11 +312,26 @@ def test_VE5_withdrawal_closes_the_case(intake, rpc, settings):
             withdrawn_at=get_clock(settings).now())
     closed = wait_until(lambda: _closed(rpc, case["case_id"]),
                         message="intake to close the case on verification.withdrawn")
-    assert (closed["closed_reason"], closed["timeline"][-1]["rule_id"]) == ("withdrawn", "VE-5")
+    last = timeline(settings, case["case_id"])[-1]
+    assert (closed["closed_reason"], last["rule_id"]) == ("withdrawn", "VE-5")
+
+
+def test_decision_for_a_case_intake_does_not_hold_is_retried_then_dead_lettered(
+        intake, rpc, settings, broker):
+    """Never logged and dropped: retried with backoff, then visible in the dead letters."""
+    unknown = {"case_id": "unknown-case", "case_no": "SGZ-2026-09999", "program": "dibao",
+               "street_code": "shaogongzhuang", "community": "前园社区"}
+    envelope = decision_made(settings, unknown)
+    dead_queue = "hq.intake.on_case_ended.dead"
+    wait_until(lambda: deadletters.depth(broker, dead_queue) == 1, timeout=15,
+               message="the event to reach the dead-letter queue")
+    [letter] = deadletters.peek(broker, dead_queue)
+    assert letter.event_id == envelope["event_id"] and "unknown-case" in letter.error
+    assert inbox_claims(settings, "on_case_ended") == 0  # not applied: a replay still can be
 
 
 def _closed(rpc, case_id):
-    view = rpc.intake.get_case(case_id=case_id)
+    view = rpc.intake.get_case(case_id=case_id, actor=CLERK)
     return view if view["status"] == "closed" else None
 
 

@@ -1,12 +1,13 @@
-"""Intake's rules, pure: who files, the checklist, the one notice, acceptance, closing."""
+"""Intake's rules, pure: who files, the checklist, the one notice, acceptance, closing, and the
+effects each returns (events, documents, timeline entries)."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from hqcore.authz import Actor
 from hqcore.contracts import load_rpc_request
-from hqcore.errors import Conflict, ValidationFailed
-from hqcore.testing import make_id_number, sample_application
+from hqcore.errors import Conflict, InvalidState, ValidationFailed
+from hqops.samples import make_id_number, sample_application
 from services.intake import domain
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Tianjin
@@ -32,8 +33,20 @@ def family(**changes) -> dict:
     return load_rpc_request("intake.submit_application", body)
 
 
-def open_case(req: dict, actor: Actor = CLERK) -> domain.Application:
+def opened(req: dict, actor: Actor = CLERK):
     return domain.open_application(req, STREET, actor, case_id="c-1", sequence=7, now=NOW)
+
+
+def open_case(req: dict, actor: Actor = CLERK) -> domain.Application:
+    return opened(req, actor)[0]
+
+
+def items(app: domain.Application) -> list[str]:
+    return [m.item for m in domain.missing_items(app)]
+
+
+def actions(effects) -> list[tuple[str, str | None]]:
+    return [(p.action, p.rule_id) for p in effects.progress]
 
 
 def test_case_number_is_per_street_and_year_in_local_time():
@@ -42,10 +55,29 @@ def test_case_number_is_per_street_and_year_in_local_time():
 
 
 def test_IN6_complete_application_is_accepted_at_once_and_acceptance_is_now():
-    app = open_case(family())
-    assert app.status == domain.ACCEPTED and app.accepted_at == NOW
+    app, effects = opened(family())
+    assert app.status == domain.ACCEPTED and app.accepted_at == NOW and app.since == NOW
     assert domain.missing_items(app) == []
     assert app.case_no == "SGZ-2026-00007"
+    assert actions(effects) == [("application_submitted", "IN-1"),
+                                ("application_accepted", "IN-6")]
+    [accepted] = effects.events
+    assert accepted.event_type == "application.accepted"
+    assert accepted.payload["accepted_at"] == NOW and effects.documents == []
+
+
+def test_IN6_incomplete_application_gets_the_one_notice_and_no_event():
+    body = family(materials_provided=["household_register"])
+    app, effects = opened(body)
+    assert app.status == domain.AWAITING_MATERIALS and effects.events == []
+    [entry] = effects.progress
+    assert (entry.action, entry.rule_id, entry.note) == (
+        "application_submitted", "IN-6", "missing 4 item(s)")
+    [notice] = effects.documents
+    assert (notice.kind, notice.template, notice.served_at) == (
+        "materials_notice", "materials_notice.html", NOW)
+    assert notice.context["missing"] == [m.label for m in domain.missing_items(app)]
+    assert notice.context["addressee"] == "王秀英"
 
 
 def test_IN3_IN6_IN7_every_missing_item_is_listed_at_once():
@@ -55,29 +87,35 @@ def test_IN3_IN6_IN7_every_missing_item_is_listed_at_once():
     app = open_case(body)
     assert app.status == domain.AWAITING_MATERIALS and app.accepted_at is None
     missing = domain.missing_items(app)
-    assert [m["item"] for m in missing] == [
+    assert [m.item for m in missing] == [
         "household_id_cards", "economic_declaration", "obligor_id_cards",
         "obligor_household_registers", "authorisation", "authorisation"]
-    assert [m["id_number"] for m in missing[-2:]] == [SPOUSE, SON]
-    assert "李强" in missing[-2]["label"]
+    assert [m.id_number for m in missing[-2:]] == [SPOUSE, SON]
+    assert "李强" in missing[-2].label
 
 
 def test_IN2_tekun_needs_the_written_application_too():
     tekun = sample_application(program="tekun")
     tekun["materials_provided"].remove("written_application")
-    app = open_case(load_rpc_request("intake.submit_application", tekun))
-    assert [m["item"] for m in domain.missing_items(app)] == ["written_application"]
+    app, effects = opened(load_rpc_request("intake.submit_application", tekun))
+    assert items(app) == ["written_application"]
+    complete, effects = opened(request(program="tekun", members=tekun["members"],
+                                       materials_provided=[*tekun["materials_provided"],
+                                                           "written_application"]))
+    assert actions(effects)[0] == ("application_submitted", "IN-2")
 
 
 def test_IN1_IN2_a_proxy_must_hand_in_the_entrustment():
-    app = open_case(request(proxy={"kind": "residents_committee", "name": "前园社区居委会"}))
-    assert [m["item"] for m in domain.missing_items(app)] == ["entrustment"]
+    app, effects = opened(request(proxy={"kind": "residents_committee",
+                                         "name": "前园社区居委会"}))
+    assert items(app) == ["entrustment"]
+    assert effects.documents[0].context["addressee"] == "前园社区居委会"
 
 
 def test_ORG6_community_worker_files_as_the_residents_committee():
     app = open_case(request(materials_provided=[
         *sample_application()["materials_provided"], "entrustment"]), COMMUNITY)
-    assert app.proxy == {"kind": "residents_committee", "name": "前园社区居民委员会"}
+    assert app.proxy == domain.Proxy("residents_committee", "前园社区居民委员会")
     assert app.status == domain.ACCEPTED and app.submitted_by == "sgz-community"
 
 
@@ -93,12 +131,16 @@ def test_IN6_supply_completes_and_accepts_at_that_instant():
     body["members"][1]["authorisation_signed"] = False
     app = open_case(body)
     later = NOW + timedelta(days=3)
-    assert domain.supply(app, ["household_id_cards"], [SPOUSE], later) is False
+    effects = domain.supply(app, ["household_id_cards"], [SPOUSE], later)
+    assert actions(effects) == [("materials_supplied", "IN-6")] and effects.events == []
+    assert effects.progress[0].note == "still missing 3 item(s)"
     assert app.status == domain.AWAITING_MATERIALS
-    assert app.members[1]["authorisation_signed"] is True
+    assert app.members[1].authorisation_signed is True
     rest = ["economic_declaration", "obligor_id_cards", "obligor_household_registers"]
-    assert domain.supply(app, rest, [], later) is True
-    assert app.status == domain.ACCEPTED and app.accepted_at == later
+    effects = domain.supply(app, rest, [], later)
+    assert actions(effects) == [("materials_supplied", "IN-6"), ("application_accepted", "IN-6")]
+    assert [e.event_type for e in effects.events] == ["application.accepted"]
+    assert app.status == domain.ACCEPTED and app.accepted_at == later and app.since == later
 
 
 def test_IN7_supplying_an_authorisation_of_a_stranger_names_the_field():
@@ -110,9 +152,10 @@ def test_IN7_supplying_an_authorisation_of_a_stranger_names_the_field():
 
 def test_IN6_supply_on_an_accepted_case_is_invalid_state():
     app = open_case(request())
-    with pytest.raises(Conflict) as raised:
+    with pytest.raises(InvalidState) as raised:
         domain.supply(app, ["economic_declaration"], [], NOW)
-    assert raised.value.code == "invalid_state"
+    assert (raised.value.code, raised.value.field) == ("invalid_state", "case_id")
+    assert raised.value.details == {"status": "accepted", "allowed": ["awaiting_materials"]}
 
 
 def test_duplicate_open_case_names_the_case_number():
@@ -135,9 +178,13 @@ def test_closing_reason_and_rule(event_type, payload, expected):
 
 def test_close_happens_once():
     app = open_case(request())
-    assert domain.close(app, "withdrawn", NOW) is True
+    effects = domain.close(app, "withdrawn", "VE-5", NOW)
+    [entry] = effects.progress
+    assert (entry.action, entry.rule_id, entry.note, entry.closed) == (
+        "case_closed", "VE-5", "withdrawn", True)
     assert app.status == domain.CLOSED and app.closed_at == NOW
-    assert domain.close(app, "decision_refused", NOW) is False
+    again = domain.close(app, "decision_refused", "DE-1", NOW)
+    assert again.save is False and again.progress == []
     assert app.closed_reason == "withdrawn"
 
 
@@ -197,3 +244,17 @@ def test_accepted_event_matches_its_contract():
                               correlation_id="t", acting_user="sgz-clerk", source="intake")
     assert envelope["payload"]["obligors"][0]["id_number"] == SON
     assert envelope["payload"]["proxy"]["kind"] == "residents_committee"
+    assert envelope["payload"]["payment_account"]["holder"] == "王秀英"
+
+
+def test_the_case_view_matches_its_contract_without_a_timeline():
+    from hqcore.contracts import dump_rpc_response
+    body = family(materials_provided=["household_register"])
+    body["members"][1]["authorisation_signed"] = False
+    view = dump_rpc_response("intake.get_case", domain.case_view(open_case(body), []))
+    assert "timeline" not in view
+    assert view["materials_missing"][-1] == {
+        "item": "authorisation", "label": "李强签署的家庭经济状况核对授权书", "name": "李强",
+        "id_number": SPOUSE}
+    assert view["members"][1]["authorisation_signed"] is False
+    assert view["obligors"][0]["family_members"] == []

@@ -4,6 +4,8 @@ Every step answers with the service's view of the case (``ServiceCaseView``).
 """
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from hqcore.contracts.common import ActorSchema
@@ -37,18 +39,18 @@ class RecordInvestigationRequest(Schema):
                               validate=validate.OneOf(SELF_CARE))
 
     @validates("investigators")
-    def distinct_investigators(self, value, **kwargs):
+    def distinct_investigators(self, value: list[dict[str, Any]], **kwargs: Any) -> None:
         ids = [person["user_id"] for person in value]
         if len(set(ids)) < len(ids):
             raise ValidationError("the same investigator is listed twice")
 
     @validates("methods")
-    def distinct_methods(self, value, **kwargs):
+    def distinct_methods(self, value: list[str], **kwargs: Any) -> None:
         if len(set(value)) < len(value):
             raise ValidationError("the same method is listed twice")
 
     @validates("applicant_signed")
-    def signed(self, value, **kwargs):
+    def signed(self, value: bool, **kwargs: Any) -> None:
         if value is not True:  # VE-4: the form is signed by the applicant
             raise ValidationError("the applicant must sign the household investigation form")
 
@@ -64,7 +66,7 @@ class PreReviewRequest(ReviewRequest):
     authorisations_complete = fields.Boolean(required=True)
 
     @validates("authorisations_complete")
-    def complete(self, value, **kwargs):
+    def complete(self, value: bool, **kwargs: Any) -> None:
         if value is not True:  # IN-7: every signed authorisation is needed for the check
             raise ValidationError("every verification authorisation must be signed")
 

@@ -1,24 +1,37 @@
-"""Verification's tables, repositories and the city verification platform (VE-2)."""
+"""Verification's tables, repositories and the city verification platform (VE-2).
+
+Every repository works on the unit of work's own connection (``uow.<name>``): the cases, the
+policy rows the means test reads, the work waiting for the periodic jobs, and the city
+verification platform, so a step's or a job's writes (the simulator's included) commit in
+its one transaction.
+"""
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from nameko.extensions import DependencyProvider
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, select
 
-from hqcore.case_records import CaseRecordRepository, case_records_table
-from hqcore.casefile import CaseRecord
-from hqcore.db import Database, UtcDateTime, platform_tables
-from hqcore.errors import Conflict, NotFound
-from hqcore.nameko_ext import Platform
-from hqcore.policy_tables import policy_rates_table, rows_in_force, seed_policy_rates
-from services.verification.domain import PersonFindings, PolicyRow, VerificationReport
+from hqcore.case_records import CaseRecords, case_records_table
+from hqcore.db import UtcDateTime, platform_tables
+from hqcore.policy import PolicyRate
+from hqcore.policy_tables import policy_rates_table, rates_in_force, seed_policy_rates
+from hqcore.providers import UnitOfWorkProvider
+from services.verification.domain import (
+    CITY_CHECK,
+    Company,
+    PersonFindings,
+    Property,
+    Vehicle,
+    VerificationCase,
+    VerificationReport,
+)
 
 REGISTRY_FILE = Path(__file__).parent / "data" / "city_registry.json"
 
@@ -34,62 +47,50 @@ city_requests = sa.Table(
 TABLES = {**platform_tables(metadata), "case_records": case_records_table(metadata)}
 
 
-# -- cases ---------------------------------------------------------------------------------
+# -- cases and the work waiting for the periodic jobs ---------------------------------------
 
-class CaseStore(CaseRecordRepository):
-    """Verification's case records, saved only from the state they were read in, so two
-    instances (or two users) never both apply a step."""
+def cases(conn: Any) -> CaseRecords[VerificationCase]:
+    """``uow.cases``: verification's cases (``hqcore.case_records``)."""
+    return CaseRecords(conn, TABLES["case_records"], VerificationCase)
 
-    def __init__(self, conn):
-        super().__init__(conn, TABLES["case_records"])
 
-    def load(self, case_id: str) -> CaseRecord:
-        record = self.get(case_id)
-        if record is None:
-            raise NotFound(f"verification has no record of case {case_id}", field="case_id",
-                           code="case_not_found")
-        return record
+class PendingWork:
+    """``uow.pending``: the cases a periodic job has to look at."""
 
-    def save_from(self, record: CaseRecord, expected_status: str) -> None:
-        """Store ``record`` if the stored case is still in ``expected_status``; otherwise
-        Conflict (``invalid_state``), which rolls the whole unit of work back."""
-        table = self._table
-        result = self._conn.execute(update(table).where(and_(
-            table.c.case_id == record.case_id, table.c.status == expected_status,
-        )).values(status=record.status, since=record.since,
-                  details=json.dumps(record.details, ensure_ascii=False, default=str)))
-        if result.rowcount != 1:
-            raise Conflict("the case changed meanwhile; reload it", field="status",
-                           code="invalid_state")
+    def __init__(self, conn: Any):
+        self._conn = conn
 
-    def case_ids_in(self, status: str, limit: int = 200) -> list[str]:
-        table = self._table
+    def city_checks(self, limit: int = 200) -> list[str]:
+        """Cases waiting for the city's verification report (VE-2)."""
+        table = TABLES["case_records"]
         return [r.case_id for r in self._conn.execute(
-            select(table.c.case_id).where(table.c.status == status)
+            select(table.c.case_id).where(table.c.status == CITY_CHECK)
             .order_by(table.c.since).limit(limit))]
 
-    def ended_windows(self, status: str, rule_id: str, limit: int = 200) -> list[tuple[str, str]]:
+    def ended_windows(self, status: str, rule_id: str, limit: int = 200
+                      ) -> list[tuple[str, str]]:
         """(case_id, deadline_id) of cases in ``status`` whose ``rule_id`` window the deadline
-        scanner has marked breached (the time ran out)."""
-        cases, deadlines = self._table, TABLES["deadlines"]
+        scanner has marked breached (the time ran out): VE-3, VE-5."""
+        cases_, deadlines = TABLES["case_records"], TABLES["deadlines"]
         return [(r.case_id, r.id) for r in self._conn.execute(
-            select(cases.c.case_id, deadlines.c.id)
-            .join(deadlines, deadlines.c.case_id == cases.c.case_id)
-            .where(and_(cases.c.status == status, deadlines.c.rule_id == rule_id,
+            select(cases_.c.case_id, deadlines.c.id)
+            .join(deadlines, deadlines.c.case_id == cases_.c.case_id)
+            .where(and_(cases_.c.status == status, deadlines.c.rule_id == rule_id,
                         deadlines.c.status == "breached"))
-            .limit(limit))]
+            .order_by(deadlines.c.due_at).limit(limit))]
 
 
-# -- policy tables -------------------------------------------------------------------------
+# -- policy tables --------------------------------------------------------------------------
 
-def policy_in_force(conn, keys, day: date) -> dict[str, PolicyRow]:
-    """The row of each policy ``key`` in force on ``day``."""
-    found = rows_in_force(conn, policy_rates, keys, day)
-    missing = [key for key in keys if key not in found]
-    if missing:
-        raise LookupError(f"no {', '.join(missing)} policy row in force on {day}")
-    return {key: PolicyRow(row["key"], row["valid_from"], row["value"], row["source"],
-                           row["verified"]) for key, row in found.items()}
+class PolicyRates:
+    """``uow.policy``: the effective-dated policy rows the means test reads (VE-2)."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def in_force(self, keys: tuple[str, ...] | list[str], day: date) -> dict[str, PolicyRate]:
+        """The row of each key in force on ``day`` (``LookupError`` if one is missing)."""
+        return rates_in_force(self._conn, policy_rates, keys, day, required=True)
 
 
 def seed(conn, reference) -> None:
@@ -97,7 +98,7 @@ def seed(conn, reference) -> None:
     seed_policy_rates(conn, policy_rates, reference)
 
 
-# -- the city verification platform (VE-2) -------------------------------------------------
+# -- the city verification platform (VE-2) --------------------------------------------------
 
 class CityVerificationPlatform(Protocol):
     """The city economic verification agency's system (市级核对机构), as verification uses it.
@@ -110,7 +111,7 @@ class CityVerificationPlatform(Protocol):
     two calls against the city's interface; the simulator below is the embedded default.
     """
 
-    def commission(self, reference: str, persons: list[dict]) -> str: ...
+    def commission(self, reference: str, persons: list[dict[str, str]]) -> str: ...
 
     def report(self, request_id: str) -> VerificationReport | None: ...
 
@@ -122,57 +123,69 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict[str, PersonFindings]:
     return {id_number: PersonFindings(
         id_number=id_number, wages_fen=p.get("wages_fen", 0), pension_fen=p.get("pension_fen", 0),
         other_income_fen=p.get("other_income_fen", 0), deposits_fen=p.get("deposits_fen", 0),
-        securities_fen=p.get("securities_fen", 0), vehicles=tuple(p.get("vehicles", ())),
-        properties=tuple(p.get("properties", ())), companies=tuple(p.get("companies", ())))
+        securities_fen=p.get("securities_fen", 0),
+        vehicles=tuple(Vehicle(**v) for v in p.get("vehicles", ())),
+        properties=tuple(Property(**h) for h in p.get("properties", ())),
+        companies=tuple(Company(**c) for c in p.get("companies", ())))
         for id_number, p in data.items()}
 
 
 class CityPlatformSimulator:
     """Answers every request ``delay`` seconds (of the suite's clock) after it was
     commissioned, from the seeded registry; a person not in it has no income or assets.
-    Requests are kept in verification's database so every instance sees them."""
+    Requests are kept in verification's database, on the unit of work's connection, so every
+    instance sees them and they commit with the step that commissioned them."""
 
-    def __init__(self, database: Database, clock, delay: float,
+    def __init__(self, conn: Any, clock: Any, delay: float,
                  registry: dict[str, PersonFindings]):
-        self._db, self._clock, self._delay, self._registry = database, clock, delay, registry
+        self._conn, self._clock, self._delay, self._registry = conn, clock, delay, registry
 
-    def commission(self, reference: str, persons: list[dict]) -> str:
-        with self._db.transaction() as conn:
-            row = conn.execute(select(city_requests.c.request_id)
-                               .where(city_requests.c.reference == reference)).first()
-            if row is not None:
-                return row.request_id
-            request_id = f"CITY-{uuid.uuid4().hex[:16].upper()}"
-            conn.execute(city_requests.insert().values(
-                request_id=request_id, reference=reference, commissioned_at=self._clock.now(),
-                persons=json.dumps([p["id_number"] for p in persons])))
+    def commission(self, reference: str, persons: list[dict[str, str]]) -> str:
+        row = self._conn.execute(select(city_requests.c.request_id)
+                                 .where(city_requests.c.reference == reference)).first()
+        if row is not None:
+            request_id: str = row.request_id
             return request_id
+        request_id = f"CITY-{uuid.uuid4().hex[:16].upper()}"
+        self._conn.execute(city_requests.insert().values(
+            request_id=request_id, reference=reference, commissioned_at=self._clock.now(),
+            persons=json.dumps([p["id_number"] for p in persons])))
+        return request_id
 
     def report(self, request_id: str) -> VerificationReport | None:
-        with self._db.transaction() as conn:
-            row = conn.execute(select(city_requests)
-                               .where(city_requests.c.request_id == request_id)).first()
+        row = self._conn.execute(select(city_requests)
+                                 .where(city_requests.c.request_id == request_id)).first()
         if row is None:
             raise LookupError(f"the city platform knows no request {request_id}")
         issued_at: datetime = row.commissioned_at + timedelta(seconds=self._delay)
         if self._clock.now() < issued_at:
             return None
-        findings = tuple(self._registry.get(n, PersonFindings(n)) for n in json.loads(row.persons))
+        findings = tuple(self._registry.get(n, PersonFindings(n))
+                         for n in json.loads(row.persons))
         return VerificationReport(f"R-{request_id}", request_id, issued_at, findings)
 
 
-class CityPlatform(DependencyProvider):
-    """``self.city`` in the service: the city verification platform (the simulator). It
-    shares the service's ``Database`` so SQLite writes stay serialised in one process."""
+def city_platform(settings: Any, clock: Any) -> Callable[[Any], CityVerificationPlatform]:
+    """``uow.city``, chosen from the settings: the seam where a client of the city's real
+    interface replaces the embedded simulator (the only backend today, answering after
+    ``Settings.city_platform_delay`` seconds)."""
+    delay, registry = settings.city_platform_delay, load_registry()
 
-    def setup(self):
-        self.settings = self.container.config["HQ_SETTINGS"]
-        self.backend: CityVerificationPlatform | None = None
+    def on(conn: Any) -> CityVerificationPlatform:
+        return CityPlatformSimulator(conn, clock, delay, registry)
+    return on
 
-    def get_dependency(self, worker_ctx) -> CityVerificationPlatform:
-        if self.backend is None:
-            platform = next(d for d in self.container.dependencies if isinstance(d, Platform))
-            self.backend = CityPlatformSimulator(platform.database, platform.clock,
-                                                 self.settings.city_platform_delay,
-                                                 load_registry())
-        return self.backend
+
+# ``uow.<name>`` for each unit of work (``hqcore.providers.UnitOfWorkProvider``); ``uow.city``
+# is added from the settings by ``VerificationWork``.
+REPOSITORIES = {"cases": cases, "policy": PolicyRates, "pending": PendingWork}
+
+
+class VerificationWork(UnitOfWorkProvider):
+    """The kit's unit-of-work provider, plus ``uow.city`` built from the service's settings
+    and clock once they are known (the kit's repository factories get only the connection)."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.repositories = {**self.repositories,
+                             "city": city_platform(self.settings, self.clock)}

@@ -1,5 +1,7 @@
 """The verification service against the real broker: VE-1 to VE-5, the city platform
-simulator, the means test, and the reinvestigation round (PU-3)."""
+simulator, the means test, and the reinvestigation round (PU-3).
+
+Timelines are read from the ``case.progressed`` events in the service's outbox."""
 from __future__ import annotations
 
 import dataclasses
@@ -15,9 +17,11 @@ from hqcore.clock import get_clock
 from hqcore.db import Database
 from hqcore.messaging.envelope import build_envelope
 from hqcore.messaging.outbox import EventPublisher
-from hqcore.testing import make_id_number, wait_until
+from hqcore.policy_tables import rates_in_force
+from hqops.samples import make_id_number
 from services.verification import adapters
 from services.verification.service import VerificationService
+from tests.support.plugin import wait_until
 
 STREET = "shaogongzhuang"
 INVESTIGATOR_1 = {"user_id": "sgz-investigator-1", "role": "investigator", "street_code": STREET,
@@ -84,9 +88,9 @@ def accept(settings, rpc, case_no: str, members, program="dibao", street=STREET,
     return case_id
 
 
-def view(rpc, case_id):
+def view(rpc, case_id, actor=CLERK):
     try:
-        return rpc.verification.get_case(case_id=case_id)
+        return rpc.verification.get_case(actor=actor, case_id=case_id)
     except RemoteError:
         return None
 
@@ -126,6 +130,11 @@ def emitted(settings, event_type: str) -> list[dict]:
                             .order_by(outbox.c.id)).all()
     database.dispose()
     return [json.loads(r.envelope)["payload"] for r in rows]
+
+
+def timeline(settings, case_id: str) -> list[dict]:
+    """The case's timeline entries, as the district receives them (``case.progressed``)."""
+    return [e for e in emitted(settings, "case.progressed") if e["case_id"] == case_id]
 
 
 # -- VE-1 ----------------------------------------------------------------------------------
@@ -179,7 +188,12 @@ def test_VE1_investigation_needs_two_investigators_of_the_street_and_a_signed_fo
         **base, "investigators": [xigu, {**xigu, "user_id": "xgu-investigator-2"}]}) \
         == ("Forbidden", "wrong_street", "street_code")
     assert error_of(rpc.verification.pre_review, actor=CLERK, case_id=case_id, opinion="ok",
-                    authorisations_complete=True) == ("Conflict", "invalid_state", "status")
+                    authorisations_complete=True) == ("InvalidState", "invalid_state", "case_id")
+    assert error_of(rpc.verification.pre_review, actor=CLERK, case_id="case-unknown",
+                    opinion="ok", authorisations_complete=True) == (
+        "CaseNotFound", "case_not_found", "case_id")
+    assert error_of(rpc.verification.get_case, actor=OTHER_CLERK, case_id=case_id) == (
+        "Forbidden", "wrong_street", "street_code")
     case = view(rpc, case_id)
     assert case["status"] == "investigation" and case["deadlines"][0]["status"] == "open"
     assert emitted(settings, "deadline.met") == []  # nothing changed
@@ -195,7 +209,7 @@ def test_VE2_full_check_chain_with_the_city_simulator_finds_an_eligible_family(
                      [person("王秀英", WANG), person("李建国", LI, "spouse")], obligors=[obligor])
     assert investigate(rpc, case_id)["status"] == "information_check"
     assert error_of(rpc.verification.district_review, actor=DISTRICT, case_id=case_id,
-                    opinion="x") == ("Conflict", "invalid_state", "status")
+                    opinion="x") == ("InvalidState", "invalid_state", "case_id")
     assert error_of(rpc.verification.pre_review, actor=OTHER_CLERK, case_id=case_id,
                     opinion="x", authorisations_complete=True) == (
         "Forbidden", "wrong_street", "street_code")
@@ -215,9 +229,11 @@ def test_VE2_full_check_chain_with_the_city_simulator_finds_an_eligible_family(
     means = this_round["means_test"]
     assert (means["eligible"], means["household_size"], means["income_per_head_fen"],
             means["money_assets_fen"]) == (True, 2, 42500, 200000)
-    assert means["policy_rows"][0] == {"key": "dibao_standard", "valid_from": "2025-09-01",
-                                       "value": 104500, "source": "津民规〔2025〕6号 (2025-09-08)",
-                                       "verified": True}
+    row = means["policy_rows"][0]  # hqcore.policy.PolicyRate.used(): auditable by its id
+    assert {k: v for k, v in row.items() if k != "id"} == {
+        "key": "dibao_standard", "unit": "fen_per_person_month", "valid_from": "2025-09-01",
+        "value": 104500, "source": "津民规〔2025〕6号 (2025-09-08)", "verified": True}
+    assert isinstance(row["id"], int)
     persons = {p["id_number"]: p for p in this_round["report"]["persons"]}
     assert persons[LI_MING]["role"] == "obligor"
     assert persons[LI_MING]["income"]["total_fen"] == 850000  # shown, not counted
@@ -225,8 +241,10 @@ def test_VE2_full_check_chain_with_the_city_simulator_finds_an_eligible_family(
     [completed] = emitted(settings, "verification.completed")
     assert (completed["round"], completed["household_size"], completed["income_per_head_fen"],
             completed["report_id"]) == (1, 2, 42500, this_round["report"]["report_id"])
-    assert [e["rule_id"] for e in case["details"]["timeline"]] == [
-        "VE-1", "VE-1", "VE-2", "VE-2", "VE-2"]
+    assert "timeline" not in case["details"]
+    assert [(e["rule_id"], e["step"]) for e in timeline(settings, case_id)] == [
+        ("VE-1", "investigation"), ("VE-1", "information_check"), ("VE-2", "district_check"),
+        ("VE-2", "city_check"), ("VE-2", "verified")]
     assert case["deadlines"][0]["status"] == "met"
 
 
@@ -238,8 +256,8 @@ def test_means_test_uses_the_dibao_standard_in_force_on_the_acceptance_date(
                      accepted_at=datetime(2025, 8, 20, 2, 0, tzinfo=timezone.utc))
     database = Database(settings.database_url("verification"))
     with database.transaction() as conn:
-        rows = adapters.policy_in_force(conn, ["dibao_standard"],
-                                        datetime(2025, 8, 20).date())
+        rows = rates_in_force(conn, adapters.policy_rates, ["dibao_standard"],
+                              datetime(2025, 8, 20).date(), required=True)
     database.dispose()
     assert rows["dibao_standard"].value == 101000
     through_check(rpc, case_id)
@@ -255,7 +273,7 @@ def test_VE3_not_eligible_notice_then_accepted_explanation_resumes(verification,
     through_check(rpc, case_id)
     case = settled(rpc, case_id, "awaiting_explanation")
     [notice_ref] = case["details"]["documents"]
-    notice = rpc.verification.get_document(document_id=notice_ref["document_id"])
+    notice = rpc.verification.get_document(actor=CLERK, document_id=notice_ref["document_id"])
     assert notice["title"] == "不符合条件告知书" and "不符合条件告知书" in notice["html"]
     assert "家庭月人均收入不低于本市城乡居民最低生活保障标准" in notice["html"]
     assert "2026年3月6日" in notice["html"] and notice["served_at"]
@@ -296,8 +314,8 @@ def test_VE3_no_explanation_within_4_WD_proposes_non_confirmation_once_with_two_
     assert proposed["reasons"] == ["家庭月人均收入不低于本市城乡居民最低生活保障标准"]
     assert proposed["report_id"] == case["details"]["rounds"][0]["report"]["report_id"]
     assert error_of(rpc.verification.record_explanation, actor=CLERK, case_id=case_id,
-                    explanation="迟到的说明", accepted=True) == ("Conflict", "invalid_state",
-                                                            "status")
+                    explanation="迟到的说明", accepted=True) == ("InvalidState",
+                                                            "invalid_state", "case_id")
 
 
 def test_VE3_rejected_explanation_proposes_non_confirmation(verification, settings, rpc):
@@ -315,7 +333,7 @@ def test_VE3_rejected_explanation_proposes_non_confirmation(verification, settin
 def test_VE5_uncorrected_declaration_is_deemed_withdrawn(verification, settings, clock, rpc):
     case_id = accept(settings, rpc, "SGZ-2026-00008", [person("王秀英", WANG)], program="tekun")
     assert error_of(rpc.verification.record_correction, actor=CLERK, case_id=case_id,
-                    detail="x") == ("Conflict", "invalid_state", "status")
+                    detail="x") == ("InvalidState", "invalid_state", "case_id")
     case = rpc.verification.record_untruthful_declaration(
         actor=CLERK, case_id=case_id, detail="未申报名下机动车一辆")
     assert case["status"] == "awaiting_correction"
@@ -329,11 +347,15 @@ def test_VE5_uncorrected_declaration_is_deemed_withdrawn(verification, settings,
     assert [d["title"] for d in case["details"]["documents"]] == ["限期更正告知书",
                                                                   "视为撤回申请告知书"]
     withdrawal = rpc.verification.get_document(
+        actor=CLERK,
         document_id=case["details"]["documents"][1]["document_id"])
     assert "视为撤回申请" in withdrawal["html"] and "未申报名下机动车一辆" in withdrawal["html"]
     [withdrawn] = emitted(settings, "verification.withdrawn")
     assert "未申报名下机动车一辆" in withdrawn["reason"]
-    assert case["details"]["timeline"][-1]["rule_id"] == "VE-5"
+    last = timeline(settings, case_id)[-1]
+    assert (last["rule_id"], last["action"], last["closed"]) == (
+        "VE-5", "not corrected in time: deemed withdrawn", True)
+    assert last["document_ids"] == [case["details"]["documents"][1]["document_id"]]
     # The tekun investigation (VE-1: 15 WD, due 2026-03-23) is owed no more: closed, never breached.
     ve1 = next(d for d in case["deadlines"] if d["rule_id"] == "VE-1")
     assert (ve1["due_date"], ve1["status"]) == ("2026-03-23", "met")
@@ -345,7 +367,7 @@ def test_VE5_correction_in_time_resumes_the_case(verification, settings, rpc):
     rpc.verification.record_untruthful_declaration(actor=CLERK, case_id=case_id,
                                                    detail="未申报存款")
     assert error_of(rpc.verification.pre_review, actor=CLERK, case_id=case_id, opinion="x",
-                    authorisations_complete=True) == ("Conflict", "invalid_state", "status")
+                    authorisations_complete=True) == ("InvalidState", "invalid_state", "case_id")
     case = rpc.verification.record_correction(actor=CLERK, case_id=case_id,
                                               detail="已补充申报存款2000元")
     assert case["status"] == "information_check"

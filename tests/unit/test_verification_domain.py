@@ -13,10 +13,18 @@ from hqcore.calendar import WorkingCalendar
 from hqcore.config import Settings
 from hqcore.contracts import load_rpc_request
 from hqcore.contracts.registry import event_schema
-from hqcore.errors import Conflict, ValidationFailed
-from hqcore.testing import make_id_number
+from hqcore.errors import Conflict, InvalidState, ValidationFailed
+from hqcore.policy import PolicyRate
+from hqops.samples import make_id_number
 from services.verification import domain
-from services.verification.domain import PersonFindings, PolicyRow, VerificationReport
+from services.verification.domain import (
+    Company,
+    Person,
+    PersonFindings,
+    Property,
+    Vehicle,
+    VerificationReport,
+)
 
 NOW = datetime(2026, 2, 12, 2, 0, tzinfo=timezone.utc)  # Thursday, 10:00 in Tianjin
 STREET = "shaogongzhuang"
@@ -25,11 +33,13 @@ INVESTIGATOR_1 = Actor("sgz-investigator-1", "investigator", STREET, "甲")
 INVESTIGATOR_2 = Actor("sgz-investigator-2", "investigator", STREET, "乙")
 CLERK = Actor("sgz-clerk", "clerk", STREET)
 POLICY = {
-    "dibao_standard": PolicyRow("dibao_standard", date(2025, 9, 1), 104500, "津民规〔2025〕6号", True),
-    "low_income_upper_ratio_permille": PolicyRow("low_income_upper_ratio_permille",
-                                                 date(2016, 1, 1), 1500, "2016", True),
-    "money_assets_months_per_head": PolicyRow("money_assets_months_per_head", date(2013, 1, 1),
-                                              24, "2013", True),
+    "dibao_standard": PolicyRate(2, "dibao_standard", "fen_per_person_month", 104500,
+                                 date(2025, 9, 1), None, "津民规〔2025〕6号", True),
+    "low_income_upper_ratio_permille": PolicyRate(3, "low_income_upper_ratio_permille",
+                                                  "permille", 1500, date(2016, 1, 1), None,
+                                                  "2016", True),
+    "money_assets_months_per_head": PolicyRate(4, "money_assets_months_per_head", "months", 24,
+                                               date(2013, 1, 1), None, "2013", True),
 }
 
 
@@ -56,34 +66,49 @@ def investigation(*actors: Actor, self_care=None) -> dict:
             "findings": "家中陈设简陋", "applicant_signed": True, "self_care": self_care}
 
 
+def opened(program: str = "dibao", members=(MEMBER_A,)) -> domain.VerificationCase:
+    case, _ = domain.open_verification(accepted(program, members), WorkingCalendar())
+    return case
+
+
+def investigate(case: domain.VerificationCase, request: dict, actor: Actor):
+    return domain.record_investigation(case, request["investigators"], request["methods"],
+                                       request["findings"], request["self_care"], actor, NOW)
+
+
 def report(*findings: PersonFindings) -> VerificationReport:
     return VerificationReport("R-1", "CITY-1", NOW, findings)
 
 
 def assess(program: str, *findings: PersonFindings, members=(MEMBER_A,)) -> domain.MeansTest:
-    people = [{"id_number": n} for n in members]
+    people = [Person("成员", n, "self") for n in members]
     return domain.means_test(program, people, report(*findings), POLICY, date(2026, 2, 12))
 
 
 # -- VE-1 ----------------------------------------------------------------------------------
 
 def test_VE1_dibao_investigation_due_within_3_working_days_across_spring_festival(calendar):
-    record, deadline = domain.open_verification(accepted("dibao"), calendar)
-    assert record.status == domain.INVESTIGATION and record.details["round"] == 1
+    case, effects = domain.open_verification(accepted("dibao"), calendar)
+    assert case.status == domain.INVESTIGATION and case.round == 1
+    [deadline] = effects.opened
     assert (deadline.rule_id, deadline.amount, deadline.due_date) == ("VE-1", 3, date(2026, 2, 24))
+    assert [(p.action, p.rule_id) for p in effects.progress] == [
+        ("household registered; investigation due", "VE-1")]
 
 
 def test_VE1_tekun_investigation_due_within_15_working_days(calendar):
-    _, deadline = domain.open_verification(accepted("tekun"), calendar)
+    _, effects = domain.open_verification(accepted("tekun"), calendar)
+    [deadline] = effects.opened
     assert (deadline.amount, deadline.due_date) == (15, date(2026, 3, 11))
 
 
-def test_VE1_household_keeps_members_obligors_and_their_families(calendar):
-    record, _ = domain.open_verification(accepted(members=(MEMBER_A, MEMBER_B)), calendar)
-    persons = domain.persons_to_check(record)
+def test_VE1_household_keeps_members_obligors_and_their_families():
+    case = opened(members=(MEMBER_A, MEMBER_B))
+    persons = domain.persons_to_check(case)
     assert [(p["id_number"], p["role"]) for p in persons] == [
         (MEMBER_A, "member"), (MEMBER_B, "member"), (OBLIGOR, "obligor"),
         (make_id_number(14), "obligor_family")]
+    assert case.obligors[0].authorisation_signed is True
 
 
 def test_VE1_contract_needs_at_least_two_distinct_investigators():
@@ -107,71 +132,69 @@ def test_VE4_contract_needs_the_applicants_signature_and_known_methods():
     assert err.value.field.startswith("methods")
 
 
-def test_VE1_acting_investigator_must_be_in_the_group_of_the_streets_investigators(calendar):
-    record, _ = domain.open_verification(accepted(), calendar)
+def test_VE1_acting_investigator_must_be_in_the_group_of_the_streets_investigators():
+    case = opened()
     other = Actor("sgz-investigator-3", "investigator", STREET)
     with pytest.raises(ValidationFailed) as err:
-        domain.record_investigation(record, investigation(INVESTIGATOR_1, INVESTIGATOR_2),
-                                    other, NOW)
+        investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2), other)
     assert err.value.code == "acting_investigator_not_listed"
     for stranger in (Actor("xgu-investigator-1", "investigator", "xigu"), CLERK):
         with pytest.raises(ValidationFailed) as err:
-            domain.record_investigation(record, investigation(INVESTIGATOR_1, stranger),
-                                        INVESTIGATOR_1, NOW)
+            investigate(case, investigation(INVESTIGATOR_1, stranger), INVESTIGATOR_1)
         assert err.value.code == "not_a_street_investigator"
-    assert record.status == domain.INVESTIGATION
+    assert case.status == domain.INVESTIGATION
 
 
-def test_VE1_investigation_moves_to_information_check_and_only_once(calendar):
-    record, _ = domain.open_verification(accepted(), calendar)
-    domain.record_investigation(record, investigation(INVESTIGATOR_1, INVESTIGATOR_2),
-                                INVESTIGATOR_1, NOW)
-    assert record.status == domain.INFORMATION_CHECK
-    assert domain.current_round(record)["investigation"]["investigators"][1]["user_id"] == \
-        "sgz-investigator-2"
-    with pytest.raises(Conflict) as err:
-        domain.record_investigation(record, investigation(INVESTIGATOR_1, INVESTIGATOR_2),
-                                    INVESTIGATOR_1, NOW)
+def test_VE1_investigation_moves_to_information_check_and_only_once():
+    case = opened()
+    effects = investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2), INVESTIGATOR_1)
+    assert case.status == domain.INFORMATION_CHECK
+    assert [m.rule_id for m in effects.met] == ["VE-1"]
+    recorded = case.current_round.investigation
+    assert recorded is not None and recorded.investigators[1].user_id == "sgz-investigator-2"
+    with pytest.raises(InvalidState) as err:
+        investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2), INVESTIGATOR_1)
     assert err.value.code == "invalid_state"
+    assert err.value.details == {"status": domain.INFORMATION_CHECK,
+                                 "allowed": [domain.INVESTIGATION]}
 
 
-def test_VE1_tekun_investigation_assesses_self_care(calendar):
-    record, _ = domain.open_verification(accepted("tekun"), calendar)
+def test_VE1_tekun_investigation_assesses_self_care():
+    case = opened("tekun")
     with pytest.raises(ValidationFailed) as err:
-        domain.record_investigation(record, investigation(INVESTIGATOR_1, INVESTIGATOR_2),
-                                    INVESTIGATOR_1, NOW)
+        investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2), INVESTIGATOR_1)
     assert err.value.field == "self_care"
-    domain.record_investigation(record, investigation(INVESTIGATOR_1, INVESTIGATOR_2,
-                                                      self_care="partly_unable"),
-                                INVESTIGATOR_1, NOW)
-    assert domain.current_round(record)["investigation"]["self_care"] == "partly_unable"
+    investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2, self_care="partly_unable"),
+                INVESTIGATOR_1)
+    recorded = case.current_round.investigation
+    assert recorded is not None and recorded.self_care == "partly_unable"
 
 
 # -- VE-2 ----------------------------------------------------------------------------------
 
-def test_VE2_check_goes_pre_review_then_district_then_city(calendar):
-    record, _ = domain.open_verification(accepted(), calendar)
-    with pytest.raises(Conflict):
-        domain.record_check(record, "pre_review", "ok", CLERK, NOW)
-    domain.record_investigation(record, investigation(INVESTIGATOR_1, INVESTIGATOR_2),
-                                INVESTIGATOR_1, NOW)
-    with pytest.raises(Conflict):
-        domain.record_check(record, "district_review", "ok", CLERK, NOW)
-    domain.record_check(record, "pre_review", "材料齐全", CLERK, NOW)
-    assert record.status == domain.DISTRICT_CHECK
-    domain.record_check(record, "district_review", "同意", Actor("district-officer",
-                                                              "district_officer", None), NOW)
-    assert record.status == domain.CITY_CHECK
-    assert [c["stage"] for c in domain.current_round(record)["checks"]] == [
-        "pre_review", "district_review"]
-    assert domain.city_reference(record) == "case-1/1"
+def test_VE2_check_goes_pre_review_then_district_then_city():
+    case = opened()
+    with pytest.raises(InvalidState):
+        domain.record_check(case, "pre_review", "ok", CLERK, NOW)
+    investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2), INVESTIGATOR_1)
+    with pytest.raises(InvalidState):
+        domain.record_check(case, "district_review", "ok", CLERK, NOW)
+    effects = domain.record_check(case, "pre_review", "材料齐全", CLERK, NOW)
+    assert case.status == domain.DISTRICT_CHECK
+    assert [(p.action, p.rule_id, p.note) for p in effects.progress] == [
+        ("pre-reviewed; sent to the district verification agency", "VE-2", "材料齐全")]
+    domain.record_check(case, "district_review", "同意", Actor("district-officer",
+                                                            "district_officer", None), NOW)
+    assert case.status == domain.CITY_CHECK
+    assert [c.stage for c in case.current_round.checks] == ["pre_review", "district_review"]
+    assert domain.city_reference(case) == "case-1/1"
 
 
 # -- the means test ------------------------------------------------------------------------
 
 def test_means_test_dibao_income_per_head_below_the_standard():
     result = assess("dibao", PersonFindings(MEMBER_A, pension_fen=100000),
-                  PersonFindings(MEMBER_B, wages_fen=109000), members=(MEMBER_A, MEMBER_B))
+                    PersonFindings(MEMBER_B, wages_fen=109000), members=(MEMBER_A, MEMBER_B))
     assert result.income_household_fen == 209000 and result.income_per_head_fen == 104500
     assert not result.eligible  # exactly the standard is not below it
     assert result.reasons == [domain.REASONS["income"]]
@@ -195,21 +218,20 @@ def test_means_test_tekun_income_below_the_standard():
 def test_means_test_money_assets_at_most_24_months_of_the_standard_per_head():
     limit = 24 * 104500 * 2
     at_limit = assess("dibao", PersonFindings(MEMBER_A, deposits_fen=limit - 1000),
-                    PersonFindings(MEMBER_B, securities_fen=1000), members=(MEMBER_A, MEMBER_B))
+                      PersonFindings(MEMBER_B, securities_fen=1000), members=(MEMBER_A, MEMBER_B))
     assert at_limit.eligible and at_limit.money_assets_limit_fen == limit
     over = assess("dibao", PersonFindings(MEMBER_A, deposits_fen=limit + 1),
-                members=(MEMBER_A, MEMBER_B))
+                  members=(MEMBER_A, MEMBER_B))
     assert over.reasons == [domain.REASONS["money_assets"]]
 
 
 @pytest.mark.parametrize("finding, reason", [
-    (PersonFindings(MEMBER_A, vehicles=({"plate": "津A1", "mobility_aid": False},)), "vehicle"),
-    (PersonFindings(MEMBER_A, properties=({"kind": "residential", "area_m2": 50},
-                                          {"kind": "residential", "area_m2": 40})), "homes"),
-    (PersonFindings(MEMBER_A, properties=({"kind": "non_residential", "area_m2": 20},)),
+    (PersonFindings(MEMBER_A, vehicles=(Vehicle("津A1", mobility_aid=False),)), "vehicle"),
+    (PersonFindings(MEMBER_A, properties=(Property("residential", 50),
+                                          Property("residential", 40))), "homes"),
+    (PersonFindings(MEMBER_A, properties=(Property("non_residential", 20),)),
      "non_residential"),
-    (PersonFindings(MEMBER_A, companies=({"name": "某公司", "registered_capital_fen": 100},)),
-     "company"),
+    (PersonFindings(MEMBER_A, companies=(Company("某公司", 100),)), "company"),
 ])
 def test_means_test_car_homes_non_residential_property_or_company_disqualify(finding, reason):
     result = assess("dibao", finding)
@@ -218,110 +240,144 @@ def test_means_test_car_homes_non_residential_property_or_company_disqualify(fin
 
 def test_means_test_mobility_aid_one_home_and_obligors_do_not_disqualify():
     result = assess("dibao", PersonFindings(
-        MEMBER_A, vehicles=({"plate": "津C残1", "mobility_aid": True},),
-        properties=({"kind": "residential", "area_m2": 50},)),
-        PersonFindings(OBLIGOR, wages_fen=900000, vehicles=({"plate": "津A2",
-                                                              "mobility_aid": False},)))
+        MEMBER_A, vehicles=(Vehicle("津C残1", mobility_aid=True),),
+        properties=(Property("residential", 50),)),
+        PersonFindings(OBLIGOR, wages_fen=900000, vehicles=(Vehicle("津A2"),)))
     assert result.eligible and result.income_household_fen == 0
 
 
 def test_means_test_records_the_policy_rows_it_used():
     figures = assess("dibao", PersonFindings(MEMBER_A)).figures()
     assert figures["standard_fen"] == 104500 and figures["assessed_on"] == "2026-02-12"
-    assert [(r["key"], r["valid_from"], r["value"]) for r in figures["policy_rows"]] == [
-        ("dibao_standard", "2025-09-01", 104500),
-        ("low_income_upper_ratio_permille", "2016-01-01", 1500),
-        ("money_assets_months_per_head", "2013-01-01", 24)]
+    assert [(r["id"], r["key"], r["valid_from"], r["value"]) for r in figures["policy_rows"]] == [
+        (2, "dibao_standard", "2025-09-01", 104500),
+        (3, "low_income_upper_ratio_permille", "2016-01-01", 1500),
+        (4, "money_assets_months_per_head", "2013-01-01", 24)]
+    assert figures["policy_rows"][0] == POLICY["dibao_standard"].used()
 
 
 # -- VE-3 ----------------------------------------------------------------------------------
 
-def at_city_check(calendar, program="dibao"):
-    record, _ = domain.open_verification(accepted(program), calendar)
-    domain.record_investigation(record, investigation(INVESTIGATOR_1, INVESTIGATOR_2,
-                                                      self_care="able"), INVESTIGATOR_1, NOW)
-    domain.record_check(record, "pre_review", "ok", CLERK, NOW)
-    domain.record_check(record, "district_review", "ok", CLERK, NOW)
-    return record
+def at_city_check(program="dibao") -> domain.VerificationCase:
+    case = opened(program)
+    investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2, self_care="able"),
+                INVESTIGATOR_1)
+    domain.record_check(case, "pre_review", "ok", CLERK, NOW)
+    domain.record_check(case, "district_review", "ok", CLERK, NOW)
+    return case
 
 
 def test_VE2_eligible_report_verifies_and_the_event_matches_its_contract(calendar):
-    record = at_city_check(calendar)
+    case = at_city_check()
     the_report = report(PersonFindings(MEMBER_A, pension_fen=50000, deposits_fen=10000))
-    result = domain.means_test("dibao", record.details["members"], the_report, POLICY,
-                               domain.acceptance_day(record))
-    domain.apply_report(record, the_report, result, NOW)
-    assert record.status == domain.VERIFIED
-    persons = domain.current_round(record)["report"]["persons"]
-    assert persons[0]["income"]["total_fen"] == 50000
-    assert persons[0]["money_assets"]["total_fen"] == 10000
-    event = domain.completed_event(record, NOW)
+    result = domain.means_test("dibao", case.members, the_report, POLICY,
+                               domain.acceptance_day(case))
+    effects = domain.apply_report(case, the_report, result, NOW, calendar, "w-1")
+    assert case.status == domain.VERIFIED and effects.opened == [] and effects.documents == []
+    checked_report = case.current_round.report
+    assert checked_report is not None
+    assert checked_report.persons[0].income.total_fen == 50000
+    assert checked_report.persons[0].money_assets.total_fen == 10000
+    [event] = effects.events
+    assert event.event_type == "verification.completed"
     schema = event_schema("verification.completed", 1)
-    assert schema.load(schema.dump(event))["income_per_head_fen"] == 50000
-    assert event["round"] == 1 and event["report_id"] == "R-1"
+    assert schema.load(schema.dump(event.payload))["income_per_head_fen"] == 50000
+    assert event.payload["round"] == 1 and event.payload["report_id"] == "R-1"
 
 
 def test_VE3_not_eligible_awaits_an_explanation_window_of_4_working_days(calendar):
-    record = at_city_check(calendar)
+    case = at_city_check()
     the_report = report(PersonFindings(MEMBER_A, wages_fen=500000))
-    result = domain.means_test("dibao", record.details["members"], the_report, POLICY,
-                               domain.acceptance_day(record))
-    domain.apply_report(record, the_report, result, NOW)
-    assert record.status == domain.AWAITING_EXPLANATION
-    deadline = domain.explanation_deadline(record, NOW, calendar)
-    assert (deadline.rule_id, deadline.due_date) == ("VE-3", date(2026, 2, 25))
-    domain.current_round(record)["explanation_deadline_id"] = "d-1"
+    result = domain.means_test("dibao", case.members, the_report, POLICY,
+                               domain.acceptance_day(case))
+    effects = domain.apply_report(case, the_report, result, NOW, calendar, "d-1")
+    assert case.status == domain.AWAITING_EXPLANATION and effects.events == []
+    [deadline] = effects.opened
+    assert (deadline.id, deadline.rule_id, deadline.due_date) == ("d-1", "VE-3",
+                                                                  date(2026, 2, 25))
+    [notice] = effects.documents
+    assert (notice.kind, notice.served_at) == ("ineligibility_notice", NOW)
+    assert notice.context["reasons"] == [domain.REASONS["income"]]
+    assert case.current_round.explanation_deadline_id == "d-1"
     with pytest.raises(Conflict):
-        domain.end_explanation_window(record, "an-earlier-window", NOW)
-    domain.end_explanation_window(record, "d-1", NOW)
-    assert record.status == domain.NON_CONFIRMATION_PROPOSED
-    event = domain.non_confirmation_event(record, NOW)
-    assert event["reasons"] == [domain.REASONS["income"]]
+        domain.end_explanation_window(case, "an-earlier-window", NOW)
+    effects = domain.end_explanation_window(case, "d-1", NOW)
+    assert case.status == domain.NON_CONFIRMATION_PROPOSED
+    [event] = effects.events
+    assert event.payload["reasons"] == [domain.REASONS["income"]]
+    schema = event_schema("verification.non_confirmation_proposed", 1)
+    schema.load(schema.dump(event.payload))
 
 
-@pytest.mark.parametrize("accepted_, status", [(True, domain.VERIFIED),
-                                                (False, domain.NON_CONFIRMATION_PROPOSED)])
-def test_VE3_explanation_accepted_verifies_rejected_proposes_non_confirmation(calendar,
-                                                                             accepted_, status):
-    record = at_city_check(calendar)
-    with pytest.raises(Conflict):
-        domain.record_explanation(record, "说明", True, CLERK, NOW)
-    domain.apply_report(record, report(), domain.MeansTest(
-        False, ["x"], "dibao", date(2026, 2, 12), 1, 0, 0, 0, 0, 104500, 156750), NOW)
-    domain.record_explanation(record, "工资已停发", accepted_, CLERK, NOW)
-    assert record.status == status
+@pytest.mark.parametrize("accepted_, status, event_type", [
+    (True, domain.VERIFIED, "verification.completed"),
+    (False, domain.NON_CONFIRMATION_PROPOSED, "verification.non_confirmation_proposed")])
+def test_VE3_explanation_accepted_verifies_rejected_proposes_non_confirmation(
+        calendar, accepted_, status, event_type):
+    case = at_city_check()
+    with pytest.raises(InvalidState):
+        domain.record_explanation(case, "说明", True, CLERK, NOW)
+    domain.apply_report(case, report(), domain.MeansTest(
+        False, ["x"], "dibao", date(2026, 2, 12), 1, 0, 0, 0, 0, 104500, 156750), NOW,
+        calendar, "w-1")
+    effects = domain.record_explanation(case, "工资已停发", accepted_, CLERK, NOW)
+    assert case.status == status
+    assert [e.event_type for e in effects.events] == [event_type]
+    assert [m.rule_id for m in effects.met] == ["VE-3"]
 
 
 # -- VE-5 and reinvestigation --------------------------------------------------------------
 
 def test_VE5_correction_resumes_where_the_case_was(calendar):
-    record = at_city_check(calendar)
-    domain.record_untruthful_declaration(record, "未申报车辆", CLERK, NOW)
-    assert record.status == domain.AWAITING_CORRECTION
-    assert domain.correction_deadline(record, NOW, calendar).due_date == date(2026, 2, 26)
-    assert domain.record_correction(record, "已补充申报", CLERK, NOW) == domain.CITY_CHECK
+    case = at_city_check()
+    effects = domain.record_untruthful_declaration(case, "未申报车辆", CLERK, NOW, calendar, "w")
+    assert case.status == domain.AWAITING_CORRECTION
+    [deadline] = effects.opened
+    assert (deadline.id, deadline.due_date) == ("w", date(2026, 2, 26))
+    assert [d.kind for d in effects.documents] == ["correction_notice"]
+    effects = domain.record_correction(case, "已补充申报", CLERK, NOW)
+    assert case.status == domain.CITY_CHECK
+    assert [m.rule_id for m in effects.met] == ["VE-5"]
+    assert effects.progress[0].action == "declaration corrected; resumes at city_check"
 
 
 def test_VE5_uncorrected_declaration_is_deemed_withdrawn(calendar):
-    record = at_city_check(calendar)
-    domain.record_untruthful_declaration(record, "未申报存款", CLERK, NOW)
-    record.details["untruthful_declaration"]["deadline_id"] = "d-5"
-    domain.end_correction_window(record, "d-5", NOW)
-    assert record.status == domain.WITHDRAWN
+    case = at_city_check()
+    domain.record_untruthful_declaration(case, "未申报存款", CLERK, NOW, calendar, "d-5")
     with pytest.raises(Conflict):
-        domain.record_untruthful_declaration(record, "again", CLERK, NOW)
+        domain.end_correction_window(case, "another-window", NOW, NOW)
+    effects = domain.end_correction_window(case, "d-5", NOW, NOW)
+    assert case.status == domain.WITHDRAWN and effects.meet_all
+    assert effects.progress[0].closed is True
+    assert [d.kind for d in effects.documents] == ["withdrawal_notice"]
+    with pytest.raises(InvalidState):
+        domain.record_untruthful_declaration(case, "again", CLERK, NOW, calendar, "d-6")
+    [event] = effects.events
     schema = event_schema("verification.withdrawn", 1)
-    assert "未申报存款" in schema.load(schema.dump(domain.withdrawn_event(record, NOW)))["reason"]
+    assert "未申报存款" in schema.load(schema.dump(event.payload))["reason"]
 
 
 def test_PU3_reinvestigation_opens_round_two_only_for_a_verified_case(calendar):
-    record = at_city_check(calendar)
-    assert domain.reopen_for_reinvestigation(record, "objection", NOW) is False
-    domain.apply_report(record, report(), assess("dibao", PersonFindings(MEMBER_A)), NOW)
-    assert domain.reopen_for_reinvestigation(record, "objection", NOW) is True
-    assert (record.status, record.details["round"]) == (domain.INVESTIGATION, 2)
-    assert domain.current_round(record)["investigation"] is None
-    assert domain.city_reference(record) == "case-1/2"
+    case = at_city_check()
+    assert domain.reopen_for_reinvestigation(case, "objection", "x", NOW, calendar).save is False
+    domain.apply_report(case, report(), assess("dibao", PersonFindings(MEMBER_A)), NOW,
+                        calendar, "w")
+    effects = domain.reopen_for_reinvestigation(case, "objection", "有车", NOW, calendar)
+    assert effects.save and (case.status, case.round) == (domain.INVESTIGATION, 2)
+    assert case.current_round.investigation is None
+    assert domain.city_reference(case) == "case-1/2"
+    [deadline] = effects.opened
+    assert deadline.rule_id == "VE-1"
+    assert [(p.action, p.rule_id) for p in effects.progress] == [
+        ("reinvestigation requested: round 2", "PU-3")]
+
+
+def test_PU4_major_dispute_reinvestigation_is_recorded_under_PU4(calendar):
+    case = at_city_check()
+    domain.apply_report(case, report(), assess("dibao", PersonFindings(MEMBER_A)), NOW,
+                        calendar, "w")
+    effects = domain.reopen_for_reinvestigation(case, "major_dispute", "举报", NOW, calendar)
+    assert effects.progress[0].rule_id == "PU-4" and case.rounds[1].cause == "major_dispute"
 
 
 def test_contract_rejects_unknown_fields():

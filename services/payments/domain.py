@@ -1,28 +1,22 @@
 """Payments' rules, pure: a decision confirmed in month M is paid from month M+1, in full, to
-the recipient's or the entrusted caregiver's account (PA-1)."""
+the recipient's or the entrusted caregiver's account (PA-1). No nameko, no SQLAlchemy.
+
+States: ``awaiting_decision`` (opened by ``application.accepted``) → ``scheduled`` (approved)
+or ``not_payable`` (refused, not confirmed), on ``decision.made``.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from hqcore.casefile import CaseRecord
+from hqcore.aggregate import CaseAggregate
 from hqcore.clock import local_date
+from hqcore.effects import Effects, progress
 
 AWAITING_DECISION = "awaiting_decision"
 SCHEDULED = "scheduled"
 NOT_PAYABLE = "not_payable"  # refused, not confirmed
-
-
-def register_case(accepted: dict) -> CaseRecord:
-    return CaseRecord.from_accepted(accepted, AWAITING_DECISION, community=accepted["community"],
-                                    schedule=None, timeline=[])
-
-
-def first_month(decided_at: datetime) -> str:
-    """PA-1: the month after the China-local month of the decision, as YYYY-MM."""
-    day = local_date(decided_at)
-    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
-    return f"{year:04d}-{month:02d}"
 
 
 @dataclass(frozen=True)
@@ -37,13 +31,37 @@ class Schedule:
     monthly_amount_fen: int
     payee_kind: str
     payee_name: str
-    payee_account: dict | None
+    payee_account: dict[str, str] | None
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def schedule(decision: dict) -> Schedule | None:
+@dataclass(kw_only=True)
+class PaymentCase(CaseAggregate):
+    """What payments holds about one case: its community, the decision's outcome and, for an
+    approval, the monthly schedule."""
+    community: str
+    outcome: str | None = None
+    schedule: Schedule | None = None
+
+
+def register_case(accepted: dict[str, Any]) -> PaymentCase:
+    """An accepted application waits for its decision."""
+    return PaymentCase(case_id=accepted["case_id"], case_no=accepted["case_no"],
+                       program=accepted["program"], street_code=accepted["street_code"],
+                       status=AWAITING_DECISION, since=accepted["accepted_at"],
+                       community=accepted["community"])
+
+
+def first_month(decided_at: datetime) -> str:
+    """PA-1: the month after the China-local month of the decision, as YYYY-MM."""
+    day = local_date(decided_at)
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return f"{year:04d}-{month:02d}"
+
+
+def schedule(decision: dict[str, Any]) -> Schedule | None:
     """PA-1: an approval schedules the full monthly amount from M+1; other outcomes nothing."""
     if decision["outcome"] != "approved":
         return None
@@ -55,31 +73,40 @@ def schedule(decision: dict) -> Schedule | None:
         payee_name=decision["payee_name"], payee_account=decision["payee_account"])
 
 
-def apply_decision(record: CaseRecord, decision: dict, plan: Schedule | None,
-                   now: datetime) -> None:
-    record.status, record.since = (SCHEDULED if plan else NOT_PAYABLE), now
-    record.details["schedule"] = plan.view() if plan else None
-    record.details["outcome"] = decision["outcome"]
+def decide(case: PaymentCase, decision: dict[str, Any], now: datetime) -> Effects:
+    """PA-1: the decision made on the case: an approval is scheduled from M+1 and announced
+    (``payment.scheduled``); any other outcome pays nothing. A case already decided stays as
+    it is (a repeated decision changes nothing)."""
+    if case.status != AWAITING_DECISION:
+        return Effects.nothing()
+    plan = schedule(decision)
+    case.outcome, case.schedule = decision["outcome"], plan
+    case.status, case.since = (SCHEDULED if plan else NOT_PAYABLE), now
+    if plan is None:
+        return progress(f"no_payment:{decision['outcome']}", "PA-1")
+    return progress("payment_scheduled", "PA-1", note=f"from {plan.first_month}").emit(
+        "payment.scheduled", scheduled_event(plan))
 
 
-def record_from_decision(decision: dict) -> CaseRecord:
-    """A case first heard of through its decision (the acceptance may still be queued)."""
-    return CaseRecord(decision["case_id"], decision["case_no"], decision["program"],
-                      decision["street_code"], AWAITING_DECISION, decision["decided_at"],
-                      {"community": decision["community"], "schedule": None, "timeline": []})
-
-
-def scheduled_event(plan: Schedule) -> dict:
+def scheduled_event(plan: Schedule) -> dict[str, Any]:
+    """``payment.scheduled``: no account number leaves payments."""
     return {"case_id": plan.case_id, "case_no": plan.case_no, "program": plan.program,
             "street_code": plan.street_code, "first_month": plan.first_month,
             "monthly_amount_fen": plan.monthly_amount_fen, "payee_kind": plan.payee_kind,
             "payee_name": plan.payee_name}
 
 
-def timeline_entry(now: datetime, step: str, action: str, note: str | None) -> dict:
-    return {"at": now.isoformat(), "service": "payments", "step": step, "action": action,
-            "actor_user": None, "actor_role": None, "rule_id": "PA-1", "note": note,
-            "document_ids": []}
+def details(case: PaymentCase) -> dict[str, Any]:
+    """The ``details`` of payments' case view."""
+    return {"community": case.community, "outcome": case.outcome,
+            "schedule": case.schedule.view() if case.schedule else None}
+
+
+def payee_street(requested: str | None, actor_street: str | None, is_district: bool
+                 ) -> str | None:
+    """Whose payments a list shows: the district every street or the one it names; street
+    staff their own street (naming another is refused by the authorisation)."""
+    return requested if is_district else (requested or actor_street)
 
 
 def month_total(plans: list[Schedule]) -> int:

@@ -1,15 +1,36 @@
-"""Supervision's tables: the case register, the timeline, the register of every street's
-deadlines, the breaches, and the register of new recipients."""
+"""Supervision's tables and repositories: the case register, the timeline, the register of every
+street's deadlines, the breaches, and the register of new recipients.
+
+Concurrency: the register row of a case is the one row handlers load, change and save
+(``case.progressed`` moves its current step), so it has a ``version`` and ``Register`` has the
+contract of ``hqcore.case_records.CaseRecords``: ``get(lock=True)`` takes the row lock,
+``save`` stores only from the version read (``stale`` otherwise). A deadline's row is also
+read and written again, but only under its row lock (``get(lock=True)``; SQLite has one
+writer) and its new state is a merge that never goes back (met and breached are final), so it
+needs no version; two first reports of one deadline collide on its primary key and the loser is
+retried. The timeline, the breaches and the new recipients are only inserted, and a payment
+month is set by one conditional ``UPDATE``: nothing to version.
+"""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import and_, exists, func, or_, select, update
 
+from hqcore.case_records import stale
 from hqcore.db import UtcDateTime, platform_tables
 from services.supervision import domain
+from services.supervision.domain import (
+    Breach,
+    DeadlineRecord,
+    NewRecipient,
+    RegisteredCase,
+    TimelineEntry,
+)
 
 metadata = sa.MetaData()
 
@@ -28,6 +49,7 @@ cases = sa.Table(
     sa.Column("step_at", UtcDateTime, nullable=False),
     sa.Column("closed", sa.Boolean, nullable=False),
     sa.Column("closed_at", UtcDateTime, nullable=True),
+    sa.Column("version", sa.Integer, nullable=False, server_default="0"),
 )
 
 timeline = sa.Table(
@@ -95,45 +117,43 @@ recipients = sa.Table(
     sa.Column("payee_kind", sa.String(10), nullable=True),
 )
 
-TABLES = platform_tables(metadata)
+TABLES = {**platform_tables(metadata), "cases": cases, "timeline": timeline,
+          "deadline_register": deadline_register, "breaches": breaches,
+          "recipients": recipients}
 
 
 class Register:
-    """The district's register of cases and their timeline."""
+    """``uow.cases``: the district's register of cases, one row per case (the contract of
+    ``hqcore.case_records.CaseRecords``: get with the row lock, add, save with version check)."""
 
-    def __init__(self, conn):
+    def __init__(self, conn: Any):
         self._conn = conn
 
-    def add(self, entry: dict) -> None:
-        """Register a case, taking into account timeline entries that arrived before it."""
-        if self.get(entry["case_id"]) is not None:
-            return
-        state = domain.current_step(entry, self.timeline(entry["case_id"]))
-        self._conn.execute(cases.insert().values(**{**entry, **state}))
-
-    def get(self, case_id: str, lock: bool = False) -> dict | None:
+    def get(self, case_id: str, *, lock: bool = False) -> RegisteredCase | None:
         query = select(cases).where(cases.c.case_id == case_id)
         row = self._conn.execute(query.with_for_update() if lock else query).first()
-        return dict(row._mapping) if row else None
+        return _to_case(row) if row is not None else None
 
-    def record_progress(self, entry: dict) -> None:
-        """Append to the timeline and move the register's current step (if registered)."""
-        self._conn.execute(timeline.insert().values(
-            **{**entry, "document_ids": json.dumps(entry["document_ids"])}))
-        registered = self.get(entry["case_id"], lock=True)
-        if registered is not None:
-            self._conn.execute(update(cases).where(cases.c.case_id == entry["case_id"])
-                               .values(**domain.current_step(registered, [entry])))
+    def add(self, case: RegisteredCase) -> None:
+        self._conn.execute(cases.insert().values(
+            case_id=case.case_id, case_no=case.case_no, program=case.program,
+            street_code=case.street_code, community=case.community,
+            near_relative=case.near_relative, household_size=case.household_size,
+            accepted_at=case.accepted_at, version=case.version, **_step_columns(case)))
 
-    def timeline(self, case_id: str) -> list[dict]:
-        rows = self._conn.execute(select(timeline).where(timeline.c.case_id == case_id)
-                                  .order_by(timeline.c.at, timeline.c.id)).all()
-        return [{**row._mapping, "document_ids": json.loads(row.document_ids)} for row in rows]
+    def save(self, case: RegisteredCase) -> None:
+        """Store the case's step from the version it was read in, and count the save."""
+        result = self._conn.execute(update(cases).where(and_(
+            cases.c.case_id == case.case_id, cases.c.version == case.version,
+        )).values(version=case.version + 1, **_step_columns(case)))
+        if result.rowcount != 1:
+            raise stale(case)
+        case.version += 1
 
     def page(self, now: datetime, *, street_code: str | None = None, program: str | None = None,
              steps: tuple[str, ...] | None = None, overdue: bool | None = None,
              open_only: bool = False, oldest_step_first: bool = False, page: int = 1,
-             per_page: int = 20) -> dict:
+             per_page: int = 20) -> dict[str, Any]:
         """One page of the register, filtered; each case says whether it is overdue."""
         late = _overdue_deadline(now)
         conditions = []
@@ -154,10 +174,27 @@ class Register:
         rows = self._conn.execute(
             select(cases, late.label("overdue")).where(where).order_by(*order)
             .offset(domain.offset(page, per_page)).limit(per_page)).all()
-        return domain.page_of([dict(r._mapping) for r in rows], page, per_page, total)
+        return domain.page_of([domain.summary(_to_case(r), bool(r.overdue)) for r in rows],
+                              page, per_page, total)
 
 
-def _overdue_deadline(now: datetime):
+def _step_columns(case: RegisteredCase) -> dict[str, Any]:
+    return {"step": case.current_step, "service": case.current_service,
+            "step_at": case.step_at, "closed": case.closed, "closed_at": case.closed_at}
+
+
+def _to_case(row: Any) -> RegisteredCase:
+    return RegisteredCase(
+        case_id=row.case_id, case_no=row.case_no, program=row.program,
+        street_code=row.street_code,
+        status=domain.CLOSED if row.closed else domain.IN_PROCEDURE, since=row.step_at,
+        version=row.version, community=row.community, near_relative=bool(row.near_relative),
+        household_size=row.household_size, accepted_at=row.accepted_at,
+        current_step=row.step, current_service=row.service, step_at=row.step_at,
+        closed=bool(row.closed), closed_at=row.closed_at)
+
+
+def _overdue_deadline(now: datetime) -> Any:
     """EXISTS a deadline of the case that is breached, or open past its due instant."""
     d = deadline_register
     return exists().where(and_(d.c.case_id == cases.c.case_id, or_(
@@ -165,38 +202,51 @@ def _overdue_deadline(now: datetime):
         and_(d.c.status == domain.DEADLINE_OPEN, d.c.due_at < now))))
 
 
-class DeadlineRegister:
-    """Every deadline of every street, with its status as the owning service reported it."""
+class Timeline:
+    """``uow.timeline``: every ``case.progressed`` of every service, by case."""
 
-    def __init__(self, conn):
+    def __init__(self, conn: Any):
         self._conn = conn
 
-    def record(self, payload: dict, status: str, now: datetime) -> None:
-        keys = ("deadline_id", "service", "rule_id", "case_id", "street_code", "unit", "amount",
-                "due_at", "provisional")
-        values = {key: payload[key] for key in keys}
-        current = self._conn.execute(
-            select(deadline_register).where(deadline_register.c.deadline_id
-                                            == payload["deadline_id"]).with_for_update()).first()
-        values["status"] = domain.deadline_status(current.status if current else None, status)
-        if status == domain.DEADLINE_MET:
-            values["met_at"] = payload["met_at"]
-        if status == domain.DEADLINE_BREACHED:
-            values["breached_at"] = now
-        if current is None:
-            self._conn.execute(deadline_register.insert().values(**values))
-        else:
-            self._conn.execute(update(deadline_register).where(
-                deadline_register.c.deadline_id == payload["deadline_id"]).values(**values))
+    def add(self, entry: TimelineEntry) -> None:
+        self._conn.execute(timeline.insert().values(
+            **{**asdict(entry), "document_ids": json.dumps(entry.document_ids)}))
 
-    def for_case(self, case_id: str, now: datetime) -> list[dict]:
+    def for_case(self, case_id: str) -> list[TimelineEntry]:
+        rows = self._conn.execute(select(timeline).where(timeline.c.case_id == case_id)
+                                  .order_by(timeline.c.at, timeline.c.id)).all()
+        return [TimelineEntry(**{**{k: v for k, v in row._mapping.items() if k != "id"},
+                                 "document_ids": json.loads(row.document_ids),
+                                 "closed": bool(row.closed)}) for row in rows]
+
+
+class DeadlineRegister:
+    """``uow.deadline_register``: every deadline of every street, with its status as the
+    owning service reported it."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def get(self, deadline_id: str, *, lock: bool = False) -> DeadlineRecord | None:
+        query = select(deadline_register).where(deadline_register.c.deadline_id == deadline_id)
+        row = self._conn.execute(query.with_for_update() if lock else query).first()
+        return _deadline(row) if row is not None else None
+
+    def add(self, record: DeadlineRecord) -> None:
+        self._conn.execute(deadline_register.insert().values(**asdict(record)))
+
+    def save(self, record: DeadlineRecord) -> None:
+        self._conn.execute(update(deadline_register).where(
+            deadline_register.c.deadline_id == record.deadline_id).values(**asdict(record)))
+
+    def for_case(self, case_id: str) -> list[DeadlineRecord]:
         rows = self._conn.execute(select(deadline_register)
                                   .where(deadline_register.c.case_id == case_id)
                                   .order_by(deadline_register.c.due_at)).all()
-        return [_deadline_view(row, now) for row in rows]
+        return [_deadline(row) for row in rows]
 
     def page(self, now: datetime, *, street_code: str | None = None, status: str | None = None,
-             page: int = 1, per_page: int = 20) -> dict:
+             page: int = 1, per_page: int = 20) -> dict[str, Any]:
         d = deadline_register
         conditions = []
         if street_code:
@@ -210,22 +260,40 @@ class DeadlineRegister:
         total = self._conn.execute(select(func.count()).select_from(d).where(where)).scalar()
         rows = self._conn.execute(select(d).where(where).order_by(d.c.due_at, d.c.deadline_id)
                                   .offset(domain.offset(page, per_page)).limit(per_page)).all()
-        return domain.page_of([_deadline_view(r, now) for r in rows], page, per_page, total)
+        return domain.page_of([domain.deadline_view(_deadline(r), now) for r in rows],
+                              page, per_page, total)
 
 
-def _deadline_view(row, now: datetime) -> dict:
-    return {**row._mapping, "overdue": domain.is_overdue(row.status, row.due_at, now)}
+def _deadline(row: Any) -> DeadlineRecord:
+    return DeadlineRecord(**{**row._mapping, "provisional": bool(row.provisional)})
+
+
+class Breaches:
+    """``uow.breaches``: the district's register of breached deadlines."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def add(self, breach: Breach) -> None:
+        self._conn.execute(breaches.insert().values(**asdict(breach)))
+
+    def list(self, street_code: str | None, limit: int) -> list[dict[str, Any]]:
+        query = select(breaches).order_by(breaches.c.due_at).limit(limit)
+        if street_code:
+            query = query.where(breaches.c.street_code == street_code)
+        return [dict(row._mapping) for row in self._conn.execute(query)]
 
 
 class Recipients:
-    """The district's register of newly confirmed recipients (SU-1 to SU-3)."""
+    """``uow.recipients``: the district's register of newly confirmed recipients (SU-1 to
+    SU-3)."""
 
-    def __init__(self, conn):
+    def __init__(self, conn: Any):
         self._conn = conn
 
-    def add(self, entry: dict) -> None:
+    def add(self, entry: NewRecipient) -> None:
         self._conn.execute(recipients.insert().values(
-            **{**entry, "recipients": json.dumps(entry["recipients"], ensure_ascii=False)}))
+            **{**asdict(entry), "recipients": json.dumps(entry.recipients, ensure_ascii=False)}))
 
     def schedule_payment(self, case_id: str, first_month: str, monthly_amount_fen: int,
                          payee_kind: str) -> bool:
@@ -234,9 +302,9 @@ class Recipients:
                                     .values(first_payment_month=first_month,
                                             monthly_amount_fen=monthly_amount_fen,
                                             payee_kind=payee_kind))
-        return result.rowcount == 1
+        return bool(result.rowcount == 1)
 
-    def list(self, street_code: str | None, month: str | None) -> list[dict]:
+    def list(self, street_code: str | None, month: str | None) -> list[dict[str, Any]]:
         query = select(recipients).order_by(recipients.c.decided_at, recipients.c.case_id)
         if street_code:
             query = query.where(recipients.c.street_code == street_code)
@@ -246,7 +314,17 @@ class Recipients:
                 for row in self._conn.execute(query)]
 
 
-def register_figures(conn, now: datetime) -> dict:
+class Figures:
+    """``uow.figures``: the register's figures for the dashboard."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def compute(self, now: datetime) -> dict[str, dict[tuple[str, ...], int]]:
+        return register_figures(self._conn, now)
+
+
+def register_figures(conn: Any, now: datetime) -> dict[str, dict[tuple[str, ...], int]]:
     """The register's figures for the dashboard (hqcore.metrics.record_register_figures):
     open cases by street and current step; open cases with an overdue deadline by street;
     this month's decisions (Beijing time) by street and outcome; this month's payment roll
@@ -283,12 +361,6 @@ def register_figures(conn, now: datetime) -> dict:
     }
 
 
-def add_breach(conn, entry: dict) -> None:
-    conn.execute(breaches.insert().values(**entry))
-
-
-def list_breaches(conn, street_code: str | None, limit: int) -> list[dict]:
-    query = select(breaches).order_by(breaches.c.due_at).limit(limit)
-    if street_code:
-        query = query.where(breaches.c.street_code == street_code)
-    return [dict(row._mapping) for row in conn.execute(query)]
+# ``uow.<name>`` for each unit of work (``hqcore.providers.UnitOfWorkProvider``).
+REPOSITORIES = {"cases": Register, "timeline": Timeline, "deadline_register": DeadlineRegister,
+                "breaches": Breaches, "recipients": Recipients, "figures": Figures}

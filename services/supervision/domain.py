@@ -1,15 +1,25 @@
 """Supervision's rules: the district's register of cases, their timeline, the deadlines of every
 street, worklists and the register of new recipients (SU-1 to SU-5, ORG-3).
 
-Pure: no nameko, no SQLAlchemy. Events from different services may arrive in any order, so
-every rule here is written to give the same result whatever the order.
+Supervision takes no step of the procedure: it is the district's read model, built from the
+events every service publishes. Pure: no nameko, no SQLAlchemy. Events from different services
+may arrive in any order, so every rule here gives the same result whatever the order.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
+from hqcore.aggregate import CaseAggregate
 from hqcore.authz import (
-    CLERK, COMMUNITY_WORKER, DEPARTMENT_HEAD, DISTRICT_OFFICER, INVESTIGATOR, REVIEWER,
+    CLERK,
+    COMMUNITY_WORKER,
+    DEPARTMENT_HEAD,
+    DISTRICT_OFFICER,
+    INVESTIGATOR,
+    REVIEWER,
     STREET_LEADER,
 )
 from hqcore.clock import CHINA_TZ, local_date
@@ -41,8 +51,109 @@ STEP_ROLES: dict[str, frozenset[str]] = {
 PASSIVE_STEPS = frozenset({"awaiting_verification", "awaiting_file", "awaiting_decision",
                            "closed", "not_payable"})
 
+# The register's two states: a case is in the procedure until a service reports it closed.
+IN_PROCEDURE, CLOSED = "in_procedure", "closed"
+
 DEADLINE_OPEN, DEADLINE_MET, DEADLINE_BREACHED = "open", "met", "breached"
 _FINAL_DEADLINE_STATUSES = frozenset({DEADLINE_MET, DEADLINE_BREACHED})
+
+
+# -- the register of cases --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One ``case.progressed``, as the district's timeline keeps it (its fields unchanged)."""
+    event_id: str
+    case_id: str
+    street_code: str
+    service: str
+    step: str
+    action: str
+    actor_user: str | None
+    actor_role: str | None
+    rule_id: str | None
+    note: str | None
+    document_ids: list[str]
+    closed: bool
+    at: datetime
+
+
+@dataclass(kw_only=True)
+class RegisteredCase(CaseAggregate):
+    """A case in the district's register: who it is, and the step it has reached (the newest
+    active step any service reported). ``status`` is ``in_procedure`` or ``closed``; ``since``
+    is when the current step was reached."""
+    community: str | None
+    near_relative: bool                  # SU-3
+    household_size: int | None
+    accepted_at: datetime
+    current_step: str
+    current_service: str
+    step_at: datetime
+    closed: bool = False
+    closed_at: datetime | None = None
+
+    @property
+    def household_check_required(self) -> bool:
+        return household_check_required(self.program, self.near_relative)
+
+
+def register_case(accepted: Mapping[str, Any], earlier: Iterable[TimelineEntry] = ()
+                  ) -> RegisteredCase:
+    """Every accepted case enters the district's register (ORG-3); near relatives of staff are
+    flagged (SU-3). It starts at intake's ``accepted`` step; timeline entries that arrived
+    before the acceptance (``earlier``) are taken into account at once."""
+    case = RegisteredCase(
+        case_id=accepted["case_id"], case_no=accepted["case_no"], program=accepted["program"],
+        street_code=accepted["street_code"], status=IN_PROCEDURE,
+        since=accepted["accepted_at"], community=accepted["community"],
+        near_relative=accepted["near_relative"], household_size=len(accepted["members"]),
+        accepted_at=accepted["accepted_at"], current_step="accepted", current_service="intake",
+        step_at=accepted["accepted_at"])
+    advance(case, earlier)
+    return case
+
+
+def timeline_entry(progressed: Mapping[str, Any], event_id: str) -> TimelineEntry:
+    """One ``case.progressed`` as a row of the case's timeline."""
+    return TimelineEntry(
+        event_id=event_id, case_id=progressed["case_id"], street_code=progressed["street_code"],
+        service=progressed["service"], step=progressed["step"], action=progressed["action"],
+        actor_user=progressed.get("actor_user"), actor_role=progressed.get("actor_role"),
+        rule_id=progressed.get("rule_id"), note=progressed.get("note"),
+        document_ids=list(progressed.get("document_ids") or []),
+        closed=bool(progressed.get("closed")), at=progressed["at"])
+
+
+def advance(case: RegisteredCase, entries: Iterable[TimelineEntry]) -> bool:
+    """The register after ``entries``, in any order: the newest entry at an active step names
+    the current step (an older one arriving late never moves it back), and a case once closed
+    stays closed from its first closing entry. True if anything changed."""
+    before = (case.current_step, case.current_service, case.step_at, case.closed,
+              case.closed_at)
+    for entry in entries:
+        if entry.step not in PASSIVE_STEPS and supersedes(entry.at, case.step_at):
+            case.current_step, case.current_service = entry.step, entry.service
+            case.step_at = entry.at
+        if entry.closed and (case.closed_at is None or entry.at < case.closed_at):
+            case.closed, case.closed_at = True, entry.at
+    case.status, case.since = (CLOSED if case.closed else IN_PROCEDURE), case.step_at
+    return before != (case.current_step, case.current_service, case.step_at, case.closed,
+                      case.closed_at)
+
+
+def supersedes(entry_at: datetime, step_at: datetime | None) -> bool:
+    """An entry sets the current step unless it is older than the step already recorded."""
+    return step_at is None or entry_at >= step_at
+
+
+def summary(case: RegisteredCase, overdue: bool) -> dict[str, Any]:
+    """A case as the register lists it (``CaseSummary``)."""
+    return {"case_id": case.case_id, "case_no": case.case_no, "program": case.program,
+            "street_code": case.street_code, "community": case.community,
+            "near_relative": case.near_relative, "accepted_at": case.accepted_at,
+            "step": case.current_step, "service": case.current_service,
+            "step_at": case.step_at, "closed": case.closed, "overdue": overdue}
 
 
 def steps_for_role(role: str) -> tuple[str, ...]:
@@ -50,44 +161,39 @@ def steps_for_role(role: str) -> tuple[str, ...]:
     return tuple(sorted(step for step, roles in STEP_ROLES.items() if role in roles))
 
 
-def register_entry(accepted: dict) -> dict:
-    """Every accepted case enters the district's register; near relatives of staff are
-    flagged (SU-3). It starts at intake's ``accepted`` step until a later step is reported."""
-    return {
-        "case_id": accepted["case_id"], "case_no": accepted["case_no"],
-        "program": accepted["program"], "street_code": accepted["street_code"],
-        "community": accepted["community"], "near_relative": accepted["near_relative"],
-        "household_size": len(accepted["members"]), "accepted_at": accepted["accepted_at"],
-        "step": "accepted", "service": "intake", "step_at": accepted["accepted_at"],
-        "closed": False, "closed_at": None,
-    }
+# -- the deadlines of every street ------------------------------------------------------------
+
+@dataclass
+class DeadlineRecord:
+    """One deadline of any service, with its status as the owning service reported it."""
+    deadline_id: str
+    service: str
+    rule_id: str
+    case_id: str
+    street_code: str | None
+    unit: str
+    amount: int
+    due_at: datetime
+    provisional: bool
+    status: str
+    met_at: datetime | None = None
+    breached_at: datetime | None = None
 
 
-def timeline_entry(progressed: dict, event_id: str) -> dict:
-    """One ``case.progressed`` as a row of the case's timeline."""
-    keys = ("case_id", "street_code", "service", "step", "action", "actor_user", "actor_role",
-            "rule_id", "note", "at")
-    return {"event_id": event_id, "document_ids": list(progressed.get("document_ids") or []),
-            "closed": bool(progressed.get("closed")),
-            **{key: progressed.get(key) for key in keys}}
-
-
-def current_step(register: dict, entries: list[dict]) -> dict:
-    """The register's step fields after applying ``entries`` in any order: the newest entry
-    at an active step names the current step (an older one arriving late never moves it back),
-    and a case once closed stays closed."""
-    state = {key: register[key] for key in ("step", "service", "step_at", "closed", "closed_at")}
-    for entry in entries:
-        if entry["step"] not in PASSIVE_STEPS and supersedes(entry["at"], state["step_at"]):
-            state.update(step=entry["step"], service=entry["service"], step_at=entry["at"])
-        if entry["closed"] and (state["closed_at"] is None or entry["at"] < state["closed_at"]):
-            state.update(closed=True, closed_at=entry["at"])
-    return state
-
-
-def supersedes(entry_at: datetime, step_at: datetime | None) -> bool:
-    """An entry sets the current step unless it is older than the step already recorded."""
-    return step_at is None or entry_at >= step_at
+def record_deadline(current: DeadlineRecord | None, reported: Mapping[str, Any], status: str,
+                    now: datetime) -> DeadlineRecord:
+    """The register's row after a ``deadline.opened`` / ``met`` / ``breached``: the reported
+    length and due instant, and a status that never leaves met or breached."""
+    return DeadlineRecord(
+        deadline_id=reported["deadline_id"], service=reported["service"],
+        rule_id=reported["rule_id"], case_id=reported["case_id"],
+        street_code=reported["street_code"], unit=reported["unit"], amount=reported["amount"],
+        due_at=reported["due_at"], provisional=reported["provisional"],
+        status=deadline_status(current.status if current else None, status),
+        met_at=reported["met_at"] if status == DEADLINE_MET else (
+            current.met_at if current else None),
+        breached_at=now if status == DEADLINE_BREACHED else (
+            current.breached_at if current else None))
 
 
 def deadline_status(current: str | None, incoming: str) -> str:
@@ -102,28 +208,91 @@ def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:
     return status == DEADLINE_BREACHED or (status == DEADLINE_OPEN and due_at < now)
 
 
-def new_recipient(decision: dict, registered: dict) -> dict | None:
+def deadline_view(record: DeadlineRecord, now: datetime) -> dict[str, Any]:
+    """A deadline as the register lists it (``DeadlineEntry``)."""
+    return {**asdict(record), "overdue": is_overdue(record.status, record.due_at, now)}
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A ``deadline.breached``, as a row of the district's register of breaches (SU-5)."""
+    deadline_id: str
+    service: str
+    rule_id: str
+    case_id: str
+    street_code: str | None
+    due_at: datetime
+    provisional: bool
+    recorded_at: datetime
+
+
+def breach_entry(breached: Mapping[str, Any], recorded_at: datetime) -> Breach:
+    return Breach(deadline_id=breached["deadline_id"], service=breached["service"],
+                  rule_id=breached["rule_id"], case_id=breached["case_id"],
+                  street_code=breached["street_code"], due_at=breached["due_at"],
+                  provisional=breached["provisional"], recorded_at=recorded_at)
+
+
+# -- new recipients ---------------------------------------------------------------------------
+
+@dataclass
+class NewRecipient:
+    """An approval in the district's register of new recipients (SU-1 to SU-3)."""
+    case_id: str
+    case_no: str
+    program: str
+    street_code: str
+    community: str
+    near_relative: bool
+    household_check_required: bool
+    decided_at: datetime
+    month: str
+    authority: str
+    monthly_amount_fen: int | None
+    recipients: list[dict[str, Any]] = field(default_factory=list)
+    first_payment_month: str | None = None
+    payee_kind: str | None = None
+
+
+def new_recipient(decision: Mapping[str, Any], case: RegisteredCase) -> NewRecipient | None:
     """An approval enters the district's register of new recipients for its monthly file
     checks (SU-1, SU-2); near-relative dibao families need a household check (SU-3)."""
     if decision["outcome"] != "approved":
         return None
-    return {
-        "case_id": decision["case_id"], "case_no": decision["case_no"],
-        "program": decision["program"], "street_code": decision["street_code"],
-        "community": decision["community"], "near_relative": registered["near_relative"],
-        "household_check_required": household_check_required(decision["program"],
-                                                             registered["near_relative"]),
-        "decided_at": decision["decided_at"], "month": month_of(decision["decided_at"]),
-        "authority": decision["authority"],
-        "monthly_amount_fen": decision.get("monthly_amount_fen"),
-        "recipients": [dict(person) for person in decision.get("recipients") or []],
-        "first_payment_month": None, "payee_kind": decision.get("payee_kind"),
-    }
+    return NewRecipient(
+        case_id=decision["case_id"], case_no=decision["case_no"], program=decision["program"],
+        street_code=decision["street_code"], community=decision["community"],
+        near_relative=case.near_relative,
+        household_check_required=household_check_required(decision["program"],
+                                                          case.near_relative),
+        decided_at=decision["decided_at"], month=month_of(decision["decided_at"]),
+        authority=decision["authority"], monthly_amount_fen=decision.get("monthly_amount_fen"),
+        recipients=[dict(person) for person in decision.get("recipients") or []],
+        payee_kind=decision.get("payee_kind"))
 
 
 def household_check_required(program: str, near_relative: bool) -> bool:
     return program == "dibao" and near_relative  # SU-3: 100% household investigation
 
+
+# -- who sees what ----------------------------------------------------------------------------
+
+def scoped_street(requested: str | None, actor_street: str | None, is_district: bool
+                  ) -> str | None:
+    """The street a list shows (ORG-3): the district every street or the one it names; street
+    staff their own street when they name none (naming another is refused by the handler)."""
+    return requested if is_district else (requested or actor_street)
+
+
+def timeline_street(case: RegisteredCase | None, entries: list[TimelineEntry]) -> str | None:
+    """Whose timeline this is: the registered case's street, else the street its entries
+    name (entries may arrive before the case is registered)."""
+    if case is not None:
+        return case.street_code
+    return entries[0].street_code if entries else None
+
+
+# -- months and pages -------------------------------------------------------------------------
 
 def month_of(moment: datetime) -> str:
     """The calendar month (Beijing time) an instant falls in, as ``YYYY-MM``."""
@@ -143,12 +312,6 @@ def offset(page: int, per_page: int) -> int:
     return (page - 1) * per_page
 
 
-def page_of(items: list, page: int, per_page: int, total: int) -> dict:
+def page_of(items: list[dict[str, Any]], page: int, per_page: int, total: int
+            ) -> dict[str, Any]:
     return {"items": items, "page": page, "per_page": per_page, "total": total}
-
-
-def breach_entry(breached: dict, recorded_at: datetime) -> dict:
-    """A ``deadline.breached`` as a row of the district's register of breaches."""
-    return {key: breached[key] for key in
-            ("deadline_id", "service", "rule_id", "case_id", "street_code", "due_at",
-             "provisional")} | {"recorded_at": recorded_at}

@@ -13,11 +13,15 @@ from nameko.exceptions import RemoteError
 from hqcore.clock import get_clock
 from hqcore.messaging.envelope import build_envelope
 from hqcore.messaging.outbox import EventPublisher
-from hqcore.testing import make_id_number, wait_until
+from hqops.samples import make_id_number
 from services.supervision.service import SupervisionService
+from tests.support.plugin import wait_until
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Tianjin
 SGZ, SHC = "shaogongzhuang", "shuanghuancun"
+DISTRICT = {"user_id": "district-officer", "role": "district_officer", "street_code": None}
+CLERK = {"user_id": "sgz-clerk", "role": "clerk", "street_code": SGZ}
+SHC_CLERK = {"user_id": "shc-clerk", "role": "clerk", "street_code": SHC}
 
 
 @pytest.fixture
@@ -81,7 +85,7 @@ def decision(case_id: str, outcome: str = "approved", street: str = SGZ,
 def register(rpc, publish, *payloads) -> None:
     for payload in payloads:
         publish("application.accepted", payload)
-    wait_until(lambda: rpc.supervision.list_cases(per_page=100)["total"] >= len(payloads),
+    wait_until(lambda: _cases(rpc, per_page=100)["total"] >= len(payloads),
                message="supervision to register the cases")
 
 
@@ -97,12 +101,19 @@ def test_SU3_accepted_case_is_registered_with_its_near_relative_flag_once(
                       message="supervision to register the case")
     publish("application.accepted", {}, envelope=envelope)  # redelivered: changes nothing
     publish("application.accepted", accepted("c-00002"))
-    wait_until(lambda: rpc.supervision.list_cases()["total"] == 2, message="second case")
+    wait_until(lambda: _cases(rpc)["total"] == 2, message="second case")
     assert view["status"] == "in_procedure"
     details = view["details"]
     assert details["near_relative"] is True and details["household_check_required"] is True
     assert (details["current_step"], details["current_service"]) == ("accepted", "intake")
-    assert rpc.supervision.list_cases()["total"] == 2
+    assert _cases(rpc)["total"] == 2
+    assert "timeline" not in details  # the timeline is get_timeline's
+    with pytest.raises(RemoteError) as other_street:
+        rpc.supervision.get_case(actor=SHC_CLERK, case_id="c-00001")
+    assert _error(other_street) == ("Forbidden", "wrong_street")
+    with pytest.raises(RemoteError) as missing:
+        rpc.supervision.get_case(actor=DISTRICT, case_id="c-99999")
+    assert _error(missing) == ("CaseNotFound", "case_not_found")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -112,10 +123,10 @@ def test_timeline_keeps_the_newest_step_when_case_progressed_arrives_out_of_orde
     # Verification's entry arrives before the case is even registered.
     publish("case.progressed", progressed(case_id, "verification", "investigation",
                                           T0 + timedelta(hours=1)))
-    wait_until(lambda: rpc.supervision.get_timeline(case_id=case_id)["entries"],
+    wait_until(lambda: rpc.supervision.get_timeline(actor=CLERK, case_id=case_id)["entries"],
                message="the early entry")
     register(rpc, publish, accepted(case_id))
-    assert rpc.supervision.get_case(case_id=case_id)["details"]["current_step"] == "investigation"
+    assert _details(rpc, case_id)["current_step"] == "investigation"
 
     newest = publish("case.progressed", progressed(case_id, "publicity", "publicity",
                                                    T0 + timedelta(days=5)))
@@ -124,18 +135,21 @@ def test_timeline_keeps_the_newest_step_when_case_progressed_arrives_out_of_orde
     publish("case.progressed", {}, envelope=newest)  # redelivery
     entries = wait_until(lambda: _entries(rpc, case_id, 3), message="three timeline entries")
     assert [e["step"] for e in entries] == ["investigation", "information_check", "publicity"]
-    view = rpc.supervision.get_case(case_id=case_id)
+    view = rpc.supervision.get_case(actor=DISTRICT, case_id=case_id)
     assert (view["details"]["current_step"], view["details"]["current_service"]) == (
         "publicity", "publicity")
-    assert [e["step"] for e in view["details"]["timeline"]] == [e["step"] for e in entries]
-    assert rpc.supervision.list_cases(step="publicity")["total"] == 1
-    assert rpc.supervision.list_cases(step="information_check")["total"] == 0
+    assert entries[0] == {  # the fields of case.progressed, as the gateway shows them
+        "at": (T0 + timedelta(hours=1)).isoformat(), "service": "verification",
+        "step": "investigation", "action": "step", "actor_user": "sgz-clerk",
+        "actor_role": "clerk", "rule_id": None, "note": None, "document_ids": []}
+    assert _cases(rpc, step="publicity")["total"] == 1
+    assert _cases(rpc, step="information_check")["total"] == 0
 
     publish("case.progressed", progressed(case_id, "decision", "approved",
                                           T0 + timedelta(days=9), closed=True))
     closed = wait_until(lambda: _closed(rpc, case_id), message="the case to close")
     assert closed["status"] == "closed" and closed["details"]["current_step"] == "approved"
-    assert len(rpc.supervision.get_timeline(case_id=case_id)["entries"]) == 4
+    assert len(rpc.supervision.get_timeline(actor=DISTRICT, case_id=case_id)["entries"]) == 4
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -150,27 +164,31 @@ def test_VE1_DE4_deadline_register_and_overdue_filter(supervision, rpc, publish,
     publish("deadline.opened", late)
     publish("deadline.met", {**met_first, "met_at": T0 + timedelta(hours=2)})
     publish("deadline.opened", met_first)  # arrives after its "met": stays met
-    wait_until(lambda: rpc.supervision.list_deadlines()["total"] == 3, message="3 deadlines")
+    wait_until(lambda: _deadlines(rpc)["total"] == 3, message="3 deadlines")
     wait_until(lambda: _statuses(rpc) == {"c-00021": "open", "c-00022": "open",
                                           "c-00023": "met"}, message="statuses")
-    assert rpc.supervision.list_cases(overdue=True)["total"] == 0
-    assert rpc.supervision.list_deadlines(street_code=SHC)["items"][0]["status"] == "met"
+    assert _cases(rpc, overdue=True)["total"] == 0
+    assert _deadlines(rpc, street_code=SHC)["items"][0]["status"] == "met"
+    [theirs] = rpc.supervision.list_deadlines(actor=SHC_CLERK)["items"]  # their street only
+    assert theirs["case_id"] == "c-00023"
+    with pytest.raises(RemoteError) as other_street:
+        rpc.supervision.list_deadlines(actor=SHC_CLERK, street_code=SGZ)
+    assert _error(other_street) == ("Forbidden", "wrong_street")
 
     get_clock(settings).advance(timedelta(days=2))  # VE-1 of c-00021 is open past due
-    assert [c["case_id"] for c in rpc.supervision.list_cases(overdue=True)["items"]] == [
-        "c-00021"]
-    assert rpc.supervision.list_cases(overdue=False)["total"] == 2
-    [item] = rpc.supervision.list_deadlines(status="overdue")["items"]
+    assert [c["case_id"] for c in _cases(rpc, overdue=True)["items"]] == ["c-00021"]
+    assert _cases(rpc, overdue=False)["total"] == 2
+    [item] = _deadlines(rpc, status="overdue")["items"]
     assert (item["case_id"], item["status"], item["overdue"]) == ("c-00021", "open", True)
 
     publish("deadline.breached", late)
-    wait_until(lambda: rpc.supervision.list_deadlines(status="breached")["total"] == 1,
+    wait_until(lambda: _deadlines(rpc, status="breached")["total"] == 1,
                message="the DE-4 breach")
-    assert {c["case_id"] for c in rpc.supervision.list_cases(overdue=True)["items"]} == {
-        "c-00021", "c-00022"}
-    [breach] = rpc.supervision.list_breaches()["breaches"]
+    assert {c["case_id"] for c in _cases(rpc, overdue=True)["items"]} == {"c-00021", "c-00022"}
+    [breach] = rpc.supervision.list_breaches(actor=DISTRICT)["breaches"]
     assert breach["rule_id"] == "DE-4" and breach["case_id"] == "c-00022"
-    details = rpc.supervision.get_case(case_id="c-00022")["details"]
+    assert rpc.supervision.list_breaches(actor=SHC_CLERK)["breaches"] == []  # their street
+    details = _details(rpc, "c-00022")
     assert details["overdue"] is True
     assert details["deadline_register"][0]["status"] == "breached"
 
@@ -178,13 +196,18 @@ def test_VE1_DE4_deadline_register_and_overdue_filter(supervision, rpc, publish,
 def test_list_cases_pages_newest_acceptance_first(supervision, rpc, publish):
     register(rpc, publish, *[accepted(f"c-0003{i}", at=T0 + timedelta(hours=i))
                              for i in range(5)])
-    answer = rpc.supervision.list_cases(page=2, per_page=2)
+    answer = _cases(rpc, page=2, per_page=2)
     assert (answer["page"], answer["per_page"], answer["total"]) == (2, 2, 5)
     assert [c["case_id"] for c in answer["items"]] == ["c-00032", "c-00031"]
-    assert rpc.supervision.list_cases(page=3, per_page=2)["items"][0]["case_id"] == "c-00030"
-    assert rpc.supervision.list_cases(page=4, per_page=2)["items"] == []
-    assert rpc.supervision.list_cases(street_code=SHC)["total"] == 0
-    assert rpc.supervision.list_cases(program="tekun")["total"] == 0
+    assert _cases(rpc, page=3, per_page=2)["items"][0]["case_id"] == "c-00030"
+    assert _cases(rpc, page=4, per_page=2)["items"] == []
+    assert _cases(rpc, street_code=SHC)["total"] == 0
+    assert _cases(rpc, program="tekun")["total"] == 0
+    assert rpc.supervision.list_cases(actor=CLERK)["total"] == 5  # their own street
+    assert rpc.supervision.list_cases(actor=SHC_CLERK)["total"] == 0
+    with pytest.raises(RemoteError) as other_street:
+        rpc.supervision.list_cases(actor=SHC_CLERK, street_code=SGZ)
+    assert _error(other_street) == ("Forbidden", "wrong_street")
 
 
 @pytest.mark.parametrize("query, field", [
@@ -193,7 +216,7 @@ def test_list_cases_pages_newest_acceptance_first(supervision, rpc, publish):
 ])
 def test_bad_list_query_is_refused_naming_the_field(supervision, rpc, query, field):
     with pytest.raises(RemoteError) as raised:
-        rpc.supervision.list_cases(**query)
+        rpc.supervision.list_cases(actor=DISTRICT, **query)
     assert remote_field(raised) == field
 
 
@@ -212,11 +235,12 @@ def test_worklist_lists_the_open_cases_at_each_roles_step_in_its_street(
                                               T0 + timedelta(hours=hours), street=street))
     publish("case.progressed", progressed("c-00047", "decision", "approved",
                                           T0 + timedelta(days=3), closed=True))
-    wait_until(lambda: rpc.supervision.list_cases(step="approved")["total"] == 1,
+    wait_until(lambda: _cases(rpc, step="approved")["total"] == 1,
                message="every step recorded")
 
     def worklist(role, street=None, **page):
-        return [c["case_id"] for c in rpc.supervision.worklist(role=role, street_code=street,
+        return [c["case_id"] for c in rpc.supervision.worklist(actor=DISTRICT, role=role,
+                                                               street_code=street,
                                                                **page)["items"]]
 
     assert worklist("clerk", SGZ) == ["c-00041"]  # VE-2 pre-review; the closed case is gone
@@ -227,10 +251,10 @@ def test_worklist_lists_the_open_cases_at_each_roles_step_in_its_street(
     assert worklist("district_officer", per_page=1, page=2) == ["c-00046"]
     assert worklist("street_leader", SGZ) == []
     with pytest.raises(RemoteError) as raised:
-        rpc.supervision.worklist(role="clerk", street_code=None)
+        rpc.supervision.worklist(actor=CLERK, role="clerk", street_code=None)
     assert remote_field(raised) == "street_code"
     with pytest.raises(RemoteError) as raised:
-        rpc.supervision.worklist(role="mayor", street_code=SGZ)
+        rpc.supervision.worklist(actor=CLERK, role="mayor", street_code=SGZ)
     assert remote_field(raised) == "role"
 
 
@@ -254,10 +278,11 @@ def test_SU1_SU3_new_recipients_flag_near_relative_dibao_families(
     flags = {i["case_id"]: i["household_check_required"] for i in items}
     assert flags == {"c-00051": True, "c-00052": False, "c-00054": False, "c-00055": False}
     assert {i["case_id"]: i["near_relative"] for i in items}["c-00054"] is True
-    assert [i["case_id"] for i in rpc.supervision.list_new_recipients(month="2026-04")
-            ["items"]] == ["c-00055"]
-    assert len(rpc.supervision.list_new_recipients(street_code=SGZ, month="2026-03")
-               ["items"]) == 3
+    assert [i["case_id"] for i in _new_recipients(rpc, month="2026-04")] == ["c-00055"]
+    assert len(_new_recipients(rpc, street_code=SGZ, month="2026-03")) == 3
+    with pytest.raises(RemoteError) as clerk:
+        rpc.supervision.list_new_recipients(actor=CLERK)
+    assert _error(clerk) == ("Forbidden", "wrong_role")  # SU-1 to SU-3: the district's
 
     publish("payment.scheduled", {
         "case_id": "c-00051", "case_no": "SGZ-2026-00051", "program": "dibao",
@@ -266,36 +291,55 @@ def test_SU1_SU3_new_recipients_flag_near_relative_dibao_families(
     wait_until(lambda: _recipient(rpc, "c-00051")["first_payment_month"] == "2026-04",
                message="PA-1 payment month")
     with pytest.raises(RemoteError) as raised:
-        rpc.supervision.list_new_recipients(month="2026-13")
+        rpc.supervision.list_new_recipients(actor=DISTRICT, month="2026-13")
     assert remote_field(raised) == "month"
 
 
 def _safe(call, case_id):
     try:
-        return call(case_id=case_id)
+        return call(actor=DISTRICT, case_id=case_id)
     except RemoteError:
         return None
 
 
+def _error(raised) -> tuple[str, str]:
+    return raised.value.exc_type, json.loads(raised.value.value)["code"]
+
+
+def _cases(rpc, **query):
+    return rpc.supervision.list_cases(actor=DISTRICT, **query)
+
+
+def _deadlines(rpc, **query):
+    return rpc.supervision.list_deadlines(actor=DISTRICT, **query)
+
+
+def _details(rpc, case_id):
+    return rpc.supervision.get_case(actor=DISTRICT, case_id=case_id)["details"]
+
+
+def _new_recipients(rpc, **query):
+    return rpc.supervision.list_new_recipients(actor=DISTRICT, **query)["items"]
+
+
 def _entries(rpc, case_id, count):
-    entries = rpc.supervision.get_timeline(case_id=case_id)["entries"]
+    entries = rpc.supervision.get_timeline(actor=DISTRICT, case_id=case_id)["entries"]
     return entries if len(entries) >= count else None
 
 
 def _closed(rpc, case_id):
-    view = rpc.supervision.get_case(case_id=case_id)
+    view = rpc.supervision.get_case(actor=DISTRICT, case_id=case_id)
     return view if view["status"] == "closed" else None
 
 
 def _statuses(rpc):
-    return {d["case_id"]: d["status"] for d in rpc.supervision.list_deadlines()["items"]}
+    return {d["case_id"]: d["status"] for d in _deadlines(rpc)["items"]}
 
 
 def _recipients(rpc, count):
-    items = rpc.supervision.list_new_recipients()["items"]
+    items = _new_recipients(rpc)
     return items if len(items) >= count else None
 
 
 def _recipient(rpc, case_id):
-    return next(i for i in rpc.supervision.list_new_recipients()["items"]
-                if i["case_id"] == case_id)
+    return next(i for i in _new_recipients(rpc) if i["case_id"] == case_id)

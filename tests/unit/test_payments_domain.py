@@ -30,27 +30,79 @@ def test_PA1_first_month_is_the_month_after_the_china_local_decision_month(decid
     assert domain.first_month(decided_at) == first
 
 
+def case(status=domain.AWAITING_DECISION) -> domain.PaymentCase:
+    return domain.PaymentCase(case_id="c-1", case_no="SGZ-2026-00001", program="tekun",
+                              street_code="shaogongzhuang", status=status,
+                              since=datetime(2026, 3, 2, 2, tzinfo=timezone.utc),
+                              community="前园社区")
+
+
 def test_PA1_approval_schedules_full_amount_to_the_payee():
     plan = domain.schedule(decision())
     assert (plan.first_month, plan.monthly_amount_fen, plan.payee_kind, plan.payee_name) == (
         "2026-04", 227000, "caregiver", "王芳")
     event = domain.scheduled_event(plan)
     assert event["first_month"] == "2026-04" and "payee_account" not in event
-    record = domain.record_from_decision(decision())
-    domain.apply_decision(record, decision(), plan, decision()["decided_at"])
-    assert record.status == domain.SCHEDULED
-    assert record.details["schedule"]["first_month"] == "2026-04"
+    held, now = case(), decision()["decided_at"]
+    effects = domain.decide(held, decision(), now)
+    assert (held.status, held.since, held.outcome) == (domain.SCHEDULED, now, "approved")
+    assert held.schedule == plan
+    assert domain.details(held)["schedule"]["first_month"] == "2026-04"
+    [scheduled] = effects.events
+    assert (scheduled.event_type, scheduled.payload) == ("payment.scheduled", event)
+    [entry] = effects.progress
+    assert (entry.action, entry.rule_id, entry.note) == ("payment_scheduled", "PA-1",
+                                                         "from 2026-04")
 
 
 @pytest.mark.parametrize("outcome", ["refused", "non_confirmed"])
 def test_PA1_nothing_is_paid_without_approval(outcome):
     assert domain.schedule(decision(outcome)) is None
-    record = domain.record_from_decision(decision(outcome))
-    domain.apply_decision(record, decision(outcome), None, decision()["decided_at"])
-    assert record.status == domain.NOT_PAYABLE and record.details["schedule"] is None
+    held = case()
+    effects = domain.decide(held, decision(outcome), decision()["decided_at"])
+    assert held.status == domain.NOT_PAYABLE and held.schedule is None
+    assert domain.details(held)["schedule"] is None and effects.events == []
+    assert [(p.action, p.rule_id) for p in effects.progress] == [(f"no_payment:{outcome}",
+                                                                  "PA-1")]
+
+
+def test_PA1_a_decided_case_is_not_decided_again():
+    held = case(domain.NOT_PAYABLE)
+    effects = domain.decide(held, decision(), decision()["decided_at"])
+    assert effects.save is False and effects.events == [] and effects.progress == []
+    assert held.status == domain.NOT_PAYABLE and held.schedule is None
+
+
+def test_PA1_accepted_case_waits_for_its_decision():
+    accepted = {"case_id": "c-1", "case_no": "SGZ-2026-00001", "program": "dibao",
+                "street_code": "shaogongzhuang", "community": "前园社区",
+                "accepted_at": datetime(2026, 3, 2, 2, tzinfo=timezone.utc)}
+    held = domain.register_case(accepted)
+    assert (held.status, held.community, held.schedule) == (domain.AWAITING_DECISION,
+                                                            "前园社区", None)
+
+
+def test_PA1_street_staff_see_their_street_the_district_any():
+    assert domain.payee_street(None, "xigu", False) == "xigu"
+    assert domain.payee_street("shaogongzhuang", "xigu", False) == "shaogongzhuang"  # refused
+    assert domain.payee_street(None, None, True) is None
+    assert domain.payee_street("xigu", None, True) == "xigu"
 
 
 def test_PA1_month_total_in_fen():
     plans = [domain.schedule(decision()), domain.schedule({**decision(), "case_id": "c-2",
                                                            "monthly_amount_fen": 31400})]
     assert domain.month_total(plans) == 258400
+
+
+def test_PA1_the_case_is_stored_and_read_back_with_its_schedule():
+    import json
+    held = case()
+    domain.decide(held, decision(), decision()["decided_at"])
+    identity = {k: getattr(held, k) for k in ("case_id", "case_no", "program", "street_code",
+                                              "status", "since", "version")}
+    stored = json.loads(json.dumps(held.to_details(), default=str))
+    assert domain.PaymentCase.from_row(identity, stored) == held
+    # a row written before issue 7 (with its own timeline list) still reads
+    old = {"community": "前园社区", "schedule": None, "timeline": [{"action": "x"}]}
+    assert domain.PaymentCase.from_row(identity, old).schedule is None

@@ -82,6 +82,11 @@ class Effects:
         self.met.extend(Meet(r, at, key) for r in rule_ids)
         return self
 
+    def meet_every_open_deadline(self) -> Effects:
+        """Every deadline still open on the case is met (a case that ends early)."""
+        self.meet_all = True
+        return self
+
     def emit(self, event_type: str, payload: dict[str, Any], *, case_id: str | None = None,
              street_code: str | None = None) -> Effects:
         self.events.append(Event(event_type, payload, case_id, street_code))

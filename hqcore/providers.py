@@ -25,21 +25,27 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider, Entrypoint, Extension
 
 from hqcore import logs, metrics, steps
+from hqcore.authz import Actor
 from hqcore.calendar import WorkingCalendar
 from hqcore.clock import get_clock
+from hqcore.config import Settings
 from hqcore.db import Database
 from hqcore.deadlines import compute_due
 from hqcore.documents import Templates
 from hqcore.messaging.outbox import EventPublisher
 from hqcore.messaging.outbox import OutboxRelay as Relay
-from hqcore.messaging.subscriber import EventSubscriber
+from hqcore.messaging.subscriber import EventSubscriber, ExcInfo
 from hqcore.uow import MessageContext, UnitOfWork, deadline_event
+
+if TYPE_CHECKING:
+    from eventlet.greenthread import GreenThread
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +81,15 @@ class Every:
             self._wake.clear()
 
 
-class OutboxRelay(Extension):
+class OutboxRelay(Extension):  # type: ignore[misc]  # nameko has no type information
     """Publishes committed outbox rows, with publisher confirms (``hqcore.messaging.outbox``)."""
 
     def attach(self, database: Database, tables: dict[str, Any]) -> None:
         self._database, self._tables = database, tables
 
     def setup(self) -> None:
-        settings = self.container.config["HQ_SETTINGS"]
-        self.service = self.container.service_name
+        settings: Settings = self.container.config["HQ_SETTINGS"]
+        self.service: str = self.container.service_name
         self._amqp_uri = settings.amqp_uri
         self._every = Every(self.container, "outbox_relay", settings.outbox_poll_interval,
                             self.relay)
@@ -111,7 +117,7 @@ class OutboxRelay(Extension):
     kill = stop
 
 
-class DeadlineScanner(Extension):
+class DeadlineScanner(Extension):  # type: ignore[misc]  # nameko has no type information
     """Marks overdue deadlines breached, each exactly once with its event; recomputes
     provisional deadlines once their year's holidays are known; updates the queue gauges."""
 
@@ -120,8 +126,8 @@ class DeadlineScanner(Extension):
         self._make_uow, self.calendar = make_uow, calendar
 
     def setup(self) -> None:
-        self.settings = self.container.config["HQ_SETTINGS"]
-        self.service = self.container.service_name
+        self.settings: Settings = self.container.config["HQ_SETTINGS"]
+        self.service: str = self.container.service_name
         self._every = Every(self.container, "deadline_scanner",
                             self.settings.deadline_scan_interval, self._tick)
 
@@ -143,9 +149,11 @@ class DeadlineScanner(Extension):
                                  acting_user="system")
         breached = 0
         with self._make_uow(context) as uow:
+            now = uow.now
+            assert now is not None  # set when the unit of work begins
             self._recompute_provisional(uow)
-            for deadline in uow.deadlines.overdue(uow.now):
-                if not uow.deadlines.mark_breached(deadline, uow.now):
+            for deadline in uow.deadlines.overdue(now):
+                if not uow.deadlines.mark_breached(deadline, now):
                     continue  # another instance took it
                 breached += 1
                 metrics.DEADLINE_BREACHES.labels(
@@ -203,11 +211,11 @@ class Work:
         self.runtime, self._correlation_id, self.scanner = runtime, correlation_id, scanner
 
     @property
-    def clock(self) -> Any:
+    def clock(self) -> steps.Clock:
         return self.runtime.clock
 
     @property
-    def calendar(self) -> Any:
+    def calendar(self) -> WorkingCalendar:
         return self.runtime.calendar
 
     def step(self, handler: Callable[..., Any], actor: Any, fields: dict[str, Any]
@@ -224,41 +232,51 @@ class Work:
     def periodic(self, handler: Callable[[steps.Work], None]) -> None:
         steps.run_periodic(self.runtime, handler)
 
-    def unit(self, actor: Any = None) -> Any:
+    def unit(self, actor: Actor | None = None) -> AbstractContextManager[steps.Context[Any]]:
         """A unit of work with its handler context, for the kit's shared entrypoints."""
         return steps.unit_of_work(self.runtime, actor, correlation_id=self._correlation_id)
 
 
-class UnitOfWorkProvider(DependencyProvider):
+class UnitOfWorkProvider(DependencyProvider):  # type: ignore[misc]  # nameko: no type information
     """A service's database, units of work and step runner (``self.work``).
 
     ``repositories`` maps a name to a factory ``(conn) -> repository`` (``uow.cases`` is the
-    service's case repository); ``templates`` is the folder of its documents' templates;
-    ``view`` its case view ``(case, ctx) -> dict``.
+    service's case repository); ``ports`` maps a name to ``(settings, clock) -> factory``, for
+    a client of an outside system that is chosen from the settings once and then works inside
+    each unit of work (verification's city platform); ``templates`` is the folder of its
+    documents' templates; ``view`` its case view ``(case, ctx) -> dict``.
     """
     relay = OutboxRelay()
     scanner = DeadlineScanner()
 
     def __init__(self, tables: dict[str, Any], *, repositories: dict[str, Any] | None = None,
-                 templates: Any = None, view: Callable[..., dict[str, Any]] | None = None):
+                 ports: dict[str, Any] | None = None, templates: Any = None,
+                 view: Callable[..., dict[str, Any]] | None = None):
         self.tables = tables
         self.repositories = repositories or {}
+        self.ports = ports or {}
         self.templates_folder = templates
         self.view = view
 
     def setup(self) -> None:
-        self.settings = self.container.config["HQ_SETTINGS"]
-        self.service = self.container.service_name
+        self.settings: Settings = self.container.config["HQ_SETTINGS"]
+        self.service: str = self.container.service_name
         self.clock = get_clock(self.settings)
         self.calendar = WorkingCalendar(self.settings.holiday_file)
         self.database = Database(self.settings.database_url(self.service))
         self.templates = Templates(self.templates_folder) if self.templates_folder else None
+        self.factories = {**self.repositories, **{
+            name: port(self.settings, self.clock) for name, port in self.ports.items()}}
         self.relay.attach(self.database, self.tables)
         self.scanner.attach(self.make_uow, self.calendar)
 
     def make_uow(self, context: MessageContext) -> UnitOfWork:
         return UnitOfWork(self.database, self.tables, self.clock, context,
-                          repositories=self.repositories, on_commit=self.relay.wake)
+                          repositories=self.factories, on_commit=self.after_commit)
+
+    def after_commit(self) -> None:
+        """A unit of work committed events: the relay publishes them now."""
+        self.relay.wake()
 
     def runtime(self) -> steps.Runtime:
         return steps.Runtime(self.service, self.clock, self.calendar, self.make_uow,
@@ -269,12 +287,12 @@ class UnitOfWorkProvider(DependencyProvider):
                     self.scanner)
 
 
-class Periodic(Entrypoint):
+class Periodic(Entrypoint):  # type: ignore[misc]  # nameko has no type information
     """``@scan``: a worker every ``Settings.deadline_scan_interval`` seconds, in every
     instance, on the suite's one periodic mechanism; the next run waits for this one."""
 
     def setup(self) -> None:
-        interval = self.container.config["HQ_SETTINGS"].deadline_scan_interval
+        interval: float = self.container.config["HQ_SETTINGS"].deadline_scan_interval
         self._every = Every(self.container, f"scan:{self.method_name}", interval, self._run)
 
     def start(self) -> None:
@@ -287,42 +305,49 @@ class Periodic(Entrypoint):
 
     def _run(self) -> None:
         done = threading.Event()
-        self.container.spawn_worker(self, (), {}, handle_result=lambda ctx, result, exc_info:
-                                    (done.set(), (result, exc_info))[1])
+
+        def finished(worker_ctx: Any, result: Any, exc_info: ExcInfo | None
+                     ) -> tuple[Any, ExcInfo | None]:
+            done.set()
+            return result, exc_info
+
+        self.container.spawn_worker(self, (), {}, handle_result=finished)
         done.wait()
 
 
 scan = Periodic.decorator
 
 
-class Instrumentation(DependencyProvider):
+class Instrumentation(DependencyProvider):  # type: ignore[misc]  # nameko: no type information
     """Entrypoint metrics, the correlation id in logs, and the metrics HTTP endpoint."""
 
-    def setup(self):
-        self.settings = self.container.config["HQ_SETTINGS"]
-        self.service = self.container.service_name
-        self._started: dict = {}
+    def setup(self) -> None:
+        self.settings: Settings = self.container.config["HQ_SETTINGS"]
+        self.service: str = self.container.service_name
+        self._started: dict[Any, float] = {}  # by nameko WorkerContext
 
-    def start(self):
-        self._server = None
+    def start(self) -> None:
+        self._server: GreenThread | None = None
         if self.settings.metrics_enabled:
             import eventlet
             self._server = eventlet.spawn(metrics.serve_forever,
                                           self.settings.metrics_ports[self.service])
 
-    def stop(self):
+    def stop(self) -> None:
         if self._server is not None:
             self._server.kill()  # the metrics endpoint goes with the service, quietly
 
     kill = stop
 
-    def worker_setup(self, worker_ctx):
+    def worker_setup(self, worker_ctx: Any) -> None:
         logs.correlation_id.set(worker_ctx.data.get("correlation_id") or worker_ctx.call_id)
         self._started[worker_ctx] = time.perf_counter()
 
-    def worker_result(self, worker_ctx, result=None, exc_info=None):
+    def worker_result(self, worker_ctx: Any, result: Any = None,
+                      exc_info: ExcInfo | None = None) -> None:
         entrypoint = worker_ctx.entrypoint
-        kind = "event" if isinstance(entrypoint, EventSubscriber) else type(entrypoint).__name__.lower()
+        kind = ("event" if isinstance(entrypoint, EventSubscriber)
+                else type(entrypoint).__name__.lower())
         expected = getattr(entrypoint, "expected_exceptions", ())
         if exc_info is None:
             outcome = "ok"
@@ -330,14 +355,14 @@ class Instrumentation(DependencyProvider):
             outcome = "rejected"
         else:
             outcome = "error"
-        name = entrypoint.method_name
+        name: str = entrypoint.method_name
         metrics.ENTRYPOINT_CALLS.labels(self.service, name, kind, outcome).inc()
         started = self._started.pop(worker_ctx, None)
         if started is not None:
             metrics.ENTRYPOINT_SECONDS.labels(self.service, name, kind).observe(
                 time.perf_counter() - started)
 
-    def worker_teardown(self, worker_ctx):
+    def worker_teardown(self, worker_ctx: Any) -> None:
         self._started.pop(worker_ctx, None)
 
 

@@ -27,9 +27,10 @@ a test passes in, so handlers run the same way with a fake unit of work.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -39,12 +40,15 @@ from marshmallow import ValidationError
 from hqcore import timeline
 from hqcore.aggregate import CaseAggregate
 from hqcore.authz import ROLES, Actor, authorize, may_view
+from hqcore.calendar import WorkingCalendar
 from hqcore.contracts import dump_rpc_response, load_rpc_request
 from hqcore.contracts.common import ActorSchema
-from hqcore.effects import DocumentDraft, Effects
 from hqcore.documents import new_document_id
-from hqcore.errors import CaseNotFound, Forbidden, validation_error_from_marshmallow
+from hqcore.effects import DocumentDraft, Effects
+from hqcore.errors import CaseNotFound, Conflict, Forbidden, validation_error_from_marshmallow
 from hqcore.uow import MessageContext
+
+log = logging.getLogger(__name__)
 
 C = TypeVar("C", bound=CaseAggregate)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,10 +82,10 @@ class Runtime:
     factory, its templates and its case view. Built by the nameko provider, or by a test."""
     service: str
     clock: Clock
-    calendar: Any
+    calendar: WorkingCalendar
     make_uow: Callable[[MessageContext], Any]
     templates: Renderer | None = None
-    view: Callable[[Any, Context], dict[str, Any]] | None = None
+    view: Callable[[Any, Context[Any]], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -90,7 +94,7 @@ class Context(Generic[C]):
     events and periodic work), the clock's ``now`` and the working-day calendar."""
     uow: Any
     actor: Actor | None
-    calendar: Any
+    calendar: WorkingCalendar
     runtime: Runtime
 
     @property
@@ -120,6 +124,12 @@ class Context(Generic[C]):
     def new_document_id(self) -> str:
         """An id for a document this step will issue (``DocumentDraft.document_id``)."""
         return new_document_id(self.service)
+
+    @staticmethod
+    def new_id() -> str:
+        """An id for anything else the case must name before it is stored (e.g. a deadline
+        passed to ``Deadline.open(id=...)``)."""
+        return str(uuid.uuid4())
 
     def issue(self, draft: DocumentDraft, case_id: str) -> str:
         """Render and store one document now; its id."""
@@ -326,7 +336,7 @@ class Work:
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
 
-    def unit(self) -> Any:
+    def unit(self) -> AbstractContextManager[Context[Any]]:
         """A unit of work with no acting user (``with work.unit() as ctx``)."""
         return unit_of_work(self.runtime, None)
 
@@ -335,6 +345,24 @@ class Work:
         with self.unit() as ctx:
             case = ctx.load(case_id)
             _save_and_apply(ctx, case, handler(case, ctx))
+
+    def each(self, jobs: Iterable[tuple[str, Callable[[Any, Context[Any]], Effects]]]) -> int:
+        """``on_case(case_id, handler)`` for each pair, one unit of work each: a conflict means
+        another instance (or a user's step) acted on the case first and it is skipped; any
+        other failure is logged and the case is tried again on the next run. How many cases
+        were done."""
+        done = 0
+        for case_id, handler in jobs:
+            try:
+                self.on_case(case_id, handler)
+            except Conflict:
+                continue
+            except Exception:
+                log.exception("%s: periodic work on case %s failed; it is tried again on the "
+                              "next run", self.runtime.service, case_id)
+                continue
+            done += 1
+        return done
 
 
 def run_periodic(runtime: Runtime, handler: Callable[[Work], None]) -> None:

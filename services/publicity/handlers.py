@@ -6,15 +6,23 @@ applies the effects the domain returns. The rules themselves are in ``domain``.
 """
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any, Protocol
 
 from hqcore.authz import CLERK, COMMUNITY_WORKER, DISTRICT_OFFICER, STREET_LEADER
 from hqcore.effects import Effects
-from hqcore.errors import Conflict, NotFound
+from hqcore.errors import NotFound
 from hqcore.service_kit import deadline_view
-from hqcore.steps import (CaseStore, Context, Opened, Work, case_step, on_case_event, on_event,
-                          periodic, step)
+from hqcore.steps import (
+    CaseStore,
+    Context,
+    Opened,
+    Work,
+    case_step,
+    on_case_event,
+    on_event,
+    periodic,
+    step,
+)
 from services.publicity import domain
 from services.publicity.domain import PublicityCase
 
@@ -169,9 +177,7 @@ def end_publicities(work: Work) -> None:
     (every instance scans; the version check on save lets one act on each case)."""
     with work.unit() as ctx:
         due = _uow(ctx).periods.ended(ctx.now)
-    for case_id in due:
-        with suppress(Conflict):  # another instance, or an objection, got there first
-            work.on_case(case_id, _end_publicity)
+    work.each((case_id, _end_publicity) for case_id in due)
 
 
 def _end_publicity(case: PublicityCase, ctx: Ctx) -> Effects:

@@ -22,7 +22,6 @@ from hqcore.case_records import CaseRecords, case_records_table
 from hqcore.db import UtcDateTime, platform_tables
 from hqcore.policy import PolicyRate
 from hqcore.policy_tables import policy_rates_table, rates_in_force, seed_policy_rates
-from hqcore.providers import UnitOfWorkProvider
 from services.verification.domain import (
     CITY_CHECK,
     Company,
@@ -177,15 +176,8 @@ def city_platform(settings: Any, clock: Any) -> Callable[[Any], CityVerification
 
 
 # ``uow.<name>`` for each unit of work (``hqcore.providers.UnitOfWorkProvider``); ``uow.city``
-# is added from the settings by ``VerificationWork``.
+# is chosen from the settings once, then bound to each unit of work.
 REPOSITORIES = {"cases": cases, "policy": PolicyRates, "pending": PendingWork}
+PORTS = {"city": city_platform}
 
 
-class VerificationWork(UnitOfWorkProvider):
-    """The kit's unit-of-work provider, plus ``uow.city`` built from the service's settings
-    and clock once they are known (the kit's repository factories get only the connection)."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.repositories = {**self.repositories,
-                             "city": city_platform(self.settings, self.clock)}

@@ -598,7 +598,7 @@ def end_correction_window(case: VerificationCase, deadline_id: str, due_at: date
     effects = (progress("not corrected in time: deemed withdrawn", "VE-5", closed=True)
                .issue(notice)
                .emit("verification.withdrawn", withdrawn_event(case, now)))
-    effects.meet_all = True
+    effects.meet_every_open_deadline()
     return effects
 
 

@@ -8,15 +8,13 @@ applies the effects the domain returns. The rules themselves are in ``domain``.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date
 from functools import partial
 from typing import Any, Protocol
 
 from hqcore.authz import CLERK, DISTRICT_OFFICER, INVESTIGATOR
 from hqcore.effects import Effects
-from hqcore.errors import Conflict
 from hqcore.policy import PolicyRate
 from hqcore.service_kit import deadline_view
 from hqcore.steps import (
@@ -71,11 +69,6 @@ CaseJob = Callable[[VerificationCase, Ctx], Effects]
 def _uow(ctx: Ctx) -> VerificationUnitOfWork:
     uow: VerificationUnitOfWork = ctx.uow
     return uow
-
-
-def _new_deadline_id() -> str:
-    """An id for a deadline the case must name before it is added (a VE-3 or VE-5 window)."""
-    return str(uuid.uuid4())
 
 
 def view(case: VerificationCase, ctx: Ctx) -> dict[str, Any]:
@@ -155,7 +148,7 @@ def record_untruthful_declaration(request: dict[str, Any], case: VerificationCas
                                   ) -> Effects:
     """VE-5: a notice to correct within 5 WD."""
     return domain.record_untruthful_declaration(case, request["detail"], ctx.require_actor(),
-                                                ctx.now, ctx.calendar, _new_deadline_id())
+                                                ctx.now, ctx.calendar, ctx.new_id())
 
 
 @case_step("verification.record_correction", roles=(CLERK,),
@@ -167,26 +160,13 @@ def record_correction(request: dict[str, Any], case: VerificationCase, ctx: Ctx)
 
 # -- periodic ---------------------------------------------------------------------------------
 
-def _each(work: Work, jobs: Iterable[tuple[str, CaseJob]]) -> None:
-    """One unit of work per case: a conflict means another instance (or a user) acted on the
-    case first; any other failure is logged and the case is tried again on the next run."""
-    for case_id, job in jobs:
-        try:
-            work.on_case(case_id, job)
-        except Conflict:
-            continue  # another instance, or a step, got there first
-        except Exception:
-            log.exception("verification: periodic work on case %s failed; retried next time",
-                          case_id)
-
-
 @periodic()
 def collect_city_reports(work: Work) -> None:
     """VE-2, VE-3: collect the city's reports and run the means test (every instance scans;
     the row lock and the version check let one act on each case)."""
     with work.unit() as ctx:
         waiting = _uow(ctx).pending.city_checks()
-    _each(work, ((case_id, _collect_report) for case_id in waiting))
+    work.each((case_id, _collect_report) for case_id in waiting)
 
 
 def _collect_report(case: VerificationCase, ctx: Ctx) -> Effects:
@@ -202,7 +182,7 @@ def _collect_report(case: VerificationCase, ctx: Ctx) -> Effects:
     result = domain.means_test(case.program, case.members, report,
                                uow.policy.in_force(domain.POLICY_KEYS, day), day)
     return domain.apply_report(case, report, result, ctx.now, ctx.calendar,
-                               _new_deadline_id())
+                               ctx.new_id())
 
 
 @periodic()
@@ -211,7 +191,7 @@ def end_explanation_windows(work: Work) -> None:
     the windows the deadline scanner marked breached, each once)."""
     with work.unit() as ctx:
         ended = _uow(ctx).pending.ended_windows(domain.AWAITING_EXPLANATION, "VE-3")
-    _each(work, ((case_id, partial(_end_explanation_window, deadline_id))
+    work.each(((case_id, partial(_end_explanation_window, deadline_id))
                  for case_id, deadline_id in ended))
 
 
@@ -224,7 +204,7 @@ def end_correction_windows(work: Work) -> None:
     """VE-5: not corrected within 5 WD of the notice: deemed withdrawn."""
     with work.unit() as ctx:
         ended = _uow(ctx).pending.ended_windows(domain.AWAITING_CORRECTION, "VE-5")
-    _each(work, ((case_id, partial(_end_correction_window, deadline_id))
+    work.each(((case_id, partial(_end_correction_window, deadline_id))
                  for case_id, deadline_id in ended))
 
 

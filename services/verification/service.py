@@ -6,15 +6,16 @@ from nameko.rpc import rpc
 
 from hqcore.errors import EXPECTED
 from hqcore.messaging.subscriber import subscribe
-from hqcore.providers import scan
+from hqcore.providers import UnitOfWorkProvider, scan
 from hqcore.service_kit import CaseService, PolicyTableService
 from services.verification import adapters, handlers, notices
 
 
 class VerificationService(PolicyTableService, CaseService):
     name = "verification"
-    work = adapters.VerificationWork(adapters.TABLES, repositories=adapters.REPOSITORIES,
-                                     templates=notices.TEMPLATES, view=handlers.view)
+    work = UnitOfWorkProvider(adapters.TABLES, repositories=adapters.REPOSITORIES,
+                              ports=adapters.PORTS, templates=notices.TEMPLATES,
+                              view=handlers.view)
     policy_rates_table = adapters.policy_rates  # add_policy_rate, list_policy_rates
 
     @subscribe("application.accepted")

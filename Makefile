@@ -8,15 +8,17 @@ VENV = .venv
 PY = $(VENV)/bin/python
 # real: the system clock; controlled: the suite-wide clock file the gateway can set (demo mode)
 HQ_CLOCK_MODE ?= real
-TIERS = unit service e2e
+# deploy second: its file checks are as quick as the unit tier, where they used to run
+TIERS = unit deploy service e2e
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: help venv broker postgres prometheus migrate seed run demo test bench clean distclean
+.PHONY: help venv broker postgres prometheus migrate seed run demo lint test bench clean distclean
 
 help:
 	@echo "make run        check the broker, build $(VENV), migrate, seed, start all services and the gateway"
 	@echo "make demo       the same with the controlled (demo) clock: HQ_CLOCK_MODE=controlled"
-	@echo "make test       unit, service and end-to-end tests (needs RabbitMQ and PostgreSQL)"
+	@echo "make lint       static checks: ruff check, ruff format --check, mypy (see pyproject.toml)"
+	@echo "make test       lint, then unit, deploy, service and end-to-end tests (needs RabbitMQ and PostgreSQL)"
 	@echo "make bench      the benchmark"
 	@echo "make migrate    apply every service's database migrations"
 	@echo "make seed       load the seed data (after migrating)"
@@ -47,22 +49,31 @@ prometheus:
 	@bash scripts/ensure-prometheus.sh
 
 migrate: venv
-	$(PY) -m hqcore.cli migrate all
+	$(PY) -m hqops.cli migrate all
 
 seed: migrate
-	$(PY) -m hqcore.cli seed all
+	$(PY) -m hqops.cli seed all
 
 run: broker venv migrate seed
-	HQ_CLOCK_MODE=$(HQ_CLOCK_MODE) exec $(PY) -m hqcore.supervisor
+	HQ_CLOCK_MODE=$(HQ_CLOCK_MODE) exec $(PY) -m hqops.supervisor
 
 demo:
 	@$(MAKE) --no-print-directory run HQ_CLOCK_MODE=controlled
+
+# Static checks, configured in pyproject.toml ([tool.ruff], [tool.mypy]); each runs even if an
+# earlier one failed, and the target fails if any did.
+lint: venv
+	@code=0; \
+	for check in "ruff check ." "ruff format --check ." "mypy"; do \
+	  echo "== $$check"; $(PY) -m $$check || code=1; \
+	done; \
+	exit $$code
 
 # One pytest process per tier, so the service tier's eventlet monkey-patching cannot leak into
 # another tier. Stops at the first failing tier. A tier without test files is skipped (pytest's
 # exit code 5, "no tests collected", fails the build only if the tier has test files).
 # Tests get their own HQ_VAR_DIR, never the user's var/.
-test: broker postgres prometheus venv
+test: broker postgres prometheus venv lint
 	@export HQ_VAR_DIR=$$(mktemp -d "$${TMPDIR:-/tmp}/hq-test.XXXXXX"); \
 	trap 'rm -rf "$$HQ_VAR_DIR"' EXIT; \
 	for tier in $(TIERS); do \
@@ -77,7 +88,7 @@ bench: broker venv
 	$(PY) -m bench
 
 clean:
-	rm -rf var .pytest_cache build dist *.egg-info
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache build dist *.egg-info
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from hqcore.config import PROJECT_ROOT, SERVICES, Settings
-from hqcore.supervisor import _die_with_parent
+from hqops.supervisor import _die_with_parent
 
 BROKER = os.environ.get("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//")
 STOP_TIMEOUT = 10.0
@@ -84,8 +84,8 @@ class BenchEnv:
         for name in SERVICES:
             self.env[f"{name.upper()}_DATABASE_URL"] = f"sqlite:///{var / (name + '.db')}"
         self.settings = Settings.from_env(self.env)
-        from hqcore.cli import seed_services
         from hqcore.migrations import upgrade
+        from hqops.cli import seed_services
         for name in SERVICES:
             upgrade(name, self.settings)
         seed_services(SERVICES, self.settings)

@@ -17,7 +17,7 @@ from typing import Callable
 from urllib.parse import urlsplit
 
 from bench.report import BASELINE, LATENCY, THROUGHPUT, Row
-from hqcore.testing import actor_for, make_id_number, sample_application
+from hqops.samples import actor_for, make_id_number, sample_application
 
 SECTION = "1. request needing one RPC, vs raw kombu request/reply"
 

@@ -5,7 +5,9 @@ case's street; a refusal is a ``Forbidden`` the gateway answers with 403.
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from hqcore.errors import Forbidden
 
@@ -26,6 +28,14 @@ SEES_PERSONAL_DATA = frozenset({CLERK, INVESTIGATOR, REVIEWER, DEPARTMENT_HEAD, 
                                 DISTRICT_OFFICER})
 
 
+class ActorData(TypedDict):
+    """An ``Actor`` as it travels (the contract ``ActorSchema``)."""
+    user_id: str
+    role: str
+    street_code: str | None
+    name: str
+
+
 @dataclass(frozen=True)
 class Actor:
     user_id: str
@@ -38,15 +48,16 @@ class Actor:
         return self.role == DISTRICT_OFFICER
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Actor":
+    def from_dict(cls, data: Mapping[str, Any]) -> Actor:
         return cls(data["user_id"], data["role"], data.get("street_code"), data.get("name", ""))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> ActorData:
         return {"user_id": self.user_id, "role": self.role, "street_code": self.street_code,
                 "name": self.name}
 
 
-def authorize(actor: Actor, allowed_roles, case_street: str | None, step: str) -> None:
+def authorize(actor: Actor, allowed_roles: Collection[str], case_street: str | None,
+              step: str) -> None:
     """Raise Forbidden unless ``actor`` has one of ``allowed_roles`` and, for street staff,
     works in the case's street."""
     if actor.role not in allowed_roles:

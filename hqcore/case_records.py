@@ -11,14 +11,18 @@ whole case from every service's ``get_case``.
 from __future__ import annotations
 
 import json
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import and_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from hqcore.aggregate import CaseAggregate
 from hqcore.db import UtcDateTime
 from hqcore.errors import Conflict
+
+if TYPE_CHECKING:
+    from hqcore.migrations import SchemaOperations
 
 A = TypeVar("A", bound=CaseAggregate)
 
@@ -37,7 +41,7 @@ def case_records_table(metadata: sa.MetaData, name: str = "case_records") -> sa.
     )
 
 
-def create_case_records_v1(op) -> None:
+def create_case_records_v1(op: SchemaOperations) -> None:
     """The table as first released (migrations freeze it; ``add_case_version_v2`` follows)."""
     op.create_table(
         "case_records",
@@ -51,7 +55,7 @@ def create_case_records_v1(op) -> None:
     )
 
 
-def add_case_version_v2(op, table: str = "case_records") -> None:
+def add_case_version_v2(op: SchemaOperations, table: str = "case_records") -> None:
     """The ``version`` column of the one concurrency strategy."""
     with op.batch_alter_table(table) as batch:
         batch.add_column(sa.Column("version", sa.Integer, nullable=False, server_default="0"))
@@ -66,7 +70,7 @@ def stale(case: CaseAggregate) -> Conflict:
 class CaseRecords(Generic[A]):
     """The cases of one aggregate type in one table (``uow.cases``)."""
 
-    def __init__(self, conn: Any, table: sa.Table, aggregate: type[A]):
+    def __init__(self, conn: sa.Connection, table: sa.Table, aggregate: type[A]):
         self._conn, self._table, self._aggregate = conn, table, aggregate
 
     def get(self, case_id: str, *, lock: bool = False) -> A | None:
@@ -90,8 +94,8 @@ class CaseRecords(Generic[A]):
             raise stale(case)
         case.version += 1
 
-    def where(self, *conditions: Any, order_by: Any = None, limit: int | None = None
-              ) -> list[A]:
+    def where(self, *conditions: ColumnElement[bool], order_by: ColumnElement[Any] | None = None,
+              limit: int | None = None) -> list[A]:
         """Cases matching SQLAlchemy ``conditions`` on the table's columns."""
         query = select(self._table).where(*conditions).order_by(
             order_by if order_by is not None else self._table.c.case_no)
@@ -100,10 +104,10 @@ class CaseRecords(Generic[A]):
         return [self._to_case(row) for row in self._conn.execute(query)]
 
     @property
-    def columns(self) -> Any:
+    def columns(self) -> sa.ColumnCollection[str, sa.Column[Any]]:
         return self._table.c
 
-    def _to_case(self, row: Any) -> A:
+    def _to_case(self, row: sa.Row[Any]) -> A:
         m = row._mapping
         identity = {k: m[k] for k in ("case_id", "case_no", "program", "street_code", "status",
                                       "since", "version")}
@@ -112,30 +116,3 @@ class CaseRecords(Generic[A]):
 
 def _json(details: dict[str, Any]) -> str:
     return json.dumps(details, ensure_ascii=False, default=str)
-
-
-class CaseRecordRepository:  # TEMPORARY: removed once every service is on CaseRecords
-    def __init__(self, conn, table):
-        self._conn, self._table = conn, table
-
-    def add(self, record) -> None:
-        self._conn.execute(self._table.insert().values(
-            case_id=record.case_id, case_no=record.case_no, program=record.program,
-            street_code=record.street_code, status=record.status, since=record.since,
-            details=_json(record.details)))
-
-    def get(self, case_id: str):
-        from hqcore.casefile import CaseRecord
-        row = self._conn.execute(
-            select(self._table.c.case_id, self._table.c.case_no, self._table.c.program,
-                   self._table.c.street_code, self._table.c.status, self._table.c.since,
-                   self._table.c.details).where(self._table.c.case_id == case_id)).first()
-        if row is None:
-            return None
-        return CaseRecord(row.case_id, row.case_no, row.program, row.street_code, row.status,
-                          row.since, json.loads(row.details))
-
-    def save(self, record) -> None:
-        self._conn.execute(update(self._table).where(self._table.c.case_id == record.case_id)
-                           .values(status=record.status, since=record.since,
-                                   details=_json(record.details)))

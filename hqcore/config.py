@@ -72,7 +72,6 @@ class Settings:
     queue_type: str = "quorum"
     log_level: str = "INFO"
     # Fault injection for the crash-between-commit-and-publish test; never set in production.
-    fault_crash_after_commit: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -115,7 +114,6 @@ class Settings:
             ),
             queue_type=env.get("HQ_QUEUE_TYPE", cls.queue_type),
             log_level=env.get("HQ_LOG_LEVEL", cls.log_level),
-            fault_crash_after_commit=_bool(env.get("HQ_FAULT_CRASH_AFTER_COMMIT")),
         )
 
     def database_url(self, service: str) -> str:

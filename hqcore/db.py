@@ -9,33 +9,51 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    Boolean, Column, Date, DateTime, Integer, MetaData, String, Table, Text, create_engine,
-    event, Index, UniqueConstraint,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+if TYPE_CHECKING:
+    import sqlite3
 
-class UtcDateTime(TypeDecorator):
+
+class UtcDateTime(TypeDecorator[datetime]):
     """Stores naive UTC (SQLite has no time zones), always returns aware UTC."""
     impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; use the suite's clock")
         return value.astimezone(timezone.utc).replace(tzinfo=None)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc)
+        stored: datetime = value  # naive UTC, as the DateTime impl reads it
+        return stored.replace(tzinfo=timezone.utc)
 
 
 def platform_tables(metadata: MetaData) -> dict[str, Table]:
@@ -99,7 +117,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry
+                            ) -> None:
             dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below take effect
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -108,7 +127,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):
+        def _sqlite_begin(conn: Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
@@ -127,7 +146,7 @@ class Database:
         self._lock = threading.RLock() if self.is_sqlite else None
 
     @contextmanager
-    def transaction(self):
+    def transaction(self) -> Iterator[Connection]:
         """One database transaction: commits when the block ends, rolls back on error."""
         if self._lock is not None:
             self._lock.acquire()

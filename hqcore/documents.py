@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import sqlalchemy as sa
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -18,8 +19,11 @@ from sqlalchemy import and_, select, update
 from hqcore.clock import CHINA_TZ
 from hqcore.db import UtcDateTime
 
+if TYPE_CHECKING:
+    from hqcore.migrations import SchemaOperations
 
-def create_documents_v1(op) -> None:
+
+def create_documents_v1(op: SchemaOperations) -> None:
     """The documents table as first released (table definition: ``hqcore.db``)."""
     op.create_table(
         "documents",
@@ -33,6 +37,15 @@ def create_documents_v1(op) -> None:
     )
 
 
+class DocumentRef(TypedDict):
+    """A document as listed (the contract ``DocumentRefSchema``)."""
+    document_id: str
+    kind: str
+    title: str
+    issued_at: datetime
+    served_at: datetime | None
+
+
 @dataclass(frozen=True)
 class Document:
     document_id: str
@@ -43,7 +56,7 @@ class Document:
     issued_at: datetime
     served_at: datetime | None
 
-    def ref(self) -> dict:
+    def ref(self) -> DocumentRef:
         return {"document_id": self.document_id, "kind": self.kind, "title": self.title,
                 "issued_at": self.issued_at, "served_at": self.served_at}
 
@@ -66,7 +79,7 @@ class Templates:
         self.env.filters["date_zh"] = _date_zh
         self.env.filters["yuan"] = _yuan
 
-    def render(self, name: str, **context) -> str:
+    def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(name).render(**context)
 
 
@@ -76,7 +89,7 @@ def new_document_id(service: str) -> str:
 
 
 class DocumentStore:
-    def __init__(self, conn, table: sa.Table, service: str):
+    def __init__(self, conn: sa.Connection, table: sa.Table, service: str):
         self._conn, self._table, self._service = conn, table, service
 
     def issue(self, case_id: str, kind: str, title: str, html: str, issued_at: datetime,

@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 from datetime import datetime, timezone
+from typing import Any, TextIO
 
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
@@ -28,7 +29,7 @@ def redact_text(text: str) -> str:
     return _ID_NUMBER.sub(lambda m: m.group(0)[:4] + "*" * 12 + m.group(0)[-2:], text)
 
 
-def redact(value):
+def redact(value: Any) -> Any:
     """Copy ``value`` with sensitive keys replaced and ID-number-like strings masked."""
     if isinstance(value, dict):
         return {k: (REDACTED if str(k).lower() in SENSITIVE_KEYS else redact(v))
@@ -50,7 +51,7 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
             "level": record.levelname,
             "service": self.service,
@@ -68,7 +69,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def _jsonable(value):
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
     try:
         json.dumps(value, default=str)
         return value
@@ -76,7 +77,7 @@ def _jsonable(value):
         return {k: str(v) for k, v in value.items()}
 
 
-def configure(service: str, level: str = "INFO", stream=None) -> None:
+def configure(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
     """Send every log record of the process as one JSON line to ``stream`` (stderr)."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(service))

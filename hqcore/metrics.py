@@ -4,6 +4,9 @@ Each service process serves them on its own port (intake 9101 … supervision 91
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 
 ENTRYPOINT_CALLS = Counter(
@@ -80,7 +83,8 @@ def serve_forever(port: int, host: str = "0.0.0.0") -> None:
     eventlet.wsgi.server(eventlet.listen((host, port)), make_wsgi_app(), log_output=False)
 
 
-def record_deadline_counts(service: str, counts) -> None:
+def record_deadline_counts(service: str,
+                           counts: Iterable[tuple[str, str | None, str, bool, int]]) -> None:
     """Set the deadline gauges from (rule, street, status, provisional, n) rows."""
     totals: dict[tuple[str, str, str], int] = {}
     provisional_open = 0
@@ -97,7 +101,8 @@ def record_deadline_counts(service: str, counts) -> None:
     DEADLINES_PROVISIONAL.labels(service).set(provisional_open)
 
 
-def record_register_figures(service: str, figures: dict) -> None:
+def record_register_figures(service: str,
+                            figures: Mapping[str, Mapping[tuple[Any, ...], float]]) -> None:
     """Set the register gauges from {figure: {label values after service: value}} (as
     ``services.supervision.adapters.register_figures`` returns); label sets no longer present
     fall to zero, so a street's last case leaving a step shows 0, not the old count."""

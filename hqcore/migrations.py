@@ -2,18 +2,30 @@
 
 Each service keeps its revisions in ``services/<name>/migrations/versions``; its ``env.py`` is
 two lines calling ``run_env``. ``upgrade(service, settings)`` is what ``make run`` and the
-operator command ``python -m hqcore.cli migrate`` call.
+operator command ``python -m hqops.cli migrate`` call.
 """
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from alembic import command, context, op
 from alembic.config import Config
+from alembic.operations import BatchOperations
 
 from hqcore.config import PROJECT_ROOT, Settings
 from hqcore.db import UtcDateTime, make_engine
+
+
+class SchemaOperations(Protocol):
+    """What the kit's table helpers use of alembic's ``op`` (the module, or ``Operations``)."""
+
+    def create_table(self, table_name: str, *columns: sa.schema.SchemaItem, **kw: Any
+                     ) -> sa.Table: ...
+
+    def batch_alter_table(self, table_name: str) -> AbstractContextManager[BatchOperations]: ...
 
 
 def alembic_config(service: str, settings: Settings) -> Config:
@@ -31,9 +43,11 @@ def upgrade(service: str, settings: Settings, revision: str = "head") -> None:
     command.upgrade(alembic_config(service, settings), revision)
 
 
-def run_env(target_metadata) -> None:
+def run_env(target_metadata: sa.MetaData) -> None:
     """Body of every service's ``migrations/env.py`` (online mode only)."""
     url = context.config.get_main_option("sqlalchemy.url")
+    if url is None:  # ``alembic_config`` always sets it
+        raise RuntimeError("the alembic configuration names no sqlalchemy.url")
     engine = make_engine(url)
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata,

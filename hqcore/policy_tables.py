@@ -4,9 +4,9 @@ edited by an administrator (``add_policy_row``). One row type (``hqcore.policy.P
 one column list (``COLUMNS``), one add function."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import and_, or_, select
@@ -33,11 +33,17 @@ def policy_rates_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-def _rate(row: Any) -> PolicyRate:
+class ReferenceData(Protocol):
+    """Where the seed rows come from: ``hqcore.reference`` (the module itself)."""
+
+    def policy_rows(self) -> Iterable[Mapping[str, Any]]: ...
+
+
+def _rate(row: sa.Row[Any]) -> PolicyRate:
     return PolicyRate(**{k: row._mapping[k] for k in ("id", *COLUMNS)})
 
 
-def rates_in_force(conn: Any, table: sa.Table, keys: Iterable[str], on: date, *,
+def rates_in_force(conn: sa.Connection, table: sa.Table, keys: Iterable[str], on: date, *,
                    required: bool = False) -> dict[str, PolicyRate]:
     """The row of each key valid on ``on`` (the latest start where rows overlap); keys with
     no row in force are absent, or ``LookupError`` if ``required``."""
@@ -53,14 +59,14 @@ def rates_in_force(conn: Any, table: sa.Table, keys: Iterable[str], on: date, *,
     return found
 
 
-def list_rates(conn: Any, table: sa.Table, key: str | None = None) -> list[PolicyRate]:
+def list_rates(conn: sa.Connection, table: sa.Table, key: str | None = None) -> list[PolicyRate]:
     query = select(table).order_by(table.c.key, table.c.valid_from)
     if key is not None:
         query = query.where(table.c.key == key)
     return [_rate(row) for row in conn.execute(query)]
 
 
-def seed_policy_rates(conn, table: sa.Table, reference) -> None:
+def seed_policy_rates(conn: sa.Connection, table: sa.Table, reference: ReferenceData) -> None:
     """Load the reference rows; rows an administrator already holds are kept as they are."""
     held = {(r.key, r.valid_from) for r in conn.execute(select(table.c.key, table.c.valid_from))}
     rows = [{k: row[k] for k in COLUMNS}
@@ -73,7 +79,7 @@ def _overlaps(a_from: date, a_to: date | None, b_from: date, b_to: date | None) 
     return a_from <= (b_to or date.max) and b_from <= (a_to or date.max)
 
 
-def add_policy_row(conn: Any, table: sa.Table, row: dict[str, Any], service: str
+def add_policy_row(conn: sa.Connection, table: sa.Table, row: dict[str, Any], service: str
                    ) -> dict[str, Any]:
     """Add ``row`` (validated by its contract) to ``table``; returns ``{"row", "closed",
     "created", "warnings"}``. An open-ended row of the same key that started before it is
@@ -123,7 +129,3 @@ def add_policy_row(conn: Any, table: sa.Table, row: dict[str, Any], service: str
         warnings.append(f"no {row['key']} row is in force after {end}")
     return {"row": {"id": new_id, **{k: row[k] for k in COLUMNS}}, "closed": closed,
             "created": True, "warnings": warnings}
-
-
-def rows_in_force(conn, table, keys, on):  # TEMPORARY: until every service uses rates_in_force
-    return {k: {**r.__dict__} for k, r in rates_in_force(conn, table, keys, on).items()}

@@ -5,13 +5,14 @@ import json
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 REFERENCE_FILE = Path(__file__).parent / "data" / "reference.json"
 
 
 @lru_cache(maxsize=1)
-def load() -> dict:
-    data = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
+def load() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(REFERENCE_FILE.read_text(encoding="utf-8"))
     for street in data["streets"]:
         street["delegated_from"] = date.fromisoformat(street["delegated_from"])
     for row in data["policy"]:
@@ -20,9 +21,11 @@ def load() -> dict:
     return data
 
 
-def streets() -> list[dict]:
-    return load()["streets"]
+def streets() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = load()["streets"]
+    return rows
 
 
-def policy_rows() -> list[dict]:
-    return load()["policy"]
+def policy_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = load()["policy"]
+    return rows

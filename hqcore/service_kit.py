@@ -16,9 +16,11 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from kombu import Connection, Producer
 from marshmallow import Schema, fields, validate
 from nameko.events import BROADCAST, EventHandler
@@ -27,15 +29,26 @@ from nameko.rpc import rpc
 
 from hqcore.authz import DISTRICT_OFFICER, ROLES, authorize
 from hqcore.clock import local_date
-from hqcore.config import SERVICES
+from hqcore.config import SERVICES, Settings
 from hqcore.contracts import EVENTS, dump_rpc_response, load_rpc_request
 from hqcore.contracts.registry import rpc as register_rpc
+from hqcore.deadlines import Deadline
 from hqcore.errors import EXPECTED, NotFound
 from hqcore.policy_tables import add_policy_row, list_rates
 from hqcore.providers import Instrumentation, Work
-from hqcore.steps import load_actor
+from hqcore.steps import Context, load_actor
 
 log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _registering(decorator: Any) -> Callable[[F], F]:
+    """A nameko entrypoint's decorator (nameko has no type information) as what it is: it
+    registers the method and returns it unchanged, so the method keeps its type."""
+    registering: Callable[[F], F] = decorator
+    return registering
+
 
 # The operators' broadcasts: nameko events "from" this source, exchange ``hq-operator.events``.
 OPERATOR_SOURCE = "hq-operator"
@@ -72,7 +85,7 @@ for _service in SERVICES:
     register_rpc(f"{_service}.calendar_info", CalendarInfoRequest, CalendarInfoView)
 
 
-class OperatorBroadcast(EventHandler):
+class OperatorBroadcast(EventHandler):  # type: ignore[misc]  # nameko: no type information
     """An operator's broadcast, delivered to every running instance of every service.
 
     nameko's ``BROADCAST`` handler type gives each instance its own exclusive, auto-deleted
@@ -82,11 +95,11 @@ class OperatorBroadcast(EventHandler):
     deadline scan re-reads it as well.
     """
 
-    def __init__(self, event_type: str, **kwargs):
+    def __init__(self, event_type: str, **kwargs: Any) -> None:
         super().__init__(OPERATOR_SOURCE, event_type, handler_type=BROADCAST,
                          reliable_delivery=False, **kwargs)
 
-    def setup(self):
+    def setup(self) -> None:
         super().setup()
         self.queue.queue_arguments = {"x-queue-type": "classic"}
 
@@ -112,7 +125,7 @@ def reload_calendar(work: Work, service: str, instance: str) -> dict[str, Any]:
             "recomputed": before - after, "provisional_open": after}
 
 
-def calendar_info(work: Work, settings: Any, service: str, instance: str,
+def calendar_info(work: Work, settings: Settings, service: str, instance: str,
                   year: int | None) -> dict[str, Any]:
     calendar = work.calendar
     view = None
@@ -146,12 +159,12 @@ def reply(amqp_uri: str, reply_to: str | None, body: dict[str, Any]) -> None:
             body, exchange="", routing_key=reply_to, delivery_mode=1)
 
 
-class Identity(DependencyProvider):
+class Identity(DependencyProvider):  # type: ignore[misc]  # nameko has no type information
     """``self.identity``: this instance's name and settings (for the operator's replies)."""
 
     def setup(self) -> None:
-        self.settings = self.container.config["HQ_SETTINGS"]
-        self.service = self.container.service_name
+        self.settings: Settings = self.container.config["HQ_SETTINGS"]
+        self.service: str = self.container.service_name
         self.instance = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
 
     def get_dependency(self, worker_ctx: Any) -> Identity:
@@ -162,12 +175,12 @@ class BaseService:
     """Health, documents, instrumentation and the operator facilities for every service
     (subclasses set ``name`` and ``work``)."""
     name: str
-    work: Any
+    work: Work  # in a worker: what its UnitOfWorkProvider gives
     instrumentation = Instrumentation()
     identity = Identity()
 
-    @rpc(expected_exceptions=EXPECTED)
-    def get_document(self, actor=None, document_id=None):
+    @_registering(rpc(expected_exceptions=EXPECTED))
+    def get_document(self, actor: Any = None, document_id: Any = None) -> dict[str, Any]:
         """One document this service issued (ORG-7), with its HTML, for whoever may see the
         street of its case."""
         name = f"{self.name}.get_document"
@@ -182,8 +195,8 @@ class BaseService:
         return dump_rpc_response(name, {**document.ref(), "case_id": document.case_id,
                                         "html": document.html})
 
-    @rpc(expected_exceptions=EXPECTED)
-    def list_documents(self, actor=None, case_id=None):
+    @_registering(rpc(expected_exceptions=EXPECTED))
+    def list_documents(self, actor: Any = None, case_id: Any = None) -> dict[str, Any]:
         name = f"{self.name}.list_documents"
         case_id = load_rpc_request(name, {"case_id": case_id})["case_id"]
         acting = load_actor(actor)
@@ -192,23 +205,23 @@ class BaseService:
             documents = ctx.uow.documents.for_case(case_id)
         return dump_rpc_response(name, {"documents": [d.ref() for d in documents]})
 
-    @rpc
-    def ping(self):
+    @_registering(rpc)
+    def ping(self) -> dict[str, Any]:
         return dump_rpc_response(f"{self.name}.ping", {
             "service": self.name, "status": "up", "now": self.work.clock.now(),
             "contract_versions": {f"{t}": v for (t, v) in EVENTS},
         })
 
-    @rpc(expected_exceptions=EXPECTED)
-    def calendar_info(self, year=None):
+    @_registering(rpc(expected_exceptions=EXPECTED))
+    def calendar_info(self, year: Any = None) -> dict[str, Any]:
         """What this instance's working-day calendar knows (``holidays show``)."""
         request = load_rpc_request(f"{self.name}.calendar_info", {"year": year})
         return dump_rpc_response(f"{self.name}.calendar_info", calendar_info(
             self.work, self.identity.settings, self.name, self.identity.instance,
             request["year"]))
 
-    @operator_broadcast(CALENDAR_RELOAD)
-    def on_calendar_reload(self, request):
+    @_registering(operator_broadcast(CALENDAR_RELOAD))
+    def on_calendar_reload(self, request: Any) -> None:
         """Every instance: re-read the holiday file, recompute provisional deadlines now, and
         confirm to the operator (``holidays load`` / ``holidays reload``)."""
         request = request if isinstance(request, dict) else {}
@@ -219,7 +232,7 @@ class BaseService:
               {**report, "request_id": request.get("request_id")})
 
 
-def document_street(ctx: Any, case_id: str) -> str | None:
+def document_street(ctx: Context[Any], case_id: str) -> str | None:
     """The street whose staff may read a case's documents: the case's street; a key that is
     not a case (e.g. ``roster:<street>:<month>``) names its street second."""
     cases = getattr(ctx.uow, "cases", None)
@@ -234,12 +247,12 @@ def document_street(ctx: Any, case_id: str) -> str | None:
 class CaseService(BaseService):
     """A service holding cases: ``get_case`` answers its view of one (``hqcore.steps``)."""
 
-    @rpc(expected_exceptions=EXPECTED)
-    def get_case(self, actor=None, case_id=None):
+    @_registering(rpc(expected_exceptions=EXPECTED))
+    def get_case(self, actor: Any = None, case_id: Any = None) -> dict[str, Any]:
         return self.work.read_case(actor, case_id)
 
 
-def deadline_view(deadline: Any) -> dict[str, Any]:
+def deadline_view(deadline: Deadline) -> dict[str, Any]:
     return {
         "id": deadline.id, "rule_id": deadline.rule_id, "unit": deadline.unit.value,
         "amount": deadline.amount, "started_at": deadline.started_at, "due_at": deadline.due_at,
@@ -253,25 +266,30 @@ class PolicyTableService:
     policy tables; the subclass sets ``policy_rates_table`` and registers the contracts
     ``<service>.add_policy_rate`` and ``<service>.list_policy_rates``."""
     name: str
-    work: Any
-    policy_rates_table: Any = None
+    work: Work  # in a worker: what its UnitOfWorkProvider gives
+    policy_rates_table: sa.Table | None = None
 
-    @rpc(expected_exceptions=EXPECTED)
-    def add_policy_rate(self, actor=None, **fields):
+    def _policy_rates(self) -> sa.Table:
+        if self.policy_rates_table is None:
+            raise RuntimeError(f"{self.name} sets no policy_rates_table")
+        return self.policy_rates_table
+
+    @_registering(rpc(expected_exceptions=EXPECTED))
+    def add_policy_rate(self, actor: Any = None, **fields: Any) -> dict[str, Any]:
         """A district officer adds a row (``hqcore.policy_tables.add_policy_row``)."""
         name = f"{self.name}.add_policy_rate"
         request = load_rpc_request(name, {"verified": True, **fields})
         acting = load_actor(actor)
         authorize(acting, (DISTRICT_OFFICER,), None, "add_policy_rate")
         with self.work.unit(acting) as ctx:
-            result = add_policy_row(ctx.uow.conn, self.policy_rates_table, request, self.name)
+            result = add_policy_row(ctx.uow.conn, self._policy_rates(), request, self.name)
         log.info("policy row %s from %s added by %s (%s); closed: %s", request["key"],
                  request["valid_from"], acting.user_id, "new" if result["created"] else "as held",
                  result["closed"] and result["closed"]["valid_to"])
         return dump_rpc_response(name, {"service": self.name, **result})
 
-    @rpc(expected_exceptions=EXPECTED)
-    def list_policy_rates(self, actor=None, key=None):
+    @_registering(rpc(expected_exceptions=EXPECTED))
+    def list_policy_rates(self, actor: Any = None, key: Any = None) -> dict[str, Any]:
         """Every row (of one key), with whether it is in force on the suite's today."""
         name = f"{self.name}.list_policy_rates"
         request = load_rpc_request(name, {"key": key})
@@ -279,6 +297,6 @@ class PolicyTableService:
         authorize(acting, ROLES, None, "list_policy_rates")
         with self.work.unit(acting) as ctx:
             today = local_date(ctx.now)
-            rates = list_rates(ctx.uow.conn, self.policy_rates_table, request["key"])
+            rates = list_rates(ctx.uow.conn, self._policy_rates(), request["key"])
         rows = [{**rate.view(), "in_force": rate.in_force(today)} for rate in rates]
         return dump_rpc_response(name, {"service": self.name, "on": today, "rows": rows})

@@ -10,13 +10,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from types import TracebackType
+from typing import Any, Literal
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Connection, Row, Table, and_, func, select, update
 
+from hqcore.clock import Clock
+from hqcore.db import Database
 from hqcore.deadlines import Deadline, DeadlineStatus, Unit
 from hqcore.documents import DocumentStore
+from hqcore.messaging.envelope import Event
 from hqcore.messaging.outbox import Outbox
 
 
@@ -31,10 +38,10 @@ class MessageContext:
 class Inbox:
     """Records which events a handler has applied, in the handler's own transaction."""
 
-    def __init__(self, conn, table, now: datetime):
+    def __init__(self, conn: Connection, table: Table, now: datetime):
         self._conn, self._table, self._now = conn, table, now
 
-    def claim(self, event, handler: str) -> bool:
+    def claim(self, event: Event, handler: str) -> bool:
         """True the first time ``handler`` sees ``event``; False for a redelivery.
 
         Two concurrent deliveries both passing the check collide on the primary key at
@@ -52,7 +59,7 @@ class Inbox:
         return True
 
 
-def deadline_event(deadline: Deadline, service: str) -> dict:
+def deadline_event(deadline: Deadline, service: str) -> dict[str, Any]:
     return {"deadline_id": deadline.id, "service": service, "rule_id": deadline.rule_id,
             "case_id": deadline.case_id, "street_code": deadline.street_code,
             "unit": Unit(deadline.unit).value, "amount": deadline.amount,
@@ -62,11 +69,12 @@ def deadline_event(deadline: Deadline, service: str) -> dict:
 class DeadlineRepository:
     """A service's deadlines; opening and meeting one also tells the district (events)."""
 
-    def __init__(self, conn, table, outbox=None, service: str = ""):
+    def __init__(self, conn: Connection, table: Table, outbox: Outbox | None = None,
+                 service: str = ""):
         self._conn, self._table = conn, table
         self._outbox, self._service = outbox, service
 
-    def _announce(self, event_type: str, deadline: Deadline, **extra) -> None:
+    def _announce(self, event_type: str, deadline: Deadline, **extra: Any) -> None:
         if self._outbox is not None:
             self._outbox.add(event_type, {**deadline_event(deadline, self._service), **extra},
                              case_id=deadline.case_id, street_code=deadline.street_code)
@@ -156,7 +164,7 @@ class DeadlineRepository:
         ).all()]
 
     @staticmethod
-    def _to_domain(row) -> Deadline:
+    def _to_domain(row: Row[Any]) -> Deadline:
         return Deadline(
             id=row.id, case_id=row.case_id, street_code=row.street_code, rule_id=row.rule_id,
             unit=Unit(row.unit), amount=row.amount, started_at=row.started_at,
@@ -173,16 +181,18 @@ class UnitOfWork:
     that added events (it wakes the outbox relay).
     """
 
-    def __init__(self, database, tables: dict, clock, context: MessageContext, *,
-                 repositories: dict | None = None, on_commit=None):
+    def __init__(self, database: Database, tables: Mapping[str, Table], clock: Clock,
+                 context: MessageContext, *,
+                 repositories: Mapping[str, Callable[[Connection], Any]] | None = None,
+                 on_commit: Callable[[], None] | None = None):
         self._db, self._tables, self._clock = database, tables, clock
         self.context = context
         self._repositories = repositories or {}
         self._on_commit = on_commit
         self.now: datetime | None = None
 
-    def __enter__(self) -> "UnitOfWork":
-        self._tx = self._db.transaction()
+    def __enter__(self) -> UnitOfWork:
+        self._tx: AbstractContextManager[Connection] = self._db.transaction()
         self.conn = self._tx.__enter__()
         self.now = self._clock.now()
         self.outbox = Outbox(self.conn, self._tables["outbox"], source=self.context.service,
@@ -191,13 +201,14 @@ class UnitOfWork:
         self.inbox = Inbox(self.conn, self._tables["inbox"], self.now)
         self.deadlines = DeadlineRepository(self.conn, self._tables["deadlines"], self.outbox,
                                             self.context.service)
-        self.documents = DocumentStore(self.conn, self._tables["documents"],
-                                       self.context.service) if "documents" in self._tables else None
+        self.documents = (DocumentStore(self.conn, self._tables["documents"], self.context.service)
+                          if "documents" in self._tables else None)
         for name, factory in self._repositories.items():
             setattr(self, name, factory(self.conn))
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         self._tx.__exit__(exc_type, exc, tb)
         if exc_type is None and self.outbox.added and self._on_commit:
             self._on_commit()

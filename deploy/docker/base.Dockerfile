@@ -8,7 +8,7 @@
 # source to bytecode; stage "runtime" copies only the venv and the source onto a fresh slim
 # image, without pip's caches or build tools, and runs as the unprivileged user "hq".
 # The base runs no service: each service's Dockerfile builds FROM it and sets the command.
-# Migrations are never run at start: `python -m hqcore.cli migrate <service>` is a one-off
+# Migrations are never run at start: `python -m hqops.cli migrate <service>` is a one-off
 # command run from this image (compose: the <service>-migrate services).
 
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
@@ -21,6 +21,7 @@ RUN python -m venv /opt/venv
 COPY requirements.txt /build/requirements.txt
 RUN /opt/venv/bin/pip install --no-compile -r /build/requirements.txt
 COPY hqcore /app/hqcore
+COPY hqops /app/hqops
 COPY services /app/services
 COPY gateway /app/gateway
 COPY deploy/docker/healthcheck.py /app/deploy/docker/healthcheck.py
@@ -45,4 +46,4 @@ ENV PATH=/opt/venv/bin:${PATH} \
     HQ_QUEUE_TYPE=quorum
 WORKDIR /app
 USER 10001:10001
-CMD ["python", "-m", "hqcore.cli", "--help"]
+CMD ["python", "-m", "hqops.cli", "--help"]

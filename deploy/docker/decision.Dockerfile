@@ -6,7 +6,7 @@
 #   docker build -f deploy/docker/decision.Dockerfile -t hongqiao-assist/decision:local .
 # Migrations are a one-off command, never part of the start:
 #   docker run --rm -e AMQP_URI -e DECISION_DATABASE_URL hongqiao-assist/decision:local \
-#       python -m hqcore.cli migrate decision
+#       python -m hqops.cli migrate decision
 
 ARG BASE_IMAGE=hongqiao-assist/base:local
 

@@ -6,7 +6,7 @@
 #   docker build -f deploy/docker/intake.Dockerfile -t hongqiao-assist/intake:local .
 # Migrations are a one-off command, never part of the start:
 #   docker run --rm -e AMQP_URI -e INTAKE_DATABASE_URL hongqiao-assist/intake:local \
-#       python -m hqcore.cli migrate intake
+#       python -m hqops.cli migrate intake
 
 ARG BASE_IMAGE=hongqiao-assist/base:local
 

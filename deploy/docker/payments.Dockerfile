@@ -6,7 +6,7 @@
 #   docker build -f deploy/docker/payments.Dockerfile -t hongqiao-assist/payments:local .
 # Migrations are a one-off command, never part of the start:
 #   docker run --rm -e AMQP_URI -e PAYMENTS_DATABASE_URL hongqiao-assist/payments:local \
-#       python -m hqcore.cli migrate payments
+#       python -m hqops.cli migrate payments
 
 ARG BASE_IMAGE=hongqiao-assist/base:local
 

@@ -6,7 +6,7 @@
 #   docker build -f deploy/docker/publicity.Dockerfile -t hongqiao-assist/publicity:local .
 # Migrations are a one-off command, never part of the start:
 #   docker run --rm -e AMQP_URI -e PUBLICITY_DATABASE_URL hongqiao-assist/publicity:local \
-#       python -m hqcore.cli migrate publicity
+#       python -m hqops.cli migrate publicity
 
 ARG BASE_IMAGE=hongqiao-assist/base:local
 

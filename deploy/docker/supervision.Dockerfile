@@ -6,7 +6,7 @@
 #   docker build -f deploy/docker/supervision.Dockerfile -t hongqiao-assist/supervision:local .
 # Migrations are a one-off command, never part of the start:
 #   docker run --rm -e AMQP_URI -e SUPERVISION_DATABASE_URL hongqiao-assist/supervision:local \
-#       python -m hqcore.cli migrate supervision
+#       python -m hqops.cli migrate supervision
 
 ARG BASE_IMAGE=hongqiao-assist/base:local
 

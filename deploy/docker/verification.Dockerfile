@@ -6,7 +6,7 @@
 #   docker build -f deploy/docker/verification.Dockerfile -t hongqiao-assist/verification:local .
 # Migrations are a one-off command, never part of the start:
 #   docker run --rm -e AMQP_URI -e VERIFICATION_DATABASE_URL hongqiao-assist/verification:local \
-#       python -m hqcore.cli migrate verification
+#       python -m hqops.cli migrate verification
 
 ARG BASE_IMAGE=hongqiao-assist/base:local
 

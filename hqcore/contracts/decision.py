@@ -6,6 +6,8 @@ and the DE-2 list of recipients for public announcement.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hqcore.contracts.common import PROGRAMS, PaymentAccountSchema
@@ -25,7 +27,7 @@ class _WithReasons(Schema):
     reasons = fields.List(_Reason, load_default=list, validate=validate.Length(max=20))
 
     @validates_schema
-    def reasons_for_a_negative_opinion(self, data, **kwargs):
+    def reasons_for_a_negative_opinion(self, data: dict[str, Any], **kwargs: Any) -> None:
         choice = data.get("opinion", data.get("outcome"))
         if choice in ("refuse", "non_confirm") and not data.get("reasons"):
             raise ValidationError("a refusal or non-confirmation states its reasons (DE-7, VE-3)",
@@ -63,7 +65,7 @@ class CareArrangementSchema(Schema):
     payee_account = fields.Nested(PaymentAccountSchema, load_default=None, allow_none=True)
 
     @validates_schema
-    def caregiver_paid_into_an_account(self, data, **kwargs):
+    def caregiver_paid_into_an_account(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("payee") == "caregiver" and not data.get("payee_account"):
             raise ValidationError("payment to the entrusted caregiver needs the caregiver's "
                                   "account (PA-1)", field_name="payee_account")
@@ -87,9 +89,12 @@ class ServiceRequest(CaseRef):
 
 
 class DelegationRequest(Schema):
-    """ORG-1: the date from which a street confirms its own cases (null: not delegated)."""
+    """ORG-1: the date from which a street confirms its own cases (null: not delegated).
+
+    ``delegated_from`` null and absent are the same: the step skeleton (``hqcore.steps``)
+    leaves out the fields sent as null before it validates a request."""
     street_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    delegated_from = fields.Date(required=True, allow_none=True)
+    delegated_from = fields.Date(load_default=None, allow_none=True)
 
 
 class DelegationView(Schema):
@@ -147,7 +152,7 @@ class PolicyRateRequest(Schema):
     verified = fields.Boolean(load_default=True)
 
     @validates_schema
-    def ends_after_it_starts(self, data, **kwargs):
+    def ends_after_it_starts(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("valid_to") is not None and data["valid_to"] < data["valid_from"]:
             raise ValidationError("must not be before valid_from", field_name="valid_to")
 

@@ -1,7 +1,9 @@
 """The registry of versioned contracts and the functions that validate against it."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError
 
@@ -20,18 +22,20 @@ class RpcContract:
     version: int = 1
 
 
+S = TypeVar("S", bound=Schema)
 EVENTS: dict[tuple[str, int], type[Schema]] = {}
 RPC: dict[str, RpcContract] = {}
 
 
-def event(event_type: str, version: int):
+def event(event_type: str, version: int) -> Callable[[type[S]], type[S]]:
     """Class decorator: register ``cls`` as the payload schema of ``event_type`` v``version``."""
-    def register(cls: type[Schema]) -> type[Schema]:
+    def register(cls: type[S]) -> type[S]:
         key = (event_type, version)
         if key in EVENTS:
             raise RuntimeError(f"event contract {event_type} v{version} defined twice")
         EVENTS[key] = cls
-        cls.event_type, cls.schema_version = event_type, version
+        # Marks on the registered class itself, which Schema does not declare.
+        cls.event_type, cls.schema_version = event_type, version  # type: ignore[attr-defined]
         return cls
     return register
 
@@ -48,20 +52,24 @@ def event_schema(event_type: str, version: int) -> Schema:
                             field="event_type") from None
 
 
-def load_event_payload(event_type: str, version: int, payload: dict) -> dict:
+def load_event_payload(event_type: str, version: int, payload: Mapping[str, Any]
+                       ) -> dict[str, Any]:
     try:
-        return event_schema(event_type, version).load(payload)
+        loaded: dict[str, Any] = event_schema(event_type, version).load(payload)
     except ValidationError as exc:
         err = validation_error_from_marshmallow(exc.messages, prefix="payload")
         raise ContractError(err.message, field=err.field, details=err.details) from None
+    return loaded
 
 
-def load_rpc_request(name: str, data: dict, prefix: str = "") -> dict:
+def load_rpc_request(name: str, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     try:
-        return RPC[name].request().load(data)
+        loaded: dict[str, Any] = RPC[name].request().load(data)
     except ValidationError as exc:
         raise validation_error_from_marshmallow(exc.messages, prefix=prefix) from None
+    return loaded
 
 
-def dump_rpc_response(name: str, data) -> dict:
-    return RPC[name].response().dump(data)
+def dump_rpc_response(name: str, data: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = RPC[name].response().dump(data)
+    return dumped

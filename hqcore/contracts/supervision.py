@@ -5,6 +5,8 @@ These are queries, not steps: the gateway scopes them to the logged-in user's st
 """
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hqcore.authz import DISTRICT_OFFICER, ROLES
@@ -39,7 +41,7 @@ class WorklistRequest(PageRequest):
     street_code = _street_code()
 
     @validates_schema
-    def street_staff_name_their_street(self, data, **kwargs):
+    def street_staff_name_their_street(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("role") != DISTRICT_OFFICER and not data.get("street_code"):
             raise ValidationError("street staff see the worklist of their street",
                                   field_name="street_code")

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from marshmallow import ValidationError
 
@@ -26,12 +28,13 @@ class Event:
     correlation_id: str
     acting_user: str | None
     source: str
-    payload: dict
+    payload: dict[str, Any]
 
 
-def build_envelope(*, event_type: str, version: int, payload: dict, occurred_at: datetime,
-                   case_id: str | None, street_code: str | None, correlation_id: str,
-                   acting_user: str | None, source: str) -> dict:
+def build_envelope(*, event_type: str, version: int, payload: Mapping[str, Any],
+                   occurred_at: datetime, case_id: str | None, street_code: str | None,
+                   correlation_id: str, acting_user: str | None, source: str
+                   ) -> dict[str, Any]:
     """Validate ``payload`` against its contract (on publish) and wrap it; JSON-ready."""
     schema = event_schema(event_type, version)
     data = schema.dump(payload)
@@ -40,7 +43,7 @@ def build_envelope(*, event_type: str, version: int, payload: dict, occurred_at:
     except ValidationError as exc:
         err = validation_error_from_marshmallow(exc.messages, prefix="payload")
         raise ContractError(f"{event_type} v{version}: {err.message}", field=err.field) from None
-    return EnvelopeSchema().dump({
+    envelope: dict[str, Any] = EnvelopeSchema().dump({
         "event_id": uuid.uuid4(),
         "event_type": event_type,
         "schema_version": version,
@@ -52,9 +55,10 @@ def build_envelope(*, event_type: str, version: int, payload: dict, occurred_at:
         "source": source,
         "payload": data,
     })
+    return envelope
 
 
-def read_envelope(body: dict) -> Event:
+def read_envelope(body: object) -> Event:
     """Validate a received envelope and its payload (on receive); raise ContractError if not."""
     if not isinstance(body, dict):
         raise ContractError("an event must be a JSON object", field="body")

@@ -12,12 +12,15 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from kombu import Connection, Exchange, Producer
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Select, Table, func, select, update
 from sqlalchemy.engine import Connection as DbConnection
 
+from hqcore.db import Database
 from hqcore.messaging.envelope import EVENTS_EXCHANGE, build_envelope
 
 log = logging.getLogger(__name__)
@@ -32,15 +35,15 @@ def _wall_clock() -> datetime:
 class Outbox:
     """Writes events into the unit of work's transaction."""
 
-    def __init__(self, conn: DbConnection, table, *, source: str, now: datetime,
+    def __init__(self, conn: DbConnection, table: Table, *, source: str, now: datetime,
                  correlation_id: str, acting_user: str | None):
         self._conn, self._table = conn, table
         self._source, self._now = source, now  # ``now``: the suite's clock, for occurred_at
         self._correlation_id, self._acting_user = correlation_id, acting_user
-        self.added: list[dict] = []
+        self.added: list[dict[str, Any]] = []
 
-    def add(self, event_type: str, payload: dict, *, case_id: str | None,
-            street_code: str | None, version: int = 1) -> dict:
+    def add(self, event_type: str, payload: Mapping[str, Any], *, case_id: str | None,
+            street_code: str | None, version: int = 1) -> dict[str, Any]:
         envelope = build_envelope(
             event_type=event_type, version=version, payload=payload, occurred_at=self._now,
             case_id=case_id, street_code=street_code, correlation_id=self._correlation_id,
@@ -71,7 +74,7 @@ class EventPublisher:
             self._exchange(self._producer.channel).declare()
         return self._producer
 
-    def publish(self, envelope: dict) -> None:
+    def publish(self, envelope: Mapping[str, Any]) -> None:
         """Returns once the broker confirmed the message; raises if it did not."""
         with self._lock:
             try:
@@ -95,7 +98,8 @@ class EventPublisher:
 class OutboxRelay:
     """Moves unpublished outbox rows to the broker, oldest first."""
 
-    def __init__(self, database, table, publisher: EventPublisher, batch_size: int = 100):
+    def __init__(self, database: Database, table: Table, publisher: EventPublisher,
+                 batch_size: int = 100):
         self._db, self._table = database, table
         self._publisher = publisher
         self._batch_size = batch_size
@@ -118,21 +122,23 @@ class OutboxRelay:
                     self._mark(conn, sent, failed)
             else:
                 with self._db.transaction() as conn:
-                    rows = conn.execute(self._pending_query().with_for_update(skip_locked=True)).all()
+                    rows = conn.execute(
+                        self._pending_query().with_for_update(skip_locked=True)).all()
                     sent, failed = self._publish(rows)
                     self._mark(conn, sent, failed)
             published += len(sent)
             if failed is not None or len(rows) < self._batch_size:
                 return published
 
-    def _pending_query(self):
+    def _pending_query(self) -> Select[tuple[int, str]]:
         return (select(self._table.c.id, self._table.c.envelope)
                 .where(self._table.c.published_at.is_(None))
                 .order_by(self._table.c.id).limit(self._batch_size))
 
-    def _publish(self, rows) -> tuple[list[int], tuple[int, str] | None]:
+    def _publish(self, rows: Sequence[Row[tuple[int, str]]]
+                 ) -> tuple[list[int], tuple[int, str] | None]:
         """Publish in order; stop at the first failure so order is kept for the retry."""
-        sent = []
+        sent: list[int] = []
         for row in rows:
             try:
                 self._publisher.publish(json.loads(row.envelope))
@@ -143,7 +149,7 @@ class OutboxRelay:
             sent.append(row.id)
         return sent, None
 
-    def _mark(self, conn, sent: list[int], failed: tuple[int, str] | None) -> None:
+    def _mark(self, conn: DbConnection, sent: list[int], failed: tuple[int, str] | None) -> None:
         table = self._table
         if sent:
             conn.execute(update(table).where(table.c.id.in_(sent))

@@ -40,7 +40,7 @@ _PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
 
 @dataclass
 class _Pending:
-    future: Future
+    future: Future[Any]
     service: str
     method: str
     limit: float
@@ -122,18 +122,18 @@ class RpcClient:
 
     def call_async(self, service: str, method: str, timeout: float | None = None,
                    correlation_id: str | None = None, acting_user: str | None = None,
-                   **kwargs: Any) -> Future:
+                   **kwargs: Any) -> Future[Any]:
         """Send the request and return its future; every failure, timeout included, lands in it."""
         limit = self.timeout if timeout is None else timeout
         return self._send(service, method, limit, correlation_id, acting_user, kwargs)[1]
 
     def _send(self, service: str, method: str, limit: float, correlation_id: str | None,
-              acting_user: str | None, kwargs: dict[str, Any]) -> tuple[str, Future]:
+              acting_user: str | None, kwargs: dict[str, Any]) -> tuple[str, Future[Any]]:
         if not self._running:
             raise RuntimeError("RpcClient.start() must be called before making calls")
         if not self._ready.wait(min(limit, _READY_WAIT)):
             return "", _failed(ServiceUnavailable("the RPC reply queue is not connected"))
-        future: Future = Future()
+        future: Future[Any] = Future()
         future.set_running_or_notify_cancel()
         request_id = str(uuid.uuid4())
         headers: dict[str, Any] = {
@@ -289,8 +289,8 @@ def _timeout(service: str, method: str, limit: float) -> UpstreamTimeout:
                            details={"service": service, "method": method})
 
 
-def _failed(error: BaseException) -> Future:
-    future: Future = Future()
+def _failed(error: BaseException) -> Future[Any]:
+    future: Future[Any] = Future()
     future.set_exception(error)
     return future
 

@@ -9,7 +9,7 @@ event type (quorum by default). Messages are acknowledged only after the outcome
   dead-letters it back to the handler's queue when it expires; then ack;
 - last attempt failed, or the message breaks its contract: re-published to
   ``hq.<service>.<handler>.dead`` with the reason, counted in ``hq_dead_lettered_total``; ack.
-  An operator lists and replays it with ``python -m hqcore.cli dead-letters``.
+  An operator lists and replays it with ``python -m hqops.cli dead-letters``.
 
 The handler itself stays idempotent through ``uow.inbox.claim``.
 """
@@ -18,13 +18,18 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from collections.abc import Sequence
 from functools import partial
+from types import TracebackType
+from typing import Any
 
 from kombu import Connection, Exchange, Producer, Queue
+from kombu.message import Message
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer
 
 from hqcore import metrics
+from hqcore.config import Settings
 from hqcore.contracts.registry import ContractError
 from hqcore.messaging.envelope import EVENTS_EXCHANGE, read_envelope
 
@@ -32,13 +37,17 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS_HEADER = "x-hq-attempts"
 
+# What nameko hands ``handle_result`` for a worker that raised.
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType]
+
 
 def queue_names(service: str, handler: str) -> tuple[str, str, str]:
     base = f"hq.{service}.{handler}"
     return base, f"{base}.retry", f"{base}.dead"
 
 
-def declare_handler_queues(channel, service: str, handler: str, event_types, queue_type: str):
+def declare_handler_queues(channel: Any, service: str, handler: str, event_types: Sequence[str],
+                           queue_type: str) -> Queue:
     """Declare the handler's main, retry and dead-letter queues; returns the main Queue."""
     main, retry, dead = queue_names(service, handler)
     exchange = Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
@@ -59,15 +68,15 @@ def declare_handler_queues(channel, service: str, handler: str, event_types, que
     return queue
 
 
-class EventSubscriber(Consumer):
-    def __init__(self, *event_types: str, **kwargs):
+class EventSubscriber(Consumer):  # type: ignore[misc]  # nameko has no type information
+    def __init__(self, *event_types: str, **kwargs: Any) -> None:
         if not event_types:
             raise ValueError("subscribe to at least one event type")
         self.event_types = event_types
         super().__init__(queue=None, requeue_on_error=False, **kwargs)
 
-    def setup(self):
-        settings = self.container.config["HQ_SETTINGS"]
+    def setup(self) -> None:
+        settings: Settings = self.container.config["HQ_SETTINGS"]
         self.service = self.container.service_name
         self.handler = self.method_name
         self.retry_delays = settings.retry_delays
@@ -77,16 +86,16 @@ class EventSubscriber(Consumer):
                                                 self.handler, self.event_types,
                                                 settings.queue_type)
         self._amqp_uri = settings.amqp_uri
-        self._producer_conn = None
+        self._producer_conn: Connection | None = None
         self._lock = threading.Lock()
         super().setup()
 
-    def stop(self):
+    def stop(self) -> None:
         super().stop()
         if self._producer_conn is not None:
             self._producer_conn.release()
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: Any, message: Message) -> None:
         try:
             event = read_envelope(body)
         except ContractError as exc:
@@ -103,7 +112,8 @@ class EventSubscriber(Consumer):
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+    def handle_result(self, message: Message, worker_ctx: Any, result: Any = None,
+                      exc_info: ExcInfo | None = None) -> tuple[Any, ExcInfo | None]:
         if exc_info is not None:
             attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
             error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
@@ -117,15 +127,17 @@ class EventSubscriber(Consumer):
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
-    def _dead_letter(self, message, *, reason: str, error: str, attempts: int = 0):
+    def _dead_letter(self, message: Message, *, reason: str, error: str,
+                     attempts: int = 0) -> None:
         self._republish(message, self.dead_queue, attempts,
                         extra_headers={"x-hq-dead-reason": reason, "x-hq-error": error[:500]})
         metrics.DEAD_LETTERED.labels(self.service, self.handler, reason).inc()
         log.error("event dead-lettered", extra={
             "handler": self.handler, "reason": reason, "queue": self.dead_queue})
 
-    def _republish(self, message, queue: str, attempts: int, expiration: float | None = None,
-                   extra_headers: dict | None = None):
+    def _republish(self, message: Message, queue: str, attempts: int,
+                   expiration: float | None = None,
+                   extra_headers: dict[str, Any] | None = None) -> None:
         headers = dict(message.headers or {})
         headers[ATTEMPTS_HEADER] = attempts
         headers.update(extra_headers or {})

@@ -7,7 +7,9 @@ import pytest  # noqa: E402
 from nameko.containers import ServiceContainer  # noqa: E402
 
 from hqcore.run import nameko_config  # noqa: E402
-from hqcore.testing import amqp_uri, backend, broker, settings, suite_env  # noqa: E402,F401
+
+# The fixtures amqp_uri, backend, suite_env, settings, broker; imported after the patching.
+pytest_plugins = ["tests.support.plugin"]
 
 
 @pytest.fixture

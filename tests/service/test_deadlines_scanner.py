@@ -2,7 +2,6 @@
 (platform issue, item 6; rules VE-1, DE-4)."""
 import dataclasses
 import json
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,18 +11,20 @@ from sqlalchemy import select
 
 from hqcore.clock import get_clock
 from hqcore.db import Database
-from hqcore.testing import actor_for, sample_application, wait_until
+from hqops.samples import actor_for, sample_application
 from services.decision.service import DecisionService
 from services.intake.service import IntakeService
 from services.supervision.service import SupervisionService
 from services.verification import adapters as verification_tables
 from services.verification.service import VerificationService
+from tests.support.plugin import run_deadline_scan, wait_until
 
 CLERK = actor_for("sgz-clerk")
+DISTRICT = actor_for("district-officer")
 
 
 def _breaches(rpc):
-    return rpc.supervision.list_breaches()["breaches"]
+    return rpc.supervision.list_breaches(actor=DISTRICT)["breaches"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -34,8 +35,8 @@ def test_VE1_breach_is_recorded_once_with_two_scanner_instances(start_service, s
     clock.set(datetime(2026, 2, 12, 2, 0, tzinfo=timezone.utc))
     start_service(IntakeService)
     start_service(SupervisionService)
-    start_service(VerificationService)
-    start_service(VerificationService)  # a second instance: both scan, one may win each row
+    instances = [start_service(VerificationService),
+                 start_service(VerificationService)]  # a second instance: both scan
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
         case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
         view = wait_until(lambda: _safe(rpc.verification.get_case, case["case_id"]),
@@ -45,16 +46,18 @@ def test_VE1_breach_is_recorded_once_with_two_scanner_instances(start_service, s
         assert ve1["due_at"] == "2026-02-24T16:00:00+00:00"  # end of the day, Beijing time
 
         clock.set(datetime(2026, 2, 24, 15, 59, tzinfo=timezone.utc))  # 23:59 on the due day
-        time.sleep(3 * settings.deadline_scan_interval)  # three scans at the last minute
+        # a scan of each instance at the last minute breaches nothing
+        assert [run_deadline_scan(instance) for instance in instances] == [0, 0]
         assert _breaches(rpc) == []
-        assert rpc.verification.get_case(case_id=case["case_id"])["deadlines"][0]["status"] == "open"
+        view = rpc.verification.get_case(actor=CLERK, case_id=case["case_id"])
+        assert view["deadlines"][0]["status"] == "open"
 
         clock.advance(timedelta(minutes=2))
         [breach] = wait_until(lambda: _breaches(rpc), timeout=15,
                               message="supervision to record the VE-1 breach")
         assert breach["rule_id"] == "VE-1" and breach["case_id"] == case["case_id"]
         assert breach["service"] == "verification" and breach["provisional"] is False
-        view = rpc.verification.get_case(case_id=case["case_id"])
+        view = rpc.verification.get_case(actor=CLERK, case_id=case["case_id"])
         assert view["deadlines"][0]["status"] == "breached"
 
     # Both instances kept scanning: still exactly one breach event was emitted.
@@ -91,7 +94,8 @@ def test_DE4_deadline_in_a_year_without_data_is_provisional_until_the_data_arriv
         # recomputes the deadline from its start and clears the flag.
         holiday_file.write_text(json.dumps({"years": {"2027": {
             "source": "test schedule", "holidays": ["2027-01-01"], "workdays": []}}}))
-        de4 = wait_until(lambda: _settled(rpc.decision.get_case(case_id=case["case_id"])),
+        de4 = wait_until(lambda: _settled(rpc.decision.get_case(actor=CLERK,
+                                                                 case_id=case["case_id"])),
                          message="the deadline to be recomputed with 2027 data")
     assert de4["due_date"] == "2027-01-13"
     assert REGISTRY.get_sample_value(
@@ -105,6 +109,6 @@ def _settled(view):
 
 def _safe(call, case_id):
     try:
-        return call(case_id=case_id)
+        return call(actor=CLERK, case_id=case_id)
     except Exception:
         return None

@@ -12,28 +12,44 @@ from sqlalchemy import func, select
 
 from hqcore.clock import get_clock
 from hqcore.db import Database
-from hqcore.messaging import deadletters
 from hqcore.messaging.envelope import EVENTS_EXCHANGE, build_envelope
 from hqcore.messaging.outbox import EventPublisher
 from hqcore.messaging.subscriber import subscribe
-from hqcore.supervisor import Suite
-from hqcore.testing import actor_for, make_id_number, sample_application, wait_until
+from hqops import deadletters
+from hqops.samples import actor_for, make_id_number, sample_application
+from hqops.supervisor import Suite
 from services.intake import adapters as intake_tables
 from services.publicity.service import PublicityService
 from services.supervision import adapters as supervision_tables
 from services.supervision.service import SupervisionService
+from tests.support import faults
+from tests.support.plugin import wait_until
 
 CLERK = actor_for("sgz-clerk")
+DISTRICT = actor_for("district-officer")
 
 
 @contextmanager
 def processes(env):
-    """A suite with no process started yet; whatever the test starts is stopped at the end."""
-    suite = Suite(env=env)
+    """A suite with no process started yet; whatever the test starts is stopped at the end.
+    ``suite.faults[name] = fault`` starts that service with a fault of tests.support.faults."""
+    suite = FaultableSuite(env=env)
     try:
         yield suite
     finally:
         suite.stop()
+
+
+class FaultableSuite(Suite):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.faults: dict[str, str] = {}
+
+    def commands(self) -> dict[str, list[str]]:
+        commands = super().commands()
+        for name, fault in self.faults.items():
+            commands[name] = faults.command(self.python, fault, name)
+        return commands
 
 
 def submitted_envelope(settings, serial=1):
@@ -144,7 +160,7 @@ def test_message_breaking_its_contract_is_dead_lettered_not_applied(start_servic
 
 def _get_case(proxy, case_id):
     try:
-        return proxy.get_case(case_id=case_id)
+        return proxy.get_case(actor=DISTRICT, case_id=case_id)
     except Exception:
         return None
 
@@ -153,12 +169,14 @@ def test_process_killed_between_commit_and_publish_delivers_after_restart(
         start_service, settings, suite_env):
     start_service(SupervisionService)
     with processes(suite_env) as suite:
-        suite.start_process("intake", extra_env={"HQ_FAULT_CRASH_AFTER_COMMIT": "1"})
+        suite.faults["intake"] = "crash-after-commit"
+        suite.start_process("intake")
         with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
             wait_until(lambda: _ping(rpc.intake), timeout=30, message="intake to start")
             with pytest.raises(Exception):  # intake dies before it can answer
                 rpc.intake.submit_application(application=sample_application(), actor=CLERK)
-        assert suite.wait_exit("intake", timeout=10) == 70
+        assert suite.wait_exit("intake", timeout=10) == faults.CRASH_EXIT_CODE
+        del suite.faults["intake"]
 
         # Committed but never published: the case exists only in intake's outbox.
         outbox = intake_tables.TABLES["outbox"]

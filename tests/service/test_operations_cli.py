@@ -1,4 +1,4 @@
-"""The operators' command-line tool (``python -m hqcore.cli``), run in-process against nameko
+"""The operators' command-line tool (``python -m hqops.cli``), run in-process against nameko
 containers on the real broker: each command acts through the services, and its effect is read
 back through them (ops issue, item 5)."""
 import dataclasses
@@ -8,17 +8,18 @@ from datetime import datetime, timezone
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from hqcore.cli import main
 from hqcore.clock import get_clock
-from hqcore.messaging import deadletters
 from hqcore.messaging.envelope import build_envelope
 from hqcore.messaging.outbox import EventPublisher
 from hqcore.messaging.subscriber import subscribe
-from hqcore.testing import actor_for, make_id_number, sample_application, wait_until
+from hqops import deadletters
+from hqops.cli import main
+from hqops.samples import actor_for, make_id_number, sample_application
 from services.decision.service import DecisionService
 from services.intake.service import IntakeService
 from services.publicity.service import PublicityService
 from services.verification.service import VerificationService
+from tests.support.plugin import wait_until
 
 CLERK = actor_for("sgz-clerk")
 OFFICER = actor_for("district-officer")
@@ -44,7 +45,7 @@ def proxy(settings):
 
 def _case(service, case_id):
     try:
-        return service.get_case(case_id=case_id)
+        return service.get_case(actor=CLERK, case_id=case_id)
     except Exception:
         return None
 
@@ -94,7 +95,7 @@ def test_holiday_year_loads_and_every_instance_recomputes_at_once(
     assert "verification: knows 2027" in out and "intake: knows 2027" in out
 
     # recomputed when the command returned, not at a later scan: 2027-01-01 is a holiday now
-    after = proxy.verification.get_case(case_id=first)["deadlines"][0]
+    after = proxy.verification.get_case(actor=CLERK, case_id=first)["deadlines"][0]
     assert after["provisional"] is False and after["due_date"] == "2027-01-05"
     # and a deadline opened from now on uses the new year's schedule
     assert _ve1(proxy, _submit(proxy, 2)) | {"id": None, "started_at": None} == \

@@ -14,7 +14,7 @@ from nameko.rpc import rpc
 
 from hqcore.errors import Conflict, ServiceUnavailable, UpstreamTimeout
 from hqcore.messaging.rpc_client import RpcClient
-from hqcore.testing import rabbitmqctl, wait_until
+from tests.support.plugin import rabbitmqctl, wait_until
 
 SERVICE = "rpc_client_probe"
 
@@ -112,15 +112,20 @@ def test_unknown_service_fails_fast(client):
     assert works(client)
 
 
-def test_timeout_raises_upstream_timeout_and_the_late_reply_is_ignored(client):
+def test_timeout_raises_upstream_timeout_and_the_late_reply_is_ignored(client, service):
     started = time.monotonic()
     with pytest.raises(UpstreamTimeout):
         client.call(SERVICE, "slow", timeout=0.3, seconds=1.0)
     assert 0.3 <= time.monotonic() - started < 0.9
     future = client.call_async(SERVICE, "slow", timeout=0.3, seconds=1.0)
     assert isinstance(future.exception(timeout=2.0), UpstreamTimeout)
-    eventlet.sleep(1.0)
+    # Both late replies are sent once the slow workers finish; they reach the client's one
+    # reply queue before the reply to any later call, so a call answered after that proves
+    # they were received and dropped.
+    wait_until(lambda: not service._worker_threads, timeout=5.0,
+               message="the slow workers to finish and reply")
     assert works(client)
+    assert client._pending == {}
 
 
 def test_nameko_context_headers_reach_the_worker(client):

@@ -1,13 +1,14 @@
 """The thin path through every service, on SQLite and on PostgreSQL (issue: platform)."""
 import pytest
 
-from hqcore.testing import actor_for, sample_application, wait_until
+from hqops.samples import actor_for, sample_application
 from services.decision.service import DecisionService
 from services.intake.service import IntakeService
 from services.payments.service import PaymentsService
 from services.publicity.service import PublicityService
 from services.supervision.service import SupervisionService
 from services.verification.service import VerificationService
+from tests.support.plugin import wait_until
 
 CLERK = actor_for("sgz-clerk")
 
@@ -17,7 +18,7 @@ DOWNSTREAM = [VerificationService, PublicityService, DecisionService, PaymentsSe
 
 def _known_by(rpc, service_name, case_id):
     try:
-        return getattr(rpc, service_name).get_case(case_id=case_id)
+        return getattr(rpc, service_name).get_case(actor=CLERK, case_id=case_id)
     except Exception:
         return None
 
@@ -28,7 +29,7 @@ def test_application_reaches_every_service_IN1_VE1_DE4(start_service, rpc, backe
         start_service(cls)
     case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     assert case["case_no"].startswith("SGZ-")
-    views = {cls.name: wait_until(lambda: _known_by(rpc, cls.name, case["case_id"]),
+    views = {cls.name: wait_until(lambda cls=cls: _known_by(rpc, cls.name, case["case_id"]),
                                   message=f"{cls.name} to record the case")
              for cls in DOWNSTREAM}
     assert views["verification"]["status"] == "investigation"

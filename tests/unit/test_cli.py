@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from hqcore import cli
 from hqcore.errors import Conflict, NotFound, ValidationFailed
 from hqcore.policy_tables import policy_rates_table
 from hqcore.service_kit import add_policy_row
+from hqops import cli
 
 
 @pytest.fixture(autouse=True)
@@ -62,7 +62,7 @@ def test_a_wrong_argument_exits_2_naming_it(capsys, argv, argument, message):
     assert f"argument {argument}" in err or f"arguments are required: {argument}" in err \
         or f"required: {argument}" in err, err
     assert message in err, err
-    assert "usage: python -m hqcore.cli" in err
+    assert "usage: python -m hqops.cli" in err
 
 
 def test_holidays_need_the_configured_file(capsys):

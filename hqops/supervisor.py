@@ -1,4 +1,4 @@
-"""Local supervisor: ``python -m hqcore.supervisor`` runs the whole suite in the foreground.
+"""Local supervisor: ``python -m hqops.supervisor`` runs the whole suite in the foreground.
 
 It starts the six services (``python -m hqcore.run <service>``) and the gateway
 (``python -m gateway``) as child processes, each in its own process group, prefixes their output
@@ -254,7 +254,7 @@ class Suite:
             else:
                 time.sleep(0.5)
 
-    def __enter__(self) -> "Suite":
+    def __enter__(self) -> Suite:
         self.start()
         return self
 

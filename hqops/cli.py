@@ -1,4 +1,4 @@
-"""Operator commands: ``python -m hqcore.cli <command>``.
+"""Operator commands: ``python -m hqops.cli <command>``.
 
     migrate [SERVICE|all]                     apply each service's database migrations
     seed [SERVICE|all]                        load the district's reference data into the services
@@ -148,7 +148,7 @@ def seed(args, settings: Settings) -> int:
 
 
 def dead_letters(args, settings: Settings) -> int:
-    from hqcore.messaging import deadletters
+    from hqops import deadletters
     if args.action == "replay" and not args.target:
         raise UsageError("target", "dead-letters replay needs a queue, "
                                    "e.g. hq.supervision.on_deadline_breached.dead")
@@ -201,7 +201,7 @@ class Services:
         self.client = RpcClient(settings.amqp_uri, timeout=settings.rpc_timeout,
                                 name="operator")
 
-    def __enter__(self) -> "Services":
+    def __enter__(self) -> Services:
         self.client.start()
         return self
 
@@ -494,7 +494,7 @@ def _print_rows(result: dict) -> None:
 # -- the parser ------------------------------------------------------------------------------
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m hqcore.cli", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m hqops.cli", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     acting = argparse.ArgumentParser(add_help=False)
@@ -554,7 +554,8 @@ def main(argv=None) -> int:
         settings = Settings.from_env()
         return args.func(args, settings)
     except UsageError as exc:
-        args.parser.error(f"argument {exc.argument}: {exc.message}")
+        command: argparse.ArgumentParser = args.parser  # exits with status 2
+        command.error(f"argument {exc.argument}: {exc.message}")
     except DomainError as exc:  # the broker or a service cannot be reached
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 1

@@ -1,4 +1,9 @@
-"""Test helpers shared by the service and end-to-end tiers (a pytest plugin).
+"""The pytest plugin of the service and end-to-end tiers: fixtures and helpers.
+
+The service tier registers it (``pytest_plugins`` in ``tests/service/conftest.py``, after
+eventlet's monkey-patching); the end-to-end tier imports its helpers (``private_vhost``,
+``prepared_suite_env``, ``wait_until``). Sample households and demo actors are in
+``hqops.samples``: the benchmark uses them too, without pytest.
 
 Every test gets its own RabbitMQ virtual host, so queues and exchanges of one test never
 meet another's; databases are SQLite files in a temporary folder, or fresh PostgreSQL
@@ -6,7 +11,6 @@ databases on the local server for the tests parametrised with ``backend``.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -16,10 +20,11 @@ from urllib.parse import quote
 
 import pytest
 from kombu import Connection
+from sqlalchemy import create_engine, text
 
-from hqcore.cli import seed_services
-from hqcore.config import PROJECT_ROOT, SERVICES, Settings
+from hqcore.config import SERVICES, Settings, normalise_database_url
 from hqcore.migrations import upgrade
+from hqops.cli import seed_services
 
 POSTGRES_ADMIN_URL = os.environ.get("HQ_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 
@@ -60,8 +65,6 @@ def amqp_uri():
 
 
 def _postgres_databases(prefix: str) -> dict[str, str]:
-    from sqlalchemy import create_engine, text
-    from hqcore.config import normalise_database_url
     admin = create_engine(normalise_database_url(POSTGRES_ADMIN_URL + "/postgres"),
                           isolation_level="AUTOCOMMIT")
     urls = {}
@@ -75,8 +78,6 @@ def _postgres_databases(prefix: str) -> dict[str, str]:
 
 
 def _drop_postgres_databases(urls: dict[str, str]) -> None:
-    from sqlalchemy import create_engine, text
-    from hqcore.config import normalise_database_url
     admin = create_engine(normalise_database_url(POSTGRES_ADMIN_URL + "/postgres"),
                           isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -145,34 +146,43 @@ def broker(settings):
         yield conn
 
 
-def sample_application(id_number: str = "11010519491231002X", program: str = "dibao",
-                       street_code: str = "shaogongzhuang") -> dict:
-    """A complete one-person application: every material of the checklist (IN-3, and the
-    written application for tekun, IN-2) and a signed authorisation (IN-7)."""
-    materials = ["household_id_cards", "household_register", "economic_declaration"]
-    if program == "tekun":
-        materials.insert(0, "written_application")
-    return {
-        "program": program, "street_code": street_code, "community": "前园社区",
-        "applicant": {"name": "王秀英", "id_number": id_number, "relationship": "self"},
-        "members": [{"name": "王秀英", "id_number": id_number, "relationship": "self",
-                     "authorisation_signed": True}],
-        "materials_provided": materials,
-    }
+# -- direct checks that nothing is left to happen (instead of sleeping and looking) --------------
+
+def _vhost_of(amqp_uri: str) -> str:
+    from urllib.parse import unquote, urlsplit
+    path = urlsplit(amqp_uri).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
 
 
-def actor_for(username: str) -> dict:
-    """The actor dict of a seeded demo account (``gateway/data/accounts.json``), as the
-    gateway passes it to a service step."""
-    data = json.loads((PROJECT_ROOT / "gateway" / "data" / "accounts.json")
-                      .read_text(encoding="utf-8"))
-    [account] = [a for a in data["accounts"] if a["username"] == username]
-    return {"user_id": account["username"], "role": account["role"],
-            "street_code": account["street_code"], "name": account["name"]}
+def queue_messages(amqp_uri: str) -> dict[str, tuple[int, int]]:
+    """Every queue of the URI's virtual host: ``(messages ready, messages unacknowledged)``.
+
+    AMQP's passive ``queue_declare`` counts only the ready messages; a message a consumer holds
+    without having acknowledged it yet is counted here too (``rabbitmqctl list_queues``)."""
+    import json
+    answer = subprocess.run(
+        ["rabbitmqctl", "-q", "list_queues", "-p", _vhost_of(amqp_uri), "name",
+         "messages_ready", "messages_unacknowledged", "--formatter", "json"],
+        check=True, capture_output=True, text=True, timeout=60)
+    return {row["name"]: (int(row["messages_ready"] or 0), int(row["messages_unacknowledged"] or 0))
+            for row in json.loads(answer.stdout or "[]")}
 
 
-def make_id_number(serial: int, birth: str = "19600101", region: str = "120106") -> str:
-    """A valid resident ID number (GB 11643) for test households."""
-    from hqcore.idnumber import check_digit
-    first17 = f"{region}{birth}{serial % 1000:03d}"
-    return first17 + check_digit(first17)
+def wait_until_handled(amqp_uri: str, *queues: str, timeout: float = 15.0) -> None:
+    """Wait until each handler queue is empty with no unacknowledged message: every event
+    delivered to it so far has been handled (and acknowledged) or dead-lettered."""
+    def drained():
+        counts = queue_messages(amqp_uri)
+        missing = [q for q in queues if q not in counts]
+        assert not missing, f"no such queue: {missing} (queues: {sorted(counts)})"
+        return all(counts[q] == (0, 0) for q in queues)
+    wait_until(drained, timeout=timeout, interval=0.2,
+               message=f"{', '.join(queues)} to be empty with nothing unacknowledged")
+
+
+def run_deadline_scan(container) -> int:
+    """Run one deadline scan of a started service container now, in the calling thread, beside
+    the scanner's own periodic runs; returns how many deadlines it marked breached."""
+    from hqcore.providers import DeadlineScanner  # the service tier imports it after patching
+    [scanner] = [ext for ext in container.subextensions if isinstance(ext, DeadlineScanner)]
+    return scanner.scan()

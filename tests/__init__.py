@@ -1,0 +1,1 @@
+"""The test tiers (``unit``, ``service``, ``e2e``); a package so ``tests.support`` imports."""

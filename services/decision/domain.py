@@ -1,20 +1,32 @@
 """Decision's rules, pure: who decides (ORG-1), the review, consent and decision steps (DE-1,
-VE-3), time limits (DE-1, DE-4, DE-7), the benefit amount and care arrangement (DE-5, DE-6).
+VE-3), time limits (DE-1, DE-4, DE-7), the benefit amount and care arrangement (DE-5, DE-6),
+service of the decision documents (ORG-7) and the announcement (DE-2). No nameko, no
+SQLAlchemy.
 
-The case's state lives in its ``CaseRecord``: ``status`` is the step, ``details`` everything
-the steps recorded (JSON-ready: instants as ISO strings).
+States: ``awaiting_file`` → (publicity.concluded) ``management_review`` → ``head_consent`` →
+``leader_decision`` → ``approved`` | ``refused``; on the VE-3 path
+(verification.non_confirmation_proposed) ``management_review`` → ``leader_decision`` →
+``non_confirmed``. ``withdrawn`` (VE-5) from any open state.
+
+Each step changes the ``DecisionCase`` and returns ``Effects``: deadlines opened and met,
+events, document drafts and the timeline entry.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
+from typing import Any
 
-from hqcore.authz import Actor, DISTRICT_OFFICER, STREET_LEADER
-from hqcore.casefile import CaseRecord
+from hqcore.aggregate import CaseAggregate
+from hqcore.authz import DISTRICT_OFFICER, STREET_LEADER, Actor
+from hqcore.calendar import WorkingCalendar
 from hqcore.clock import local_date
 from hqcore.deadlines import Deadline, Unit, compute_due
+from hqcore.effects import Effects, progress
 from hqcore.errors import Conflict, ValidationFailed
+from hqcore.policy import PolicyRate
+from services.decision import letters
 
 AWAITING_FILE = "awaiting_file"          # verification and publicity still at work
 MANAGEMENT_REVIEW = "management_review"
@@ -25,6 +37,7 @@ APPROVED, REFUSED, NON_CONFIRMED, WITHDRAWN = "approved", "refused", "non_confir
 OPEN_STATES = (AWAITING_FILE, MANAGEMENT_REVIEW, HEAD_CONSENT, LEADER_DECISION)
 DECIDED_STATES = (APPROVED, REFUSED, NON_CONFIRMED)
 
+STREET, DISTRICT = "street", "district"  # the deciding authority (ORG-1)
 CONFIRMATION = "confirmation"            # after publicity (DE-1)
 NON_CONFIRMATION = "non_confirmation"    # no explanation within 4 WD (VE-3)
 
@@ -39,196 +52,362 @@ SERVICE_RULE = {APPROVED: "DE-5", REFUSED: "DE-7", NON_CONFIRMED: "VE-3"}
 CARE_RATE_KEY = {"able": "tekun_care_able", "partly_unable": "tekun_care_partly_unable",
                  "wholly_unable": "tekun_care_wholly_unable"}
 
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat()
+RatesFor = Callable[[tuple[str, ...]], dict[str, PolicyRate]]
 
 
-def require_state(record: CaseRecord, step: str, *states: str) -> None:
-    """409 ``invalid_state`` unless the case is in one of ``states``."""
-    if record.status not in states:
-        raise Conflict(f"{step} is not possible while the case is {record.status}",
-                       field="status", code="invalid_state",
-                       details={"status": record.status, "allowed": list(states)})
+# -- the case -----------------------------------------------------------------------------------
+@dataclass
+class Person:
+    name: str
+    id_number: str
+    relationship: str
 
 
-def move(record: CaseRecord, status: str, now: datetime) -> None:
-    record.status, record.since = status, now
+@dataclass
+class PaymentAccount:
+    bank: str
+    account_number: str
+    holder: str
+
+
+@dataclass
+class Facts:
+    """What the verification found, the amount is computed from (DE-5)."""
+    round: int
+    household_size: int
+    income_per_head_fen: int
+    self_care: str | None
+    report_id: str
+
+
+@dataclass
+class PublicityOutcome:
+    """How publicity (and deliberation) concluded (DE-1)."""
+    preliminary_opinion: str
+    deliberation_held: bool
+    deliberation_conclusion: str | None
+    minutes_document_id: str | None
+    rounds: int
+    concluded_at: datetime
+
+
+@dataclass
+class Proposal:
+    """Verification's proposal of non-confirmation (VE-3)."""
+    reasons: list[str]
+    report_id: str
+    proposed_at: datetime
+
+
+@dataclass
+class Withdrawal:
+    reason: str
+    withdrawn_at: datetime
+
+
+@dataclass(kw_only=True)
+class Signed:
+    """Who took a step, and when."""
+    by: str
+    by_name: str
+    at: datetime
+
+
+@dataclass(kw_only=True)
+class Review(Signed):
+    opinion: str
+    reasons: list[str]
+    note: str | None
+
+
+@dataclass(kw_only=True)
+class HeadConsent(Signed):
+    note: str | None
+
+
+@dataclass(kw_only=True)
+class Extension(Signed):
+    reason: str
+    from_due_at: datetime
+    to_due_at: datetime
+
+
+@dataclass(kw_only=True)
+class DecisionRecord(Signed):
+    """The decision itself: its outcome, the authority that made it (ORG-1), its reasons, the
+    documents it serves and the rule their service falls under (DE-5, DE-7, VE-3)."""
+    outcome: str
+    authority: str
+    reasons: list[str]
+    document_ids: list[str]
+    service_rule: str
+
+
+@dataclass
+class Amount:
+    """DE-5: the monthly amount and the policy rows it was computed from."""
+    monthly_amount_fen: int
+    formula: str
+    policy_rows: list[PolicyRate]
+
+
+@dataclass
+class Caregiver:
+    name: str
+    id_number: str
+    relationship: str
+    phone: str
+
+
+@dataclass
+class CareArrangement:
+    """DE-6: what a tekun approval fixes, and whose account receives the money (PA-1)."""
+    care_mode: str
+    caregiver: Caregiver
+    guardianship_mode: str
+    responsibilities: str
+    agreement_signed: bool
+    agreement_signed_on: date
+    payee: str
+    payee_account: PaymentAccount | None = None
+
+
+@dataclass
+class Payee:
+    """PA-1: the recipient, or the entrusted caregiver (tekun)."""
+    kind: str
+    name: str
+    account: PaymentAccount | None
+
+
+@dataclass
+class DocumentRef:
+    """A document the decision serves (ORG-7)."""
+    document_id: str
+    kind: str
+    title: str
+    issued_at: datetime
+    served_at: datetime | None = None
+
+
+@dataclass(kw_only=True)
+class DecisionCase(CaseAggregate):
+    """What decision holds about one case."""
+    deciding_authority: str                  # ORG-1: the route in force on acceptance
+    community: str
+    accepted_at: datetime
+    applicant: Person
+    members: list[Person]
+    payment_account: PaymentAccount | None = None
+    path: str | None = None                  # confirmation (DE-1) or non_confirmation (VE-3)
+    facts: Facts | None = None
+    publicity: PublicityOutcome | None = None
+    proposal: Proposal | None = None
+    review: Review | None = None
+    head_consent: HeadConsent | None = None
+    decision: DecisionRecord | None = None
+    extension: Extension | None = None
+    withdrawal: Withdrawal | None = None
+    amount: Amount | None = None
+    care_arrangement: CareArrangement | None = None
+    payee: Payee | None = None
+    documents: list[DocumentRef] = field(default_factory=list)
+
+    service = "decision"
+
+
+def _signed(actor: Actor, now: datetime) -> dict[str, Any]:
+    return {"by": actor.user_id, "by_name": actor.name, "at": now}
 
 
 # -- ORG-1: who decides -------------------------------------------------------------------------
 def deciding_authority(accepted_on: date, delegated_from: date | None) -> str:
     """ORG-1: a case keeps the route in force on its acceptance day."""
     if delegated_from is not None and accepted_on >= delegated_from:
-        return "street"
-    return "district"
+        return STREET
+    return DISTRICT
 
 
-def reported_step(record: CaseRecord) -> str:
+def reported_step(case: DecisionCase) -> str:
     """The step the district's register shows: on the pre-reform route the district, not the
     street leader, decides (ORG-1), so the case belongs on the district's worklist."""
-    if record.status == LEADER_DECISION and record.details["deciding_authority"] == "district":
+    if case.status == LEADER_DECISION and case.deciding_authority == DISTRICT:
         return DISTRICT_DECISION
-    return record.status
+    return case.status
 
 
 def decider_roles(authority: str) -> tuple[str, ...]:
     """ORG-1, ORG-5: the street leader in charge decides; the district on the pre-reform route."""
-    return (STREET_LEADER,) if authority == "street" else (DISTRICT_OFFICER,)
+    return (STREET_LEADER,) if authority == STREET else (DISTRICT_OFFICER,)
+
+
+def _progress(case: DecisionCase, action: str, rule_id: str | None, *, note: str | None = None,
+              document_ids: list[str] | tuple[str, ...] = (), closed: bool = False) -> Effects:
+    """The timeline entry of a step, on the step the district's register shows (call it after
+    the case moved)."""
+    return progress(action, rule_id, note=note, document_ids=document_ids, closed=closed,
+                    step=reported_step(case))
 
 
 # -- events received ---------------------------------------------------------------------------
-def open_decision(accepted: dict, delegated_from: date | None,
-                  calendar) -> tuple[CaseRecord, list[Deadline]]:
-    """The file as intake accepted it; DE-4 runs from acceptance for dibao and low-income."""
-    accepted_at = accepted["accepted_at"]
-    authority = deciding_authority(local_date(accepted_at), delegated_from)
-    record = CaseRecord.from_accepted(
-        accepted, AWAITING_FILE, deciding_authority=authority, community=accepted["community"],
-        accepted_at=iso(accepted_at), applicant=accepted["applicant"],
-        members=accepted["members"], payment_account=accepted.get("payment_account"),
-        path=None, facts=None, publicity=None, review=None, head_consent=None, decision=None,
-        extension=None, documents=[], timeline=[])
-    deadlines = []
-    if accepted["program"] in PROGRAMS_WITH_CONFIRMATION_LIMIT:
-        deadlines.append(Deadline.open(  # DE-4
-            accepted["case_id"], accepted["street_code"], "DE-4", CONFIRMATION_WORKING_DAYS,
-            Unit.WORKING_DAYS, accepted_at, calendar))
-    return record, deadlines
+def _person(data: dict[str, Any]) -> Person:
+    return Person(data["name"], data["id_number"], data["relationship"])
 
 
-def keep_verification(record: CaseRecord, completed: dict) -> bool:
-    """The figures the amount is computed from (DE-5); kept while the file is open."""
-    if record.status not in OPEN_STATES:
-        return False
-    record.details["facts"] = {
-        key: completed[key] for key in ("round", "household_size", "income_per_head_fen",
-                                        "self_care", "report_id")}
-    return True
-
-
-def receive_publicity(record: CaseRecord, concluded: dict, calendar) -> Deadline | None:
-    """DE-1: the file reaches the management department, which reviews it within 2 WD."""
-    if record.status != AWAITING_FILE:
+def _account(data: dict[str, Any] | None) -> PaymentAccount | None:
+    if not data:
         return None
-    record.details["path"] = CONFIRMATION
-    record.details["publicity"] = {
-        "preliminary_opinion": concluded["preliminary_opinion"],
-        "deliberation_held": concluded["deliberation_held"],
-        "deliberation_conclusion": concluded.get("deliberation_conclusion"),
-        "minutes_document_id": concluded.get("minutes_document_id"),
-        "rounds": concluded["rounds"], "concluded_at": iso(concluded["concluded_at"])}
-    move(record, MANAGEMENT_REVIEW, concluded["concluded_at"])
-    return Deadline.open(record.case_id, record.street_code, "DE-1", REVIEW_WORKING_DAYS,
-                         Unit.WORKING_DAYS, concluded["concluded_at"], calendar)
+    return PaymentAccount(data["bank"], data["account_number"], data["holder"])
 
 
-def receive_non_confirmation(record: CaseRecord, proposed: dict, calendar) -> Deadline | None:
+def open_case(accepted: dict[str, Any], delegated_from: date | None,
+              calendar: WorkingCalendar) -> tuple[DecisionCase, Effects]:
+    """The file as intake accepted it, on the route in force that day (ORG-1); DE-4 runs from
+    acceptance for dibao and low-income."""
+    accepted_at: datetime = accepted["accepted_at"]
+    case = DecisionCase(
+        case_id=accepted["case_id"], case_no=accepted["case_no"], program=accepted["program"],
+        street_code=accepted["street_code"], status=AWAITING_FILE, since=accepted_at,
+        deciding_authority=deciding_authority(local_date(accepted_at), delegated_from),
+        community=accepted["community"], accepted_at=accepted_at,
+        applicant=_person(accepted["applicant"]),
+        members=[_person(m) for m in accepted["members"]],
+        payment_account=_account(accepted.get("payment_account")))
+    effects = Effects()
+    if case.program in PROGRAMS_WITH_CONFIRMATION_LIMIT:
+        effects.open(Deadline.open(case.case_id, case.street_code, "DE-4",  # DE-4
+                                   CONFIRMATION_WORKING_DAYS, Unit.WORKING_DAYS, accepted_at,
+                                   calendar))
+    return case, effects
+
+
+def keep_verification(case: DecisionCase, completed: dict[str, Any]) -> Effects:
+    """The figures the amount is computed from (DE-5); kept while the file is open."""
+    if case.status not in OPEN_STATES:
+        return Effects.nothing()
+    case.facts = Facts(completed["round"], completed["household_size"],
+                       completed["income_per_head_fen"], completed.get("self_care"),
+                       completed["report_id"])
+    return Effects()
+
+
+def receive_publicity(case: DecisionCase, concluded: dict[str, Any],
+                      calendar: WorkingCalendar) -> Effects:
+    """DE-1: the file reaches the management department, which reviews it within 2 WD."""
+    if case.status != AWAITING_FILE:
+        return Effects.nothing()  # withdrawn, or already on the VE-3 path
+    concluded_at: datetime = concluded["concluded_at"]
+    case.path = CONFIRMATION
+    case.publicity = PublicityOutcome(
+        concluded["preliminary_opinion"], concluded["deliberation_held"],
+        concluded.get("deliberation_conclusion"), concluded.get("minutes_document_id"),
+        concluded["rounds"], concluded_at)
+    case.move((AWAITING_FILE,), MANAGEMENT_REVIEW, concluded_at, "receive_publicity")
+    return _progress(case, "file_received_for_review", "DE-1").open(
+        Deadline.open(case.case_id, case.street_code, "DE-1", REVIEW_WORKING_DAYS,
+                      Unit.WORKING_DAYS, concluded_at, calendar))
+
+
+def receive_non_confirmation(case: DecisionCase, proposed: dict[str, Any],
+                             calendar: WorkingCalendar) -> Effects:
     """VE-3: the file reaches the management department; the non-confirmation decision is made
     and served within 3 WD of that."""
-    if record.status != AWAITING_FILE:
-        return None
-    record.details["path"] = NON_CONFIRMATION
-    record.details["proposal"] = {"reasons": proposed["reasons"],
-                                  "report_id": proposed["report_id"],
-                                  "proposed_at": iso(proposed["proposed_at"])}
-    move(record, MANAGEMENT_REVIEW, proposed["proposed_at"])
-    return Deadline.open(record.case_id, record.street_code, "VE-3", SERVICE_WORKING_DAYS,
-                         Unit.WORKING_DAYS, proposed["proposed_at"], calendar)
+    if case.status != AWAITING_FILE:
+        return Effects.nothing()
+    proposed_at: datetime = proposed["proposed_at"]
+    case.path = NON_CONFIRMATION
+    case.proposal = Proposal(list(proposed["reasons"]), proposed["report_id"], proposed_at)
+    case.move((AWAITING_FILE,), MANAGEMENT_REVIEW, proposed_at, "receive_non_confirmation")
+    return _progress(case, "non_confirmation_proposed", "VE-3",
+                     note="; ".join(case.proposal.reasons)).open(
+        Deadline.open(case.case_id, case.street_code, "VE-3", SERVICE_WORKING_DAYS,
+                      Unit.WORKING_DAYS, proposed_at, calendar))
 
 
-def withdraw(record: CaseRecord, withdrawn: dict) -> bool:
-    """VE-5: a withdrawn application needs no decision."""
-    if record.status not in OPEN_STATES:
-        return False
-    record.details["withdrawal"] = {"reason": withdrawn["reason"],
-                                    "withdrawn_at": iso(withdrawn["withdrawn_at"])}
-    move(record, WITHDRAWN, withdrawn["withdrawn_at"])
-    return True
+def withdraw(case: DecisionCase, withdrawn: dict[str, Any]) -> Effects:
+    """VE-5: a withdrawn application needs no decision; every open deadline is met."""
+    if case.status not in OPEN_STATES:
+        return Effects.nothing()
+    case.withdrawal = Withdrawal(withdrawn["reason"], withdrawn["withdrawn_at"])
+    case.move(OPEN_STATES, WITHDRAWN, withdrawn["withdrawn_at"], "withdraw")
+    effects = _progress(case, "closed_as_withdrawn", "VE-5", note=withdrawn["reason"],
+                        closed=True)
+    effects.meet_all = True
+    return effects
 
 
 # -- steps ---------------------------------------------------------------------------------------
-def _signed(actor: Actor, now: datetime, **fields) -> dict:
-    return {**fields, "by": actor.user_id, "by_name": actor.name, "at": iso(now)}
+def _allowed_on_path(case: DecisionCase, choice: str) -> str | None:
+    """On the VE-3 path only ``non_confirm`` is possible, elsewhere never: what is allowed
+    when ``choice`` is not (None when it is)."""
+    non_confirmation = case.path == NON_CONFIRMATION
+    if (choice == "non_confirm") != non_confirmation:
+        return "non_confirm" if non_confirmation else "approve or refuse"
+    return None
 
 
-def review(record: CaseRecord, request: dict, actor: Actor, now: datetime) -> str:
-    """DE-1: the review opinion; on the VE-3 path it proposes non-confirmation, which goes
-    straight to the leader for consent. Returns the next status."""
-    require_state(record, "record_review", MANAGEMENT_REVIEW)
-    non_confirmation = record.details["path"] == NON_CONFIRMATION
-    if (request["opinion"] == "non_confirm") != non_confirmation:
-        allowed = "non_confirm" if non_confirmation else "approve or refuse"
+def review(case: DecisionCase, opinion: str, reasons: list[str], note: str | None,
+           actor: Actor, now: datetime) -> Effects:
+    """DE-1: the review opinion, within 2 WD of the file's arrival; on the VE-3 path it
+    proposes non-confirmation, which goes straight to the leader for consent."""
+    case.require_state((MANAGEMENT_REVIEW,), "record_review")
+    allowed = _allowed_on_path(case, opinion)
+    if allowed:
         raise ValidationFailed(f"the opinion on this file is {allowed}", field="opinion",
                                code="opinion_not_allowed")
-    record.details["review"] = _signed(actor, now, opinion=request["opinion"],
-                                       reasons=request["reasons"], note=request["note"])
-    move(record, LEADER_DECISION if non_confirmation else HEAD_CONSENT, now)
-    return record.status
+    non_confirmation = case.path == NON_CONFIRMATION
+    case.review = Review(opinion=opinion, reasons=list(reasons), note=note,
+                         **_signed(actor, now))
+    case.move((MANAGEMENT_REVIEW,), LEADER_DECISION if non_confirmation else HEAD_CONSENT, now,
+              "record_review")
+    return _progress(case, f"reviewed:{opinion}", "VE-3" if non_confirmation else "DE-1",
+                     note="; ".join(reasons) or note).meet("DE-1")
 
 
-def consent(record: CaseRecord, request: dict, actor: Actor, now: datetime,
-            calendar) -> Deadline:
+def consent(case: DecisionCase, note: str | None, actor: Actor, now: datetime,
+            calendar: WorkingCalendar) -> Effects:
     """DE-1: with the department head's consent the leader in charge decides within 3 WD."""
-    require_state(record, "record_head_consent", HEAD_CONSENT)
-    record.details["head_consent"] = _signed(actor, now, note=request["note"])
-    move(record, LEADER_DECISION, now)
-    return Deadline.open(record.case_id, record.street_code, "DE-1", LEADER_WORKING_DAYS,
-                         Unit.WORKING_DAYS, now, calendar)
+    case.require_state((HEAD_CONSENT,), "record_head_consent")
+    case.head_consent = HeadConsent(note=note, **_signed(actor, now))
+    case.move((HEAD_CONSENT,), LEADER_DECISION, now, "record_head_consent")
+    return _progress(case, "head_consented", "DE-1", note=note).open(
+        Deadline.open(case.case_id, case.street_code, "DE-1", LEADER_WORKING_DAYS,
+                      Unit.WORKING_DAYS, now, calendar))
 
 
-def extend(record: CaseRecord, request: dict, actor: Actor, now: datetime,
-           de4: Deadline | None, calendar) -> Deadline:
-    """DE-4: a special case gets 45 WD from acceptance instead of 30, once, with a reason."""
-    require_state(record, "extend", *OPEN_STATES)
-    if record.program not in PROGRAMS_WITH_CONFIRMATION_LIMIT:
-        raise Conflict(f"{record.program} has no DE-4 time limit to extend", field="program",
+def extend(case: DecisionCase, reason: str, actor: Actor, now: datetime,
+           de4: Deadline | None, calendar: WorkingCalendar) -> tuple[Deadline, Effects]:
+    """DE-4: a special case gets 45 WD from acceptance instead of 30, once, with a reason.
+    Returns the DE-4 deadline as extended (to store, ``uow.deadlines.extend``) and the
+    effects."""
+    case.require_state(OPEN_STATES, "extend")
+    if case.program not in PROGRAMS_WITH_CONFIRMATION_LIMIT:
+        raise Conflict(f"{case.program} has no DE-4 time limit to extend", field="program",
                        code="no_time_limit")
-    if record.details.get("extension"):
+    if case.extension is not None:
         raise Conflict("the DE-4 limit was already extended to 45 WD", field="reason",
                        code="already_extended")
     if de4 is None:
         raise Conflict("the DE-4 limit is no longer open", field="status",
                        code="deadline_not_open")
     due = compute_due(de4.started_at, EXTENDED_WORKING_DAYS, Unit.WORKING_DAYS, calendar)
-    record.details["extension"] = _signed(actor, now, reason=request["reason"],
-                                          from_due_at=iso(de4.due_at), to_due_at=iso(due.due_at))
-    return replace(de4, amount=EXTENDED_WORKING_DAYS, due_at=due.due_at,
-                   provisional=due.provisional)
+    case.extension = Extension(reason=reason, from_due_at=de4.due_at, to_due_at=due.due_at,
+                               **_signed(actor, now))
+    extended = replace(de4, amount=EXTENDED_WORKING_DAYS, due_at=due.due_at,
+                       provisional=due.provisional)
+    return extended, _progress(case, "extended_to_45_wd", "DE-4", note=reason)
 
 
 # -- DE-5, DE-6: the amount and who is paid ------------------------------------------------------
-@dataclass(frozen=True)
-class PolicyRate:
-    """One effective-dated policy row, as stored."""
-    id: int
-    key: str
-    unit: str
-    value: int
-    valid_from: date
-    valid_to: date | None
-    source: str
-    verified: bool
-
-    def used(self) -> dict:
-        return {"id": self.id, "key": self.key, "unit": self.unit, "value": self.value,
-                "valid_from": self.valid_from.isoformat(),
-                "valid_to": self.valid_to.isoformat() if self.valid_to else None,
-                "source": self.source, "verified": self.verified}
+def _fact(facts: Facts | None, key: str) -> Any:
+    value = getattr(facts, key) if facts is not None else None
+    if value is None:
+        raise Conflict(f"the verification result lacks {key}: the amount cannot be fixed",
+                       field=key, code="verification_missing")
+    return value
 
 
-@dataclass(frozen=True)
-class Amount:
-    monthly_fen: int
-    rows: tuple[PolicyRate, ...]
-    formula: str
-
-    def view(self) -> dict:
-        return {"monthly_amount_fen": self.monthly_fen, "formula": self.formula,
-                "policy_rows": [row.used() for row in self.rows]}
-
-
-def rate_keys(program: str, facts: dict) -> tuple[str, ...]:
+def rate_keys(program: str, facts: Facts | None) -> tuple[str, ...]:
     """The policy rows an amount of ``program`` needs."""
     if program == "dibao":
         return ("dibao_standard", "dibao_minimum_payment")
@@ -237,14 +416,7 @@ def rate_keys(program: str, facts: dict) -> tuple[str, ...]:
     return ("tekun_basic_support", CARE_RATE_KEY[_fact(facts, "self_care")])
 
 
-def _fact(facts: dict | None, key: str):
-    if not facts or facts.get(key) is None:
-        raise Conflict(f"the verification result lacks {key}: the amount cannot be fixed",
-                       field=key, code="verification_missing")
-    return facts[key]
-
-
-def monthly_amount(program: str, facts: dict | None, rates: dict[str, PolicyRate]) -> Amount:
+def monthly_amount(program: str, facts: Facts | None, rates: dict[str, PolicyRate]) -> Amount:
     """DE-5: the monthly amount in fen from the policy rows in force on the decision day."""
     def rate(key: str) -> PolicyRate:
         if key not in rates:
@@ -256,155 +428,158 @@ def monthly_amount(program: str, facts: dict | None, rates: dict[str, PolicyRate
         standard, floor = rate("dibao_standard"), rate("dibao_minimum_payment")
         shortfall = (max(0, standard.value - _fact(facts, "income_per_head_fen"))
                      * _fact(facts, "household_size"))
-        return Amount(max(shortfall, floor.value), (standard, floor),
+        return Amount(max(shortfall, floor.value),
                       "max(0, dibao_standard - income_per_head) x household_size, "
-                      "at least dibao_minimum_payment")
+                      "at least dibao_minimum_payment", [standard, floor])
     if program == "low_income":
         aid = rate("low_income_household_aid")
-        return Amount(aid.value, (aid,), "low_income_household_aid per household")
+        return Amount(aid.value, "low_income_household_aid per household", [aid])
     basic, care = (rate(key) for key in rate_keys(program, facts))
-    return Amount(basic.value + care.value, (basic, care),
-                  f"tekun_basic_support + {care.key}")
+    return Amount(basic.value + care.value, f"tekun_basic_support + {care.key}", [basic, care])
 
 
-def payee(record: CaseRecord, care: dict | None) -> dict:
+def care_arrangement(data: dict[str, Any]) -> CareArrangement:
+    """The care arrangement as the ``decide`` contract validated it (DE-6)."""
+    caregiver = data["caregiver"]
+    return CareArrangement(
+        care_mode=data["care_mode"],
+        caregiver=Caregiver(caregiver["name"], caregiver["id_number"],
+                            caregiver["relationship"], caregiver["phone"]),
+        guardianship_mode=data["guardianship_mode"],
+        responsibilities=data["responsibilities"], agreement_signed=data["agreement_signed"],
+        agreement_signed_on=data["agreement_signed_on"], payee=data["payee"],
+        payee_account=_account(data.get("payee_account")))
+
+
+def payee(case: DecisionCase, care: CareArrangement | None) -> Payee:
     """PA-1: the recipient's account, or the entrusted caregiver's (tekun)."""
-    if care and care["payee"] == "caregiver":
-        return {"kind": "caregiver", "name": care["caregiver"]["name"],
-                "account": care["payee_account"]}
-    account = (care or {}).get("payee_account") or record.details.get("payment_account")
-    return {"kind": "recipient", "name": record.details["applicant"]["name"], "account": account}
+    if care is not None and care.payee == "caregiver":
+        return Payee("caregiver", care.caregiver.name, care.payee_account)
+    account = (care.payee_account if care is not None else None) or case.payment_account
+    return Payee("recipient", case.applicant.name, account)
 
 
-def recipients(record: CaseRecord) -> list[dict]:
+def recipients(case: DecisionCase) -> list[Person]:
     """Dibao and low-income help the household; tekun the person."""
-    if record.program == "tekun":
-        return [record.details["applicant"]]
-    return record.details["members"]
+    if case.program == "tekun":
+        return [case.applicant]
+    return list(case.members)
 
 
 # -- the decision --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Decision:
-    outcome: str
-    amount: Amount | None
-    reasons: list[str]
-    care_arrangement: dict | None
-    payee: dict | None
-
-    @property
-    def service_rule(self) -> str:
-        return SERVICE_RULE[self.outcome]
+def letter_count(choice: str) -> int:
+    """How many documents a decision ``choice`` (approve, refuse, non_confirm) serves, each
+    needing an id drawn before the decision."""
+    return len(letters.DOCUMENTS[OUTCOME_OF[choice]])
 
 
-def decide(record: CaseRecord, request: dict,
-           rates_for: Callable[[tuple[str, ...]], dict[str, PolicyRate]]) -> Decision:
+def decide(case: DecisionCase, choice: str, reasons: list[str], care: dict[str, Any] | None,
+           rates_for: RatesFor, actor: Actor, now: datetime, document_ids: list[str],
+           calendar: WorkingCalendar) -> Effects:
     """DE-1 (and VE-3): approve or refuse; on the VE-3 path the leader consents to
     non-confirmation. An approval fixes the amount (DE-5) from the policy rows ``rates_for``
-    finds in force, and for tekun the care arrangement (DE-6)."""
-    require_state(record, "decide", LEADER_DECISION)
-    non_confirmation = record.details["path"] == NON_CONFIRMATION
-    if (request["outcome"] == "non_confirm") != non_confirmation:
-        allowed = "non_confirm" if non_confirmation else "approve or refuse"
+    finds in force, and for tekun the care arrangement (DE-6). The decision's documents are
+    issued under ``document_ids`` (ORG-7; ``letter_count(choice)`` of them) and served within
+    3 WD (DE-5, DE-7; VE-3's deadline already runs from the proposal)."""
+    case.require_state((LEADER_DECISION,), "decide")
+    allowed = _allowed_on_path(case, choice)
+    if allowed:
         raise ValidationFailed(f"the decision on this file is {allowed}", field="outcome",
                                code="outcome_not_allowed")
-    outcome = OUTCOME_OF[request["outcome"]]
-    care = request.get("care_arrangement")
-    if care and not (record.program == "tekun" and outcome == APPROVED):
+    outcome = OUTCOME_OF[choice]
+    if care and not (case.program == "tekun" and outcome == APPROVED):
         raise ValidationFailed("a care arrangement belongs only to a tekun approval (DE-6)",
                                field="care_arrangement", code="care_arrangement_not_applicable")
-    if outcome != APPROVED:
-        return Decision(outcome, None, request["reasons"], None, None)
-    if record.program == "tekun" and not care:  # DE-6
-        raise ValidationFailed("a tekun approval fixes the care arrangement: care mode, "
-                               "caregiver, guardianship, responsibilities, signed agreement "
-                               "(DE-6)", field="care_arrangement",
-                               code="care_arrangement_required")
-    facts = record.details["facts"]
-    amount = monthly_amount(record.program, facts, rates_for(rate_keys(record.program, facts)))
-    return Decision(outcome, amount, request["reasons"], _care_view(care), payee(record, care))
+    if outcome == APPROVED:
+        if case.program == "tekun" and not care:  # DE-6
+            raise ValidationFailed("a tekun approval fixes the care arrangement: care mode, "
+                                   "caregiver, guardianship, responsibilities, signed "
+                                   "agreement (DE-6)", field="care_arrangement",
+                                   code="care_arrangement_required")
+        arrangement = care_arrangement(care) if care else None
+        case.amount = monthly_amount(case.program, case.facts,
+                                     rates_for(rate_keys(case.program, case.facts)))
+        case.care_arrangement = arrangement
+        case.payee = payee(case, arrangement)
+    if len(document_ids) != letter_count(choice):
+        raise ValueError(f"{outcome} serves {letter_count(choice)} documents, "
+                         f"{len(document_ids)} ids given")
+    rule = SERVICE_RULE[outcome]
+    case.decision = DecisionRecord(outcome=outcome, authority=case.deciding_authority,
+                                   reasons=list(reasons), document_ids=list(document_ids),
+                                   service_rule=rule, **_signed(actor, now))
+    drafts = letters.decision_letters(case, now)
+    case.documents += [DocumentRef(d.document_id or "", d.kind, d.title, now) for d in drafts]
+    case.move((LEADER_DECISION,), outcome, now, "decide")
+    effects = (_progress(case, f"decided:{outcome}", "VE-3" if outcome == NON_CONFIRMED
+                         else "DE-1", note="; ".join(reasons) or None,
+                         document_ids=document_ids, closed=outcome != APPROVED)
+               .issue(*drafts)
+               .meet("DE-1", "DE-4")  # DE-4: decided within the limit
+               .emit("decision.made", decision_made(case)))
+    if rule != "VE-3":  # DE-5, DE-7: served within 3 WD
+        effects.open(Deadline.open(case.case_id, case.street_code, rule, SERVICE_WORKING_DAYS,
+                                   Unit.WORKING_DAYS, now, calendar))
+    return effects
 
 
-def _care_view(care: dict | None) -> dict | None:
-    if care is None:
-        return None
-    return {**care, "agreement_signed_on": care["agreement_signed_on"].isoformat()}
-
-
-def record_decision(record: CaseRecord, decision: Decision, actor: Actor, now: datetime,
-                    document_ids: list[str], calendar) -> Deadline | None:
-    """Store the decision; returns the deadline to serve its documents (DE-5, DE-7; the VE-3
-    one already runs from the proposal)."""
-    record.details["decision"] = _signed(
-        actor, now, outcome=decision.outcome, authority=record.details["deciding_authority"],
-        reasons=decision.reasons, document_ids=document_ids,
-        service_rule=decision.service_rule)
-    record.details["amount"] = decision.amount.view() if decision.amount else None
-    record.details["care_arrangement"] = decision.care_arrangement
-    record.details["payee"] = decision.payee
-    move(record, decision.outcome, now)
-    if decision.service_rule == "VE-3":
-        return None
-    return Deadline.open(record.case_id, record.street_code, decision.service_rule,
-                         SERVICE_WORKING_DAYS, Unit.WORKING_DAYS, now, calendar)
-
-
-def decision_made_event(record: CaseRecord, decision: Decision, now: datetime,
-                        document_id: str) -> dict:
+def decision_made(case: DecisionCase) -> dict[str, Any]:
+    """The ``decision.made`` event: payments, intake, publicity and supervision take it."""
+    decision = case.decision
+    assert decision is not None
     approved = decision.outcome == APPROVED
+    account = case.payee.account if approved and case.payee else None
     return {
-        "case_id": record.case_id, "case_no": record.case_no, "program": record.program,
-        "street_code": record.street_code, "community": record.details["community"],
-        "outcome": decision.outcome, "authority": record.details["deciding_authority"],
-        "decided_at": now,
-        "monthly_amount_fen": decision.amount.monthly_fen if approved else None,
-        "recipients": recipients(record) if approved else [],
-        "payee_kind": decision.payee["kind"] if approved else None,
-        "payee_name": decision.payee["name"] if approved else None,
-        "payee_account": decision.payee["account"] if approved else None,
-        "reasons": decision.reasons, "document_id": document_id,
+        "case_id": case.case_id, "case_no": case.case_no, "program": case.program,
+        "street_code": case.street_code, "community": case.community,
+        "outcome": decision.outcome, "authority": decision.authority,
+        "decided_at": decision.at,
+        "monthly_amount_fen": case.amount.monthly_amount_fen if approved and case.amount
+        else None,
+        "recipients": [asdict(p) for p in recipients(case)] if approved else [],
+        "payee_kind": case.payee.kind if approved and case.payee else None,
+        "payee_name": case.payee.name if approved and case.payee else None,
+        "payee_account": asdict(account) if account else None,
+        "reasons": decision.reasons, "document_id": decision.document_ids[0],
     }
 
 
 # -- ORG-7: service of the decision documents ----------------------------------------------------
-def serve(record: CaseRecord, document_id: str, served_at: datetime, now: datetime) -> bool:
-    """Record that a decision document was served; True once all of them are (the DE-5, DE-7
-    or VE-3 deadline is then met)."""
-    require_state(record, "record_service", *DECIDED_STATES)
-    documents = {d["document_id"]: d for d in record.details["documents"]}
+def serve(case: DecisionCase, document_id: str, served_at: datetime, now: datetime) -> Effects:
+    """Record that a decision document was served; once all of them are, the DE-5, DE-7 or
+    VE-3 deadline is met at the moment of service."""
+    case.require_state(DECIDED_STATES, "record_service")
+    assert case.decision is not None  # every decided case has its decision
+    documents = {d.document_id: d for d in case.documents
+                 if d.document_id in case.decision.document_ids}
     document = documents.get(document_id)
-    if document is None or document_id not in record.details["decision"]["document_ids"]:
+    if document is None:
         raise ValidationFailed(f"{document_id} is not a decision document of this case",
                                field="document_id", code="unknown_document")
-    if document["served_at"] is not None:
+    if document.served_at is not None:
         raise Conflict(f"{document_id} was already served", field="document_id",
                        code="already_served")
-    if served_at > now or served_at < datetime.fromisoformat(document["issued_at"]):
+    if served_at > now or served_at < document.issued_at:
         raise ValidationFailed("a document is served after it is issued and not in the future",
                                field="served_at", code="served_at_out_of_range")
-    document["served_at"] = iso(served_at)
-    return all(documents[d]["served_at"] for d in record.details["decision"]["document_ids"])
-
-
-def document_ref(document) -> dict:
-    return {"document_id": document.document_id, "kind": document.kind,
-            "title": document.title, "issued_at": iso(document.issued_at),
-            "served_at": iso(document.served_at) if document.served_at else None}
-
-
-def timeline_entry(now: datetime, step: str, action: str, actor: Actor | None,
-                   rule_id: str | None, note: str | None, document_ids) -> dict:
-    return {"at": iso(now), "service": "decision", "step": step, "action": action,
-            "actor_user": actor.user_id if actor else None,
-            "actor_role": actor.role if actor else None, "rule_id": rule_id, "note": note,
-            "document_ids": list(document_ids)}
+    document.served_at = served_at
+    rule = case.decision.service_rule
+    effects = _progress(case, "document_served", rule, document_ids=[document_id])
+    if all(d.served_at is not None for d in documents.values()):
+        effects.meet(rule, at=served_at)  # DE-5, DE-7, VE-3
+    return effects
 
 
 # -- DE-2: announcement ----------------------------------------------------------------------------
-def announced(record: CaseRecord) -> dict:
+def announced(case: DecisionCase) -> dict[str, Any]:
     """What the community notice board shows of an approved household: no ID numbers."""
-    return {"case_id": record.case_id, "case_no": record.case_no,
-            "community": record.details["community"],
-            "name": record.details["applicant"]["name"], "program": record.program,
-            "monthly_amount_fen": record.details["amount"]["monthly_amount_fen"],
-            "decided_at": datetime.fromisoformat(record.details["decision"]["at"])}
+    assert case.decision is not None and case.amount is not None
+    return {"case_id": case.case_id, "case_no": case.case_no, "community": case.community,
+            "name": case.applicant.name, "program": case.program,
+            "monthly_amount_fen": case.amount.monthly_amount_fen,
+            "decided_at": case.decision.at}
+
+
+def details(case: DecisionCase) -> dict[str, Any]:
+    """What the case view shows of decision's own fields (JSON-ready)."""
+    return case.to_details()

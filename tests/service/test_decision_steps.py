@@ -1,22 +1,27 @@
-"""The decision service's steps against the real broker: DE-1 to DE-7, ORG-1, ORG-7, VE-3.
+"""The decision service's steps against the real broker: DE-1 to DE-7, ORG-1, ORG-7, VE-3 and
+the DE-3 roster.
 
 Upstream events (intake, verification, publicity) are published by the test itself."""
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from nameko.exceptions import RemoteError
+from sqlalchemy import select
 
 from hqcore.clock import CHINA_TZ, get_clock
+from hqcore.db import Database
 from hqcore.errors import from_remote
 from hqcore.messaging.envelope import build_envelope
 from hqcore.messaging.outbox import EventPublisher
-from hqcore.testing import make_id_number, wait_until
+from hqops.samples import make_id_number
+from services.decision import adapters
 from services.decision.service import DecisionService
 from services.payments.service import PaymentsService
+from tests.support.plugin import run_deadline_scan, wait_until, wait_until_handled
 
 STREET = "shaogongzhuang"
 APPLICANT = {"name": "王秀英", "id_number": make_id_number(11), "relationship": "self"}
@@ -36,8 +41,31 @@ def actor(user_id: str) -> dict:
     return {"user_id": user_id, "role": role, "street_code": street, "name": user_id}
 
 
+DISTRICT = actor("district-officer")
+
+
 def beijing(*args) -> datetime:
     return datetime(*args, tzinfo=CHINA_TZ)
+
+
+def _events(settings, event_type: str, case_id: str | None = None) -> list[dict]:
+    """The payloads of the events decision wrote to its outbox, in order."""
+    database = Database(settings.database_url("decision"))
+    outbox = adapters.TABLES["outbox"]
+    try:
+        with database.transaction() as conn:
+            rows = conn.execute(select(outbox.c.envelope)
+                                .where(outbox.c.event_type == event_type)
+                                .order_by(outbox.c.id)).all()
+    finally:
+        database.dispose()
+    payloads = [json.loads(r.envelope)["payload"] for r in rows]
+    return [p for p in payloads if case_id in (None, p["case_id"])]
+
+
+def actions(settings, case_id: str) -> list[str]:
+    """The case's timeline as decision told the district (``case.progressed``)."""
+    return [p["action"] for p in _events(settings, "case.progressed", case_id)]
 
 
 def publish(settings, event_type: str, payload: dict, envelope: dict | None = None) -> dict:
@@ -54,10 +82,13 @@ def publish(settings, event_type: str, payload: dict, envelope: dict | None = No
     return envelope
 
 
-def expect_error(call, status: int, code: str | None = None, field: str | None = None):
+def expect_error(call, status: int, code: str | None = None, field: str | None = None,
+                 exc_type: str | None = None):
     """Run ``call``; it must fail with the DomainError answering ``status``."""
     with pytest.raises(RemoteError) as raised:
         call()
+    if exc_type:
+        assert raised.value.exc_type == exc_type
     error = from_remote(raised.value.exc_type, raised.value.value)
     assert error.http_status == status, (error.code, error.message)
     if code:
@@ -83,8 +114,8 @@ class Case:
     def case_id(self) -> str:
         return self.keys["case_id"]
 
-    def view(self) -> dict:
-        return self.rpc.decision.get_case(case_id=self.case_id)
+    def view(self, who: dict = DISTRICT) -> dict:
+        return self.rpc.decision.get_case(actor=who, case_id=self.case_id)
 
     def wait_status(self, status: str) -> dict:
         def reached():
@@ -95,11 +126,11 @@ class Case:
             return view if view["status"] == status else None
         return wait_until(reached, timeout=15, message=f"decision to reach {status}")
 
-    def accept(self) -> dict:
+    def accept(self, wait: bool = True) -> dict | None:
         publish(self.settings, "application.accepted", {
             **self.keys, "community": "前园社区", "applicant": APPLICANT, "members": self.members,
             "payment_account": ACCOUNT, "near_relative": False, "accepted_at": self.accepted_at})
-        return self.wait_status("awaiting_file")
+        return self.wait_status("awaiting_file") if wait else None
 
     def verified(self, size=3, income=60000, self_care=None) -> None:
         publish(self.settings, "verification.completed", {
@@ -179,10 +210,12 @@ def test_DE1_DE5_dibao_approval_fixes_amount_serves_letters_and_pays_from_next_m
     assert (de5["status"], de5["due_date"]) == ("open", "2026-04-03")
     kinds = {d["kind"]: d for d in details["documents"]}
     assert set(kinds) == {"decision_letter", "duty_to_report_notice"}
-    letter = rpc.decision.get_document(document_id=kinds["decision_letter"]["document_id"])
+    letter = rpc.decision.get_document(actor=actor("sgz-clerk"),
+                                       document_id=kinds["decision_letter"]["document_id"])
     assert "1335.00元" in letter["html"] and "邵公庄街道办事处" in letter["html"]
     assert "决定书" in letter["title"]
-    duty = rpc.decision.get_document(document_id=kinds["duty_to_report_notice"]["document_id"])
+    duty = rpc.decision.get_document(actor=actor("sgz-clerk"),
+                                     document_id=kinds["duty_to_report_notice"]["document_id"])
     assert "报告" in duty["html"]
 
     # ORG-7: the clerk records service; DE-5 is met once both documents are served.
@@ -201,13 +234,20 @@ def test_DE1_DE5_dibao_approval_fixes_amount_serves_letters_and_pays_from_next_m
                                        served_at=served)
     assert deadlines(view, "DE-5")[0]["status"] == "met"
     assert all(d["served_at"] for d in view["details"]["documents"])
-    assert [e["action"] for e in view["details"]["timeline"]] == [
+    assert "timeline" not in view["details"]
+    assert actions(settings, case.case_id) == [
         "file_received_for_review", "reviewed:approve", "head_consented", "decided:approved",
         "document_served", "document_served"]
+    [decided] = [p for p in _events(settings, "case.progressed", case.case_id)
+                 if p["action"] == "decided:approved"]
+    assert decided["document_ids"] == details["decision"]["document_ids"]
+    assert (decided["actor_user"], decided["rule_id"]) == ("sgz-leader", "DE-1")
+    expect_error(lambda: case.view(actor("shc-clerk")), 403, "wrong_street")
 
     # PA-1: approved on 2026-03-31, paid from 2026-04 to the recipient's account.
-    schedule = wait_until(lambda: rpc.payments.get_case(case_id=case.case_id)["details"]
-                          .get("schedule"), message="payments to schedule the case")
+    schedule = wait_until(lambda: rpc.payments.get_case(
+        actor=DISTRICT, case_id=case.case_id)["details"].get("schedule"),
+        message="payments to schedule the case")
     assert schedule["first_month"] == "2026-04" and schedule["monthly_amount_fen"] == 133500
     assert schedule["payee_kind"] == "recipient" and schedule["payee_account"] == ACCOUNT
 
@@ -221,6 +261,25 @@ def test_DE1_DE5_dibao_approval_fixes_amount_serves_letters_and_pays_from_next_m
                                         community="别的社区")["recipients"] == []
     expect_error(lambda: rpc.decision.list_recipients(actor=actor("shc-clerk"),
                                                       street_code=STREET), 403, "wrong_street")
+
+    # DE-3: approved on 2026-03-31 (from the 25th on), the case is in April's roster.
+    key = f"roster:{STREET}:2026-04"
+    clock.set(beijing(2026, 4, 1, 11))
+    expect_error(lambda: rpc.decision.file_monthly_report(
+        actor=actor("sgz-reviewer"), street_code=STREET, month="2026-05"), 409,
+        "roster_not_open", "month")
+    filed = rpc.decision.file_monthly_report(actor=actor("sgz-reviewer"), street_code=STREET,
+                                             month="2026-04")
+    assert (filed["households"], filed["monthly_amount_fen"], filed["on_time"]) == (
+        1, 133500, True)
+    report = rpc.decision.get_document(actor=actor("sgz-head"), document_id=filed["document_id"])
+    assert report["case_id"] == key and "花名册" in report["html"] and "王秀英" in report["html"]
+    expect_error(lambda: rpc.decision.get_document(
+        actor=actor("shc-clerk"), document_id=filed["document_id"]), 403, "wrong_street")
+    expect_error(lambda: rpc.decision.file_monthly_report(
+        actor=actor("sgz-head"), street_code=STREET, month="2026-04"), 409, "already_filed")
+    [de3] = [p for p in _events(settings, "deadline.met", key) if p["rule_id"] == "DE-3"]
+    assert de3["street_code"] == STREET
 
 
 def test_ORG1_street_not_yet_delegated_is_decided_by_the_district(settings, rpc, decision):
@@ -249,7 +308,11 @@ def test_ORG1_street_not_yet_delegated_is_decided_by_the_district(settings, rpc,
     assert view["details"]["amount"]["monthly_amount_fen"] == 31400  # per household
     assert view["details"]["decision"]["authority"] == "district"
     letter_id = view["details"]["decision"]["document_ids"][0]
-    assert "天津市红桥区民政局" in rpc.decision.get_document(document_id=letter_id)["html"]
+    assert "天津市红桥区民政局" in rpc.decision.get_document(actor=DISTRICT,
+                                                       document_id=letter_id)["html"]
+    assert rpc.decision.set_delegation(actor=actor("district-officer"), street_code="xigu",
+                                       delegated_from=None) == {
+        "street_code": "xigu", "delegated_from": None}
 
 
 def test_DE4_extension_moves_the_limit_to_45_WD_once(settings, rpc, clock, decision):
@@ -275,9 +338,9 @@ def test_DE4_extension_moves_the_limit_to_45_WD_once(settings, rpc, clock, decis
 
     # After the 30th WD (2026-04-14) the extended limit is not breached.
     clock.set(beijing(2026, 4, 20, 10))
-    deadline = datetime.now(timezone.utc) + timedelta(seconds=3 * settings.deadline_scan_interval)
-    while datetime.now(timezone.utc) < deadline:
-        assert deadlines(case.view(), "DE-4")[0]["status"] == "open"
+    assert run_deadline_scan(decision) == 0
+    assert deadlines(case.view(), "DE-4")[0]["status"] == "open"
+    assert actions(settings, case.case_id) == ["extended_to_45_wd"]
 
 
 def test_DE7_refusal_notice_with_reasons_due_within_3_WD_and_breached_when_late(
@@ -303,14 +366,17 @@ def test_DE7_refusal_notice_with_reasons_due_within_3_WD_and_breached_when_late(
     assert (de7["due_date"], de7["status"]) == ("2026-04-08", "open")  # Qingming in between
     [notice] = view["details"]["documents"]
     assert notice["kind"] == "refusal_notice"
-    html = rpc.decision.get_document(document_id=notice["document_id"])["html"]
+    html = rpc.decision.get_document(actor=actor("sgz-clerk"),
+                                     document_id=notice["document_id"])["html"]
     assert "不予批准" in html and "家庭人均收入高于低保标准" in html
-    expect_error(lambda: rpc.decision.decide(actor=actor("sgz-leader"), case_id=case.case_id,
-                                             outcome="approve"), 409, "invalid_state")
+    error = expect_error(lambda: rpc.decision.decide(
+        actor=actor("sgz-leader"), case_id=case.case_id, outcome="approve"), 409,
+        "invalid_state", "case_id", exc_type="InvalidState")
+    assert error.details == {"status": "refused", "allowed": ["leader_decision"]}
 
     clock.set(beijing(2026, 4, 9, 0, 1))  # the day after the 3rd WD
-    wait_until(lambda: deadlines(case.view(), "DE-7")[0]["status"] == "breached", timeout=15,
-               message="the scanner to breach DE-7")
+    run_deadline_scan(decision)  # (or the scanner's own run just before)
+    assert deadlines(case.view(), "DE-7")[0]["status"] == "breached"
     view = rpc.decision.record_service(actor=actor("sgz-clerk"), case_id=case.case_id,
                                        document_id=notice["document_id"],
                                        served_at=beijing(2026, 4, 9, 0, 0, 30).isoformat())
@@ -339,7 +405,8 @@ def test_VE3_non_confirmation_decided_by_the_leader_and_served_within_3_WD(
                                       opinion="non_confirm", reasons=["无说明材料"])
     assert view["status"] == "leader_decision"
     expect_error(lambda: rpc.decision.record_head_consent(
-        actor=actor("sgz-head"), case_id=case.case_id), 409, "invalid_state")
+        actor=actor("sgz-head"), case_id=case.case_id), 409, "invalid_state",
+        exc_type="InvalidState")
     expect_error(lambda: rpc.decision.decide(actor=actor("sgz-reviewer"), case_id=case.case_id,
                                              outcome="non_confirm", reasons=["x"]),
                  403, "wrong_role")
@@ -357,9 +424,14 @@ def test_VE3_non_confirmation_decided_by_the_leader_and_served_within_3_WD(
                                        served_at=beijing(2026, 4, 2, 16).isoformat())
     assert deadlines(view, "VE-3")[0]["status"] == "met"
     assert deadlines(view, "DE-4")[0]["status"] == "met"
-    payments = wait_until(lambda: rpc.payments.get_case(case_id=case.case_id)
-                          if rpc.payments.get_case(case_id=case.case_id)["status"]
-                          == "not_payable" else None, message="payments to hear the outcome")
+    assert actions(settings, case.case_id) == [
+        "non_confirmation_proposed", "reviewed:non_confirm", "decided:non_confirmed",
+        "document_served"]
+
+    def payments_view():
+        return rpc.payments.get_case(actor=DISTRICT, case_id=case.case_id)
+    payments = wait_until(lambda: payments_view() if payments_view()["status"] == "not_payable"
+                          else None, message="payments to hear the outcome")
     assert payments["details"]["outcome"] == "non_confirmed"
 
 
@@ -397,10 +469,11 @@ def test_DE6_tekun_approval_requires_the_care_arrangement(settings, rpc, clock, 
     assert details["care_arrangement"]["caregiver"]["name"] == "王芳"
     assert details["payee"]["kind"] == "caregiver"
     letter_id = details["decision"]["document_ids"][0]
-    html = rpc.decision.get_document(document_id=letter_id)["html"]
+    html = rpc.decision.get_document(actor=actor("sgz-leader"), document_id=letter_id)["html"]
     assert "分散供养" in html and "2670.00元" in html and "委托照料人" in html
-    schedule = wait_until(lambda: rpc.payments.get_case(case_id=case.case_id)["details"]
-                          .get("schedule"), message="payments to schedule the case")
+    schedule = wait_until(lambda: rpc.payments.get_case(
+        actor=DISTRICT, case_id=case.case_id)["details"].get("schedule"),
+        message="payments to schedule the case")
     assert (schedule["payee_kind"], schedule["payee_name"]) == ("caregiver", "王芳")
     assert schedule["payee_account"]["account_number"] == "6217000000000099"
 
@@ -408,9 +481,10 @@ def test_DE6_tekun_approval_requires_the_care_arrangement(settings, rpc, clock, 
 def test_steps_check_role_street_state_and_input(settings, rpc, decision):
     case = Case(settings, rpc)
     case.accept()
-    expect_error(lambda: rpc.decision.record_review(
+    error = expect_error(lambda: rpc.decision.record_review(
         actor=actor("sgz-reviewer"), case_id=case.case_id, opinion="approve"), 409,
-        "invalid_state")  # the file has not arrived (DE-1)
+        "invalid_state", "case_id", exc_type="InvalidState")  # the file has not arrived (DE-1)
+    assert error.details == {"status": "awaiting_file", "allowed": ["management_review"]}
     case.concluded()
     expect_error(lambda: rpc.decision.record_review(
         actor=actor("sgz-clerk"), case_id=case.case_id, opinion="approve"), 403, "wrong_role")
@@ -426,7 +500,10 @@ def test_steps_check_role_street_state_and_input(settings, rpc, decision):
     expect_error(lambda: rpc.decision.record_head_consent(
         actor=actor("sgz-head"), case_id=case.case_id), 409, "invalid_state")
     expect_error(lambda: rpc.decision.record_review(
-        actor=actor("sgz-reviewer"), case_id="no-such-case", opinion="approve"), 404)
+        actor=actor("sgz-reviewer"), case_id="no-such-case", opinion="approve"), 404,
+        "case_not_found", "case_id", exc_type="CaseNotFound")
+    expect_error(lambda: rpc.decision.get_case(actor=DISTRICT, case_id="no-such-case"), 404,
+                 "case_not_found")
     assert case.view()["status"] == "management_review"  # nothing changed
 
 
@@ -435,13 +512,26 @@ def test_events_are_applied_once_and_withdrawal_closes_the_case_VE5(settings, rp
     case.accept()
     envelope = case.concluded()
     publish(settings, "publicity.concluded", {}, envelope=envelope)  # a redelivery
+    wait_until_handled(settings.amqp_uri, "hq.decision.on_publicity_concluded")
     other = Case(settings, rpc)
     other.accept()
     publish(settings, "verification.withdrawn", {
         **other.keys, "reason": "未如实申报且逾期未更正", "withdrawn_at": beijing(2026, 3, 9, 10)})
     view = other.wait_status("withdrawn")
     assert deadlines(view, "DE-4")[0]["status"] == "met"
-    assert [e["action"] for e in view["details"]["timeline"]] == ["closed_as_withdrawn"]
+    [closed] = _events(settings, "case.progressed", other.case_id)
+    assert (closed["action"], closed["rule_id"], closed["closed"]) == (
+        "closed_as_withdrawn", "VE-5", True)
     view = case.view()
     assert len(deadlines(view, "DE-1")) == 1
-    assert [e["action"] for e in view["details"]["timeline"]] == ["file_received_for_review"]
+    assert actions(settings, case.case_id) == ["file_received_for_review"]
+
+
+def test_an_event_before_its_case_is_retried_until_the_case_is_known(settings, rpc, decision):
+    case = Case(settings, rpc)
+    publish(settings, "publicity.concluded", {
+        **case.keys, "community": "前园社区", "rounds": 1, "preliminary_opinion": "approve",
+        "deliberation_held": False, "deliberation_conclusion": None,
+        "minutes_document_id": None, "concluded_at": beijing(2026, 3, 30, 10)})
+    case.accept(wait=False)  # the retry after the acceptance applies the conclusion
+    assert case.wait_status("management_review")["details"]["publicity"]["rounds"] == 1

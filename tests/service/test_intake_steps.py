@@ -233,11 +233,11 @@ def test_missing_actor_and_unknown_case_are_refused(intake, rpc):
     assert (error["type"], error["field"]) == ("ValidationFailed", "actor.role")
 
 
-def test_unknown_street_is_400_unknown_street(intake, rpc):
+def test_unknown_street_is_404_unknown_street(intake, rpc):
     error = refused(rpc.intake.submit_application,
                     application=sample_application(street_code="nowhere"), actor=CLERK)
     assert (error["type"], error["code"], error["field"]) == (
-        "ValidationFailed", "unknown_street", "street_code")
+        "NotFound", "unknown_street", "street_code")
 
 
 def test_IN6_worklist_is_the_streets_own_and_the_districts_whole(intake, rpc):

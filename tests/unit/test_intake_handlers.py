@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 
 from hqcore.contracts.intake import MATERIALS
-from hqcore.errors import CaseNotFound, Conflict, Forbidden, InvalidState, ValidationFailed
+from hqcore.errors import (
+    CaseNotFound,
+    Conflict,
+    Forbidden,
+    InvalidState,
+    NotFound,
+    ValidationFailed,
+)
 from hqcore.steps import CaseNotYetKnown, read_case, run_event, run_step
 from hqops.samples import make_id_number, sample_application
 from services.intake import domain, handlers, notices
@@ -224,10 +231,10 @@ def test_ORG6_only_the_streets_community_worker_or_clerk_files_or_supplies(runti
     assert len(runtime.store.timeline()) == 1
 
 
-def test_unknown_street_is_400_unknown_street(runtime):
-    with pytest.raises(ValidationFailed) as raised:
+def test_unknown_street_is_404_unknown_street(runtime):
+    with pytest.raises(NotFound) as raised:
         submit(runtime, sample_application(street_code="nowhere"))
-    assert refusal(raised) == (400, "unknown_street", "street_code")
+    assert refusal(raised) == (404, "unknown_street", "street_code")
 
 
 def test_missing_actor_is_refused_naming_the_field(runtime):

@@ -29,8 +29,8 @@ import pytest
 import yaml
 
 from hqcore import calendar
-from hqcore.cli import parser as cli_parser
 from hqcore.config import DEFAULT_METRICS_PORTS, SERVICES
+from hqops.cli import parser as cli_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -747,10 +747,10 @@ def test_migrations_run_as_jobs_and_never_at_start(name, rendered):
         assert pod_spec(job)["restartPolicy"] in ("Never", "OnFailure")
         assert job["spec"]["backoffLimit"] >= 1 and job["spec"]["ttlSecondsAfterFinished"] > 0
         commands = [c["command"] for c in containers(job)]
-        expected = [["python", "-m", "hqcore.cli", "migrate", service]]
+        expected = [["python", "-m", "hqops.cli", "migrate", service]]
         adapters = importlib.import_module(f"services.{service}.adapters")
         if hasattr(adapters, "seed"):
-            expected.append(["python", "-m", "hqcore.cli", "seed", service])
+            expected.append(["python", "-m", "hqops.cli", "seed", service])
         assert commands == expected, service
         for command in commands:
             cli_parser().parse_args(command[3:])

@@ -173,8 +173,8 @@ def test_each_migration_job_runs_migrate_and_seed_from_its_services_image(servic
         assert job["image"] == services[service]["image"]
         assert "build" not in job and job["pull_policy"] == "never"
         command = " ".join(job["command"])
-        assert f"python -m hqcore.cli migrate {service}" in command
-        assert f"python -m hqcore.cli seed {service}" in command
+        assert f"python -m hqops.cli migrate {service}" in command
+        assert f"python -m hqops.cli seed {service}" in command
         assert command.index("migrate") < command.index("seed")
         for other in SERVICES:
             if other != service:

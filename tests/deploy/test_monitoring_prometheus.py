@@ -1,12 +1,12 @@
 """Monitoring against a real Prometheus (Debian package `prometheus`; `make test` installs it):
-the suite runs as processes, a Prometheus server scrapes every service and the gateway every
-second and evaluates deploy/monitoring/prometheus/rules.yml as shipped; a VE-1 deadline breached
-in the suite fires DeadlineBreached, and every dashboard query runs against the real data."""
+the suite runs as processes (the ``suite`` fixture of tests/deploy/conftest.py), a Prometheus
+server scrapes every service and the gateway every second and evaluates
+deploy/monitoring/prometheus/rules.yml as shipped; a VE-1 deadline breached in the suite fires
+DeadlineBreached, and every dashboard query runs against the real data."""
 from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,19 +15,15 @@ import pytest
 import requests
 import yaml
 
-from hqcore.testing import make_id_number, sample_application, wait_until
+from hqops.samples import make_id_number, sample_application
+from tests.support.plugin import wait_until
+from tests.support.suite import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "monitoring" / "prometheus" / "rules.yml"
 DASHBOARD = ROOT / "deploy" / "monitoring" / "grafana" / "dashboards" / "hongqiao.json"
 SERVICES = ("intake", "verification", "publicity", "decision", "payments", "supervision")
 STREET = "shaogongzhuang"  # sgz-clerk's street
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Prometheus:
@@ -72,7 +68,7 @@ def prometheus(suite, tmp_path_factory):
             {"job_name": "gateway", "static_configs": [{"targets": [gateway]}]}],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     log = (workdir / "prometheus.log").open("w")
     proc = subprocess.Popen(
         [binary, f"--config.file={workdir / 'prometheus.yml'}",

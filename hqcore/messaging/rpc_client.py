@@ -25,7 +25,13 @@ from typing import Any
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.message import Message
 
-from hqcore.errors import DomainError, ServiceUnavailable, UpstreamTimeout, from_remote
+from hqcore.errors import (
+    DomainError,
+    InternalError,
+    ServiceUnavailable,
+    UpstreamTimeout,
+    from_remote,
+)
 
 log = logging.getLogger(__name__)
 
@@ -296,9 +302,7 @@ def _failed(error: BaseException) -> Future[Any]:
 
 
 def _internal(message: str) -> DomainError:
-    err = DomainError(message, code="internal_error")
-    err.http_status = 500
-    return err
+    return InternalError(message)
 
 
 def _close_quietly(conn: Connection) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from hqcore.authz import ROLES
 from hqcore.clock import local_date
 from hqcore.effects import Effects
-from hqcore.errors import ValidationFailed
+from hqcore.errors import NotFound
 from hqcore.steps import CaseStore, Context, case_step, on_case_event, step
 from services.intake import domain
 from services.intake.domain import Application, Street
@@ -67,8 +67,8 @@ def submit_application(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     uow = _uow(ctx)
     street = uow.streets.get(request["street_code"])
     if street is None:
-        raise ValidationFailed(f"unknown street {request['street_code']!r}",
-                               field="street_code", code="unknown_street")
+        raise NotFound(f"unknown street {request['street_code']!r}", field="street_code",
+                       code="unknown_street")
     ctx.authorize(domain.FILERS, street.code, "submit_application")
     # Taking the street's counter row first also serialises the duplicate check.
     sequence = uow.streets.next_sequence(street.code, local_date(ctx.now).year)

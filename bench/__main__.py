@@ -4,6 +4,7 @@ Prints a table (stdout) with each figure as a ratio to a baseline measured in th
 one machine-readable line ``BENCH {...}``. Progress goes to stderr. Everything the run creates
 (processes, RabbitMQ vhost, temporary directory) is removed at the end, also on Ctrl-C or error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,20 +22,36 @@ from bench.env import BenchEnv, say
 
 @dataclass(frozen=True)
 class Sizes:
-    calls: int            # sequential calls per path (section 1)
-    warmup: int           # untimed calls per path first
-    rounds: int           # section 1 paths run interleaved in this many rounds
-    threads: int          # concurrent line
+    calls: int  # sequential calls per path (section 1)
+    warmup: int  # untimed calls per path first
+    rounds: int  # section 1 paths run interleaved in this many rounds
+    threads: int  # concurrent line
     concurrent_calls: int
-    events: int           # section 2
+    events: int  # section 2
     event_warmup: int
-    batch: int            # events per outbox transaction
+    batch: int  # events per outbox transaction
 
 
-FULL = Sizes(calls=500, warmup=50, rounds=5, threads=8, concurrent_calls=800, events=1000,
-             event_warmup=50, batch=100)
-QUICK = Sizes(calls=50, warmup=10, rounds=2, threads=8, concurrent_calls=80, events=100,
-              event_warmup=10, batch=50)
+FULL = Sizes(
+    calls=500,
+    warmup=50,
+    rounds=5,
+    threads=8,
+    concurrent_calls=800,
+    events=1000,
+    event_warmup=50,
+    batch=100,
+)
+QUICK = Sizes(
+    calls=50,
+    warmup=10,
+    rounds=2,
+    threads=8,
+    concurrent_calls=80,
+    events=100,
+    event_warmup=10,
+    batch=50,
+)
 
 
 def parse(argv) -> argparse.Namespace:
@@ -42,8 +59,11 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small N (a smoke run)")
     parser.add_argument("--calls", type=int, help="sequential calls per path (section 1)")
     parser.add_argument("--events", type=int, help="events through the outbox (section 2)")
-    parser.add_argument("--log-level", default="WARNING",
-                        help="HQ_LOG_LEVEL of the services and gateway (default WARNING)")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="HQ_LOG_LEVEL of the services and gateway (default WARNING)",
+    )
     return parser.parse_args(argv)
 
 
@@ -60,8 +80,12 @@ def run(args) -> int:
     env = BenchEnv(log_level=args.log_level)
     rpc_client = None
     rows: list[report.Row] = []
-    extra: dict = {"quick": bool(args.quick), "sizes": sizes.__dict__,
-                   "python": platform.python_version(), "log_level": args.log_level}
+    extra: dict = {
+        "quick": bool(args.quick),
+        "sizes": sizes.__dict__,
+        "python": platform.python_version(),
+        "log_level": args.log_level,
+    }
     started = time.monotonic()
     try:
         say("preparing: temporary var dir, vhost, migrate, seed")
@@ -71,29 +95,47 @@ def run(args) -> int:
         env.start("gateway")
 
         from hqcore.messaging.rpc_client import RpcClient
+
         rpc_client = RpcClient(settings.amqp_uri, timeout=10.0, name="bench")
         rpc_client.start()
         env.wait_until(lambda: rpc_client.call("intake", "ping", timeout=2.0), 90, "intake")
         env.wait_until(lambda: env_gateway_sees(env, "intake"), 90, "gateway")
 
-        say(f"section 1: {sizes.calls} sequential calls per path in {sizes.rounds} rounds, "
-            f"{sizes.concurrent_calls} calls on {sizes.threads} threads")
+        say(
+            f"section 1: {sizes.calls} sequential calls per path in {sizes.rounds} rounds, "
+            f"{sizes.concurrent_calls} calls on {sizes.threads} threads"
+        )
         from bench import rpc
-        section1, info = rpc.measure(settings.amqp_uri, env.gateway_url, rpc_client,
-                                     calls=sizes.calls, warmup=sizes.warmup,
-                                     rounds=sizes.rounds, threads=sizes.threads,
-                                     concurrent_calls=sizes.concurrent_calls)
+
+        section1, info = rpc.measure(
+            settings.amqp_uri,
+            env.gateway_url,
+            rpc_client,
+            calls=sizes.calls,
+            warmup=sizes.warmup,
+            rounds=sizes.rounds,
+            threads=sizes.threads,
+            concurrent_calls=sizes.concurrent_calls,
+        )
         rows += section1
         extra.update(info)
 
         say("starting supervision for section 2")
         env.start("supervision")
-        env.wait_until(lambda: rpc_client.call("supervision", "ping", timeout=2.0), 90,
-                       "supervision")
+        env.wait_until(
+            lambda: rpc_client.call("supervision", "ping", timeout=2.0), 90, "supervision"
+        )
         say(f"section 2: {sizes.events} events through the outbox")
         from bench import events
-        section2, info = events.measure(env, settings, rpc.Applicants(), events=sizes.events,
-                                        warmup=sizes.event_warmup, batch=sizes.batch)
+
+        section2, info = events.measure(
+            env,
+            settings,
+            rpc.Applicants(),
+            events=sizes.events,
+            warmup=sizes.event_warmup,
+            batch=sizes.batch,
+        )
         rows += section2
         extra.update(info)
     except KeyboardInterrupt:
@@ -109,8 +151,9 @@ def run(args) -> int:
     finally:
         # A second Ctrl-C (or a SIGTERM) must not cut the clean-up short; it is bounded anyway
         # (SIGKILL after 10 s per process).
-        previous = {sig: signal.signal(sig, signal.SIG_IGN)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {
+            sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
         if rpc_client is not None:
             with contextlib.suppress(Exception):
                 rpc_client.stop()
@@ -127,10 +170,12 @@ def run(args) -> int:
 
 
 def env_gateway_sees(env: BenchEnv, service: str) -> bool:
-    """The gateway answers /healthz (503 is fine: not all six services run) and reaches ``service``."""
+    """The gateway answers /healthz (503 is fine: not all six services run) and reaches
+    ``service``."""
     import json
 
     from bench.rpc import Http
+
     http = Http(env.gateway_url, timeout=5)
     try:
         http.conn.request("GET", "/healthz")

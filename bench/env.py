@@ -3,6 +3,7 @@
 Everything it creates is removed by ``close()``, which is safe to call at any point (also after
 a failed or interrupted start) and more than once.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -86,6 +87,7 @@ class BenchEnv:
         self.settings = Settings.from_env(self.env)
         from hqcore.migrations import upgrade
         from hqops.cli import seed_services
+
         for name in SERVICES:
             upgrade(name, self.settings)
         seed_services(SERVICES, self.settings)
@@ -99,13 +101,21 @@ class BenchEnv:
     def start(self, name: str) -> None:
         """Start ``python -m hqcore.run <name>`` (or the gateway) in its own process group."""
         assert self.tmp is not None, "prepare() first"
-        argv = ([self.python, "-m", "gateway"] if name == "gateway"
-                else [self.python, "-m", "hqcore.run", name])
+        argv = (
+            [self.python, "-m", "gateway"]
+            if name == "gateway"
+            else [self.python, "-m", "hqcore.run", name]
+        )
         log = open(self.tmp / "logs" / f"{name}.log", "ab")
         self._logs[name] = log
         self.procs[name] = subprocess.Popen(
-            argv, cwd=PROJECT_ROOT, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            argv,
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             preexec_fn=_die_with_parent,
         )
         say(f"started {name} (pid {self.procs[name].pid})")
@@ -113,8 +123,9 @@ class BenchEnv:
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with code {proc.returncode}\n"
-                                   + self.log_tail(name))
+                raise RuntimeError(
+                    f"{name} exited with code {proc.returncode}\n" + self.log_tail(name)
+                )
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         if self.tmp is None:

@@ -7,6 +7,7 @@ the running supervision process's ``on_application_accepted`` claims each in its
 writes a case record. The clock runs from the first write to the moment supervision's
 ``cases`` register holds all of them.
 """
+
 from __future__ import annotations
 
 import time
@@ -26,9 +27,15 @@ def submitted_payload(applicants: Applicants, tag: str, n: int, now: datetime) -
     id_number = applicants.id_number()
     person = {"name": "王秀英", "id_number": id_number, "relationship": "self"}
     return {
-        "case_id": str(uuid.uuid4()), "case_no": f"{tag}-{n:06d}", "program": "dibao",
-        "street_code": "shaogongzhuang", "community": "前园社区", "applicant": person,
-        "members": [person], "near_relative": False, "accepted_at": now,
+        "case_id": str(uuid.uuid4()),
+        "case_no": f"{tag}-{n:06d}",
+        "program": "dibao",
+        "street_code": "shaogongzhuang",
+        "community": "前园社区",
+        "applicant": person,
+        "members": [person],
+        "near_relative": False,
+        "accepted_at": now,
     }
 
 
@@ -60,13 +67,19 @@ class EventRun:
 
     def recorded(self, tag: str) -> int:
         with self._supervision_reader.connect() as conn:
-            return conn.execute(select(func.count()).select_from(self.register)
-                                .where(self.register.c.case_no.like(f"{tag}-%"))).scalar_one()
+            return conn.execute(
+                select(func.count())
+                .select_from(self.register)
+                .where(self.register.c.case_no.like(f"{tag}-%"))
+            ).scalar_one()
 
     def unpublished(self) -> int:
         with self._intake_reader.connect() as conn:
-            return conn.execute(select(func.count()).select_from(self.outbox)
-                                .where(self.outbox.c.published_at.is_(None))).scalar_one()
+            return conn.execute(
+                select(func.count())
+                .select_from(self.outbox)
+                .where(self.outbox.c.published_at.is_(None))
+            ).scalar_one()
 
     def last_id(self) -> int:
         with self._intake_reader.connect() as conn:
@@ -75,20 +88,32 @@ class EventRun:
     def published_times(self, after_id: int) -> list[datetime]:
         """When each outbox row written after ``after_id`` was published (aware UTC), in order."""
         with self._intake_reader.connect() as conn:
-            rows = conn.execute(select(self.outbox.c.published_at)
-                                .where(self.outbox.c.id > after_id)
-                                .order_by(self.outbox.c.published_at)).scalars().all()
+            rows = (
+                conn.execute(
+                    select(self.outbox.c.published_at)
+                    .where(self.outbox.c.id > after_id)
+                    .order_by(self.outbox.c.published_at)
+                )
+                .scalars()
+                .all()
+            )
         return [r if r is None or r.tzinfo else r.replace(tzinfo=timezone.utc) for r in rows]
 
     def write(self, payloads: list[dict], batch: int) -> None:
         from hqcore.uow import MessageContext, UnitOfWork
+
         for start in range(0, len(payloads), batch):
-            context = MessageContext("intake", correlation_id=f"bench-{uuid.uuid4().hex}",
-                                     acting_user="bench")
+            context = MessageContext(
+                "intake", correlation_id=f"bench-{uuid.uuid4().hex}", acting_user="bench"
+            )
             with UnitOfWork(self.intake, self.intake_tables, self.clock, context) as uow:
-                for payload in payloads[start:start + batch]:
-                    uow.outbox.add("application.accepted", payload,
-                                   case_id=payload["case_id"], street_code=payload["street_code"])
+                for payload in payloads[start : start + batch]:
+                    uow.outbox.add(
+                        "application.accepted",
+                        payload,
+                        case_id=payload["case_id"],
+                        street_code=payload["street_code"],
+                    )
 
     def run(self, count: int, batch: int, timeout: float, poll: float = 0.01) -> dict:
         """Write ``count`` events and wait until supervision recorded them all; timings in s."""
@@ -106,32 +131,43 @@ class EventRun:
             if done >= count:
                 break
             if time.perf_counter() > deadline:
-                raise TimeoutError(f"supervision recorded {done} of {count} events after "
-                                   f"{timeout:.0f}s ({self.unpublished()} still in the outbox)")
+                raise TimeoutError(
+                    f"supervision recorded {done} of {count} events after "
+                    f"{timeout:.0f}s ({self.unpublished()} still in the outbox)"
+                )
             time.sleep(poll)
         finished = time.perf_counter()
-        published = [(t - wall_started).total_seconds()
-                     for t in self.published_times(after_id) if t is not None]
-        return {"count": count, "write_s": written - started,
-                "relayed_s": published[-1] if published else None,
-                "first_publish_s": published[0] if published else None,
-                "longest_publish_pause_s": longest_gap(published),
-                "total_s": finished - started}
+        published = [
+            (t - wall_started).total_seconds()
+            for t in self.published_times(after_id)
+            if t is not None
+        ]
+        return {
+            "count": count,
+            "write_s": written - started,
+            "relayed_s": published[-1] if published else None,
+            "first_publish_s": published[0] if published else None,
+            "longest_publish_pause_s": longest_gap(published),
+            "total_s": finished - started,
+        }
 
 
 def relay_note(result: dict) -> str:
     parts = []
     if result.get("first_publish_s") is not None:
-        parts.append(f"first publish {result['first_publish_s'] * 1000:.0f} ms after the first "
-                     "write")
+        parts.append(
+            f"first publish {result['first_publish_s'] * 1000:.0f} ms after the first write"
+        )
     if result.get("longest_publish_pause_s") is not None:
-        parts.append(f"longest pause between two publishes "
-                     f"{result['longest_publish_pause_s'] * 1000:.0f} ms")
+        parts.append(
+            f"longest pause between two publishes {result['longest_publish_pause_s'] * 1000:.0f} ms"
+        )
     return "; ".join(parts)
 
 
-def measure(env, settings, applicants: Applicants, *, events: int, warmup: int,
-            batch: int) -> tuple[list[Row], dict]:
+def measure(
+    env, settings, applicants: Applicants, *, events: int, warmup: int, batch: int
+) -> tuple[list[Row], dict]:
     amqp_uri = settings.amqp_uri
     queue_type = settings.queue_type
     publish_then_consume(amqp_uri, warmup, queue_type=queue_type)  # warm-up
@@ -149,25 +185,63 @@ def measure(env, settings, applicants: Applicants, *, events: int, warmup: int,
     # The baseline runs before and after the measured run; its rate is the combined one.
     raw_elapsed = raw_before[1] + raw_after[1]
     rows = [
-        Row(SECTION, "raw_events", f"raw kombu publish (confirms) + consume/ack, {queue_type}",
-            2 * events, raw_elapsed, [], BASELINE,
+        Row(
+            SECTION,
+            "raw_events",
+            f"raw kombu publish (confirms) + consume/ack, {queue_type}",
+            2 * events,
+            raw_elapsed,
+            [],
+            BASELINE,
             note=f"{events} small persistent messages to a durable {queue_type} queue, each "
-                 "publish waiting for its confirm, then consumed and acked (prefetch 100); run "
-                 "once before and once after the measured run"),
-        Row(SECTION, "outbox_events",
-            "outbox -> relay -> supervision.on_application_accepted", events,
-            result["total_s"], [], THROUGHPUT, "raw_events",
+            "publish waiting for its confirm, then consumed and acked (prefetch 100); run "
+            "once before and once after the measured run",
+        ),
+        Row(
+            SECTION,
+            "outbox_events",
+            "outbox -> relay -> supervision.on_application_accepted",
+            events,
+            result["total_s"],
+            [],
+            THROUGHPUT,
+            "raw_events",
             note=f"valid application.accepted v1 events written {batch} per UnitOfWork into "
-                 "intake's outbox; relayed by the intake process's OutboxRelay; clock stops "
-                 "when supervision's case register holds all of them"),
-        Row(SECTION, "outbox_written", "  of which: outbox writes (all committed)", events,
-            result["write_s"], [], THROUGHPUT, "raw_events"),
+            "intake's outbox; relayed by the intake process's OutboxRelay; clock stops "
+            "when supervision's case register holds all of them",
+        ),
+        Row(
+            SECTION,
+            "outbox_written",
+            "  of which: outbox writes (all committed)",
+            events,
+            result["write_s"],
+            [],
+            THROUGHPUT,
+            "raw_events",
+        ),
     ]
     if result["relayed_s"] is not None:
-        rows.append(Row(SECTION, "outbox_relayed", "  of which: relayed (all published)",
-                        events, result["relayed_s"], [], THROUGHPUT, "raw_events",
-                        note=relay_note(result)))
-    extra = {"events": {**result, "batch": batch, "queue_type": queue_type,
-                        "raw_publish_s": [raw_before[0], raw_after[0]],
-                        "raw_total_s": [raw_before[1], raw_after[1]]}}
+        rows.append(
+            Row(
+                SECTION,
+                "outbox_relayed",
+                "  of which: relayed (all published)",
+                events,
+                result["relayed_s"],
+                [],
+                THROUGHPUT,
+                "raw_events",
+                note=relay_note(result),
+            )
+        )
+    extra = {
+        "events": {
+            **result,
+            "batch": batch,
+            "queue_type": queue_type,
+            "raw_publish_s": [raw_before[0], raw_after[0]],
+            "raw_total_s": [raw_before[1], raw_after[1]],
+        }
+    }
     return rows, extra

@@ -3,6 +3,7 @@
 These are what the broker and the AMQP client library cost without any of the suite's code:
 the floor the suite's own paths are compared with.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,7 +35,7 @@ class EchoResponder:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="bench-echo", daemon=True)
 
-    def start(self) -> "EchoResponder":
+    def start(self) -> EchoResponder:
         self._thread.start()
         if not self._ready.wait(10):
             self.stop()
@@ -48,21 +49,31 @@ class EchoResponder:
 
     def _run(self) -> None:
         try:
-            conn = Connection(self.amqp_uri,
-                              transport_options={"confirm_publish": self.confirms})
+            conn = Connection(self.amqp_uri, transport_options={"confirm_publish": self.confirms})
             with conn:
                 conn.connect()
                 producer = Producer(conn.channel(), serializer="json")
-                queue = Queue(self.queue_name, durable=False, auto_delete=True,
-                              queue_arguments=CLASSIC)
+                queue = Queue(
+                    self.queue_name, durable=False, auto_delete=True, queue_arguments=CLASSIC
+                )
 
                 def on_request(body, message):
                     props = message.properties
-                    producer.publish(body, exchange="", routing_key=props["reply_to"],
-                                     correlation_id=props["correlation_id"], delivery_mode=1)
+                    producer.publish(
+                        body,
+                        exchange="",
+                        routing_key=props["reply_to"],
+                        correlation_id=props["correlation_id"],
+                        delivery_mode=1,
+                    )
 
-                with Consumer(conn.channel(), queues=[queue], callbacks=[on_request],
-                              no_ack=True, accept=["json"]):
+                with Consumer(
+                    conn.channel(),
+                    queues=[queue],
+                    callbacks=[on_request],
+                    no_ack=True,
+                    accept=["json"],
+                ):
                     self._ready.set()
                     while not self._stop.is_set():
                         with contextlib.suppress(socket.timeout):
@@ -75,18 +86,28 @@ class EchoResponder:
 class RawClient:
     """The client side: publish a request, wait on its own exclusive reply queue."""
 
-    def __init__(self, amqp_uri: str, request_queue: str, *, confirms: bool = False,
-                 timeout: float = 10.0) -> None:
+    def __init__(
+        self, amqp_uri: str, request_queue: str, *, confirms: bool = False, timeout: float = 10.0
+    ) -> None:
         self.request_queue = request_queue
         self.timeout = timeout
         self.conn = Connection(amqp_uri, transport_options={"confirm_publish": confirms})
         self.conn.connect()
-        self.reply_queue = Queue(f"bench.raw.reply-{uuid.uuid4().hex[:8]}", exclusive=True,
-                                 auto_delete=True, queue_arguments=CLASSIC)
+        self.reply_queue = Queue(
+            f"bench.raw.reply-{uuid.uuid4().hex[:8]}",
+            exclusive=True,
+            auto_delete=True,
+            queue_arguments=CLASSIC,
+        )
         self.producer = Producer(self.conn.channel(), serializer="json")
         self._replies: dict[str, object] = {}
-        self.consumer = Consumer(self.conn.channel(), queues=[self.reply_queue],
-                                 callbacks=[self._on_reply], no_ack=True, accept=["json"])
+        self.consumer = Consumer(
+            self.conn.channel(),
+            queues=[self.reply_queue],
+            callbacks=[self._on_reply],
+            no_ack=True,
+            accept=["json"],
+        )
         self.consumer.consume()
 
     def _on_reply(self, body, message) -> None:
@@ -94,9 +115,14 @@ class RawClient:
 
     def call(self, body: dict) -> object:
         correlation_id = uuid.uuid4().hex
-        self.producer.publish(body, exchange="", routing_key=self.request_queue,
-                              reply_to=self.reply_queue.name, correlation_id=correlation_id,
-                              delivery_mode=1)
+        self.producer.publish(
+            body,
+            exchange="",
+            routing_key=self.request_queue,
+            reply_to=self.reply_queue.name,
+            correlation_id=correlation_id,
+            delivery_mode=1,
+        )
         deadline = time.monotonic() + self.timeout
         while correlation_id not in self._replies:
             remaining = deadline - time.monotonic()
@@ -113,8 +139,9 @@ class RawClient:
             self.conn.release()
 
 
-def publish_then_consume(amqp_uri: str, count: int, *, queue_type: str = "quorum",
-                         prefetch: int = 100) -> tuple[float, float]:
+def publish_then_consume(
+    amqp_uri: str, count: int, *, queue_type: str = "quorum", prefetch: int = 100
+) -> tuple[float, float]:
     """Publish ``count`` small persistent messages with confirms to a durable queue, then
     consume and ack them all. Returns (seconds publishing, seconds from first publish to the
     last ack). Connections are opened before the clock starts; the queue is deleted after.

@@ -3,17 +3,20 @@
 Nothing here touches the broker, a database or a clock, so it is unit-tested on its own
 (``tests/unit/test_bench_report.py``).
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from itertools import pairwise
+from typing import Any
 
 # How a row is compared with its baseline.
-LATENCY = "latency"        # measured median / baseline median: how many times slower per call
+LATENCY = "latency"  # measured median / baseline median: how many times slower per call
 THROUGHPUT = "throughput"  # measured per s / baseline per s: share of the baseline's rate
-BASELINE = "baseline"      # the row is the baseline itself
+BASELINE = "baseline"  # the row is the baseline itself
 
 
 def percentile(values: Iterable[float], p: float) -> float:
@@ -41,7 +44,7 @@ def longest_gap(times: Sequence[float]) -> float | None:
     data = sorted(times)
     if len(data) < 2:
         return None
-    return max(b - a for a, b in zip(data, data[1:]))
+    return max(b - a for a, b in pairwise(data))
 
 
 def ratio(measured: float | None, baseline: float | None) -> float | None:
@@ -58,6 +61,7 @@ class Row:
     ``latencies`` are seconds per call (empty for rows that only have a rate); ``count`` and
     ``elapsed`` (seconds of wall time for all of them) give the rate.
     """
+
     section: str
     key: str
     label: str
@@ -65,7 +69,7 @@ class Row:
     elapsed: float
     latencies: Sequence[float] = field(default_factory=list)
     compare: str = LATENCY
-    baseline: str | None = None   # key of the baseline row
+    baseline: str | None = None  # key of the baseline row
     note: str = ""
 
     @property
@@ -126,16 +130,26 @@ def table_lines(rows: Sequence[Row]) -> list[str]:
         if row.section != section:
             section = row.section
             cells.append(section)
-        cells.append((row.label, str(row.count), _ms(row.median), _ms(row.p95), _rate(row.per_s),
-                      _x(row_ratio(row, by_key), row.compare)))
+        cells.append(
+            (
+                row.label,
+                str(row.count),
+                _ms(row.median),
+                _ms(row.p95),
+                _rate(row.per_s),
+                _x(row_ratio(row, by_key), row.compare),
+            )
+        )
     widths = [len(h) for h in HEADERS]
     for cell in cells:
         if isinstance(cell, tuple):
-            widths = [max(w, len(c)) for w, c in zip(widths, cell)]
+            widths = [max(w, len(c)) for w, c in zip(widths, cell, strict=False)]
     right = (False, True, True, True, True, False)
 
     def fmt(values: Sequence[str]) -> str:
-        parts = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]
+        parts = [
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=False)
+        ]
         return " | ".join(parts).rstrip()
 
     total = sum(widths) + 3 * (len(widths) - 1)
@@ -175,5 +189,6 @@ def summary(rows: Sequence[Row], extra: dict[str, Any] | None = None) -> dict[st
 
 def bench_line(rows: Sequence[Row], extra: dict[str, Any] | None = None) -> str:
     """The final ``BENCH {...}`` line: one line of JSON, keys sorted."""
-    return "BENCH " + json.dumps(summary(rows, extra), sort_keys=True, ensure_ascii=False,
-                                 separators=(",", ":"))
+    return "BENCH " + json.dumps(
+        summary(rows, extra), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )

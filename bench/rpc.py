@@ -4,6 +4,7 @@ Every path is a callable making one call. Sequential paths run interleaved in ro
 round runs every path for its share of the calls), so a slow patch of a noisy machine is spread
 over all paths instead of landing on one.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -11,9 +12,9 @@ import http.client
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Callable
 from urllib.parse import urlsplit
 
 from bench.report import BASELINE, LATENCY, THROUGHPUT, Row
@@ -31,8 +32,7 @@ class Http:
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         self.auth = {"Authorization": f"Bearer {token}"} if token else {}
 
-    def request(self, method: str, path: str, body: dict | None = None,
-                expect: int = 200) -> bytes:
+    def request(self, method: str, path: str, body: dict | None = None, expect: int = 200) -> bytes:
         data = None if body is None else json.dumps(body, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json"} if data is not None else {}
         headers.update(self.auth)
@@ -113,8 +113,10 @@ def run_concurrent(calls: list[Callable[[], object]], per_thread: int, timing: T
         except BaseException as exc:
             errors.append(exc)
 
-    workers = [threading.Thread(target=worker, args=(i,), daemon=True, name=f"bench-c{i}")
-               for i in range(threads)]
+    workers = [
+        threading.Thread(target=worker, args=(i,), daemon=True, name=f"bench-c{i}")
+        for i in range(threads)
+    ]
     for w in workers:
         w.start()
     barrier.wait()
@@ -133,16 +135,24 @@ CLERK = "sgz-clerk"  # the demo account submitting the benchmark's applications
 
 
 def login(base_url: str, username: str) -> str:
-    answer = Http(base_url).request("POST", "/api/v1/login",
-                                    {"username": username, "password": "demo"})
+    answer = Http(base_url).request(
+        "POST", "/api/v1/login", {"username": username, "password": "demo"}
+    )
     return json.loads(answer)["token"]
 
 
 class HttpCall:
     """A callable making one HTTP request on its own connection (one per thread)."""
 
-    def __init__(self, base_url: str, method: str, path: str, body=None, expect: int = 200,
-                 token: str | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        method: str,
+        path: str,
+        body=None,
+        expect: int = 200,
+        token: str | None = None,
+    ):
         self.http = Http(base_url, token=token)
         self.method, self.path, self.body, self.expect = method, path, body, expect
 
@@ -154,8 +164,17 @@ class HttpCall:
         self.http.close()
 
 
-def measure(amqp_uri: str, gateway_url: str, rpc_client, *, calls: int, warmup: int,
-            rounds: int, threads: int, concurrent_calls: int) -> tuple[list[Row], dict]:
+def measure(
+    amqp_uri: str,
+    gateway_url: str,
+    rpc_client,
+    *,
+    calls: int,
+    warmup: int,
+    rounds: int,
+    threads: int,
+    concurrent_calls: int,
+) -> tuple[list[Row], dict]:
     from nameko.standalone.rpc import ClusterRpcProxy
 
     from bench.raw import EchoResponder, RawClient
@@ -177,46 +196,102 @@ def measure(amqp_uri: str, gateway_url: str, rpc_client, *, calls: int, warmup: 
         http_clock = HttpCall(gateway_url, "GET", "/api/v1/clock")
         opened.append(http_clock)
         token = login(gateway_url, CLERK)
-        http_submit = HttpCall(gateway_url, "POST", "/api/v1/applications",
-                               body=applicants.application, expect=201, token=token)
+        http_submit = HttpCall(
+            gateway_url,
+            "POST",
+            "/api/v1/applications",
+            body=applicants.application,
+            expect=201,
+            token=token,
+        )
         opened.append(http_submit)
         request = {"args": [], "kwargs": {}}
 
         sequential = [
             # key, label, compare, call, note
-            ("raw_rr", "raw kombu request/reply", BASELINE, lambda: raw.call(request),
-             "echo responder thread; default exchange, non-persistent, auto-ack, no confirms"),
-            ("raw_rr_confirms", "raw kombu request/reply, confirms both ways", LATENCY,
-             lambda: raw_c.call(request),
-             "each publish waits for its confirm, as RpcClient requests and nameko replies do"),
-            ("rpcclient_ping", "RpcClient.call intake.ping", LATENCY,
-             lambda: rpc_client.call("intake", "ping"),
-             "the gateway's RPC client, called from the bench process"),
-            ("nameko_proxy_ping", "nameko ClusterRpcProxy intake.ping", LATENCY,
-             lambda: proxy.intake.ping(), "reference: nameko's standalone proxy, kept open"),
-            ("http_clock", "HTTP GET /api/v1/clock (no RPC)", LATENCY, http_clock,
-             "the gateway's HTTP floor (waitress + Flask), keep-alive http.client"),
-            ("rpcclient_submit", "RpcClient.call intake.submit_application", LATENCY,
-             lambda: rpc_client.call("intake", "submit_application",
-                                     application=applicants.application(),
-                                     actor=actor_for(CLERK)),
-             "the RPC behind the POST below, without HTTP: a write to intake's SQLite + outbox"),
-            ("http_submit", "HTTP POST /api/v1/applications (1 RPC)", LATENCY, http_submit,
-             "the gateway's only route making exactly one RPC (GET /cases makes 6, /healthz 6)"),
+            (
+                "raw_rr",
+                "raw kombu request/reply",
+                BASELINE,
+                lambda: raw.call(request),
+                "echo responder thread; default exchange, non-persistent, auto-ack, no confirms",
+            ),
+            (
+                "raw_rr_confirms",
+                "raw kombu request/reply, confirms both ways",
+                LATENCY,
+                lambda: raw_c.call(request),
+                "each publish waits for its confirm, as RpcClient requests and nameko replies do",
+            ),
+            (
+                "rpcclient_ping",
+                "RpcClient.call intake.ping",
+                LATENCY,
+                lambda: rpc_client.call("intake", "ping"),
+                "the gateway's RPC client, called from the bench process",
+            ),
+            (
+                "nameko_proxy_ping",
+                "nameko ClusterRpcProxy intake.ping",
+                LATENCY,
+                lambda: proxy.intake.ping(),
+                "reference: nameko's standalone proxy, kept open",
+            ),
+            (
+                "http_clock",
+                "HTTP GET /api/v1/clock (no RPC)",
+                LATENCY,
+                http_clock,
+                "the gateway's HTTP floor (waitress + Flask), keep-alive http.client",
+            ),
+            (
+                "rpcclient_submit",
+                "RpcClient.call intake.submit_application",
+                LATENCY,
+                lambda: rpc_client.call(
+                    "intake",
+                    "submit_application",
+                    application=applicants.application(),
+                    actor=actor_for(CLERK),
+                ),
+                "the RPC behind the POST below, without HTTP: a write to intake's SQLite + outbox",
+            ),
+            (
+                "http_submit",
+                "HTTP POST /api/v1/applications (1 RPC)",
+                LATENCY,
+                http_submit,
+                "the gateway's only route making exactly one RPC (GET /cases makes 6, /healthz 6)",
+            ),
         ]
         timings = {key: Timing() for key, *_ in sequential}
         # One callable per thread, kept for every round (connections stay open).
-        http_posts = [HttpCall(gateway_url, "POST", "/api/v1/applications",
-                               body=applicants.application, expect=201, token=token)
-                      for _ in range(threads)]
+        http_posts = [
+            HttpCall(
+                gateway_url,
+                "POST",
+                "/api/v1/applications",
+                body=applicants.application,
+                expect=201,
+                token=token,
+            )
+            for _ in range(threads)
+        ]
         opened.extend(http_posts)
         concurrent = [
-            ("http_submit_concurrent", f"HTTP POST /api/v1/applications, {threads} threads",
-             http_posts, "each thread on its own keep-alive connection; rate compared with "
-                         "the raw baseline's sequential rate"),
-            ("rpcclient_ping_concurrent", f"RpcClient.call intake.ping, {threads} threads",
-             [lambda: rpc_client.call("intake", "ping")] * threads,
-             "one RpcClient shared by all threads, as in the gateway"),
+            (
+                "http_submit_concurrent",
+                f"HTTP POST /api/v1/applications, {threads} threads",
+                http_posts,
+                "each thread on its own keep-alive connection; rate compared with "
+                "the raw baseline's sequential rate",
+            ),
+            (
+                "rpcclient_ping_concurrent",
+                f"RpcClient.call intake.ping, {threads} threads",
+                [lambda: rpc_client.call("intake", "ping")] * threads,
+                "one RpcClient shared by all threads, as in the gateway",
+            ),
         ]
         for key, *_ in concurrent:
             timings[key] = Timing()
@@ -242,10 +317,22 @@ def measure(amqp_uri: str, gateway_url: str, rpc_client, *, calls: int, warmup: 
     rows = []
     for key, label, compare, _call, note in sequential:
         t = timings[key]
-        rows.append(Row(SECTION, key, label, t.count, t.elapsed, t.latencies, compare,
-                        None if compare == BASELINE else "raw_rr", note))
+        rows.append(
+            Row(
+                SECTION,
+                key,
+                label,
+                t.count,
+                t.elapsed,
+                t.latencies,
+                compare,
+                None if compare == BASELINE else "raw_rr",
+                note,
+            )
+        )
     for key, label, _calls, note in concurrent:
         t = timings[key]
-        rows.append(Row(SECTION, key, label, t.count, t.elapsed, t.latencies, THROUGHPUT,
-                        "raw_rr", note))
+        rows.append(
+            Row(SECTION, key, label, t.count, t.elapsed, t.latencies, THROUGHPUT, "raw_rr", note)
+        )
     return rows, {"applications_submitted": applicants._next}

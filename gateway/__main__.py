@@ -1,4 +1,5 @@
 """Serve the gateway with waitress: ``python -m gateway``."""
+
 from __future__ import annotations
 
 import waitress

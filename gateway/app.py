@@ -4,6 +4,7 @@ Every route lives in a module of ``gateway.routes``. Every answer is JSON (error
 ``{"error": {"code", "message", "field", "details"}}``, the codes in ``docs/errors.md``) except
 ``/metrics`` and the docs page, and carries the request's ``X-Correlation-Id``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,10 +26,12 @@ log = logging.getLogger(__name__)
 _CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def _error(code: str, message: str, status: int, field: str | None = None,
-           details: dict | None = None) -> Response:
-    response = jsonify(error={"code": code, "message": message, "field": field,
-                              "details": details or {}})
+def _error(
+    code: str, message: str, status: int, field: str | None = None, details: dict | None = None
+) -> Response:
+    response = jsonify(
+        error={"code": code, "message": message, "field": field, "details": details or {}}
+    )
     response.status_code = status
     return response
 
@@ -40,8 +43,13 @@ def _domain_error(exc: DomainError) -> Response:
 
 
 # The codes of HTTP-level errors (no route, wrong method, ...), and of any other.
-HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-              413: "payload_too_large", 415: "unsupported_media_type"}
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
 OTHER_HTTP_CODE = "http_error"
 
 
@@ -80,8 +88,7 @@ def _finish_request(response: Response) -> Response:
     metrics = gateway().metrics
     metrics.requests.labels(request.method, endpoint, str(response.status_code)).inc()
     metrics.request_seconds.labels(request.method, endpoint).observe(elapsed)
-    log.info("%s %s %s %.1f ms", request.method, request.path, response.status_code,
-             elapsed * 1000)
+    log.info("%s %s %s %.1f ms", request.method, request.path, response.status_code, elapsed * 1000)
     return response
 
 

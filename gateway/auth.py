@@ -5,6 +5,7 @@ passwords stored as PBKDF2 hashes. ``POST /api/v1/login`` returns a token signed
 ``HQ_GATEWAY_SECRET`` that expires after ``TOKEN_HOURS`` of real time (never the suite's demo
 clock). Services receive the acting user as ``actor`` and authorise every step themselves.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,8 +41,9 @@ def _check_password(password: str, stored: str) -> bool:
     scheme, iterations, salt, digest = stored.split("$")
     if scheme != "pbkdf2_sha256":
         return False
-    computed = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt),
-                                   int(iterations))
+    computed = hashlib.pbkdf2_hmac(
+        "sha256", password.encode(), base64.b64decode(salt), int(iterations)
+    )
     return hmac.compare_digest(computed, base64.b64decode(digest))
 
 
@@ -62,13 +64,17 @@ class Authenticator:
     def login(self, username: str, password: str) -> tuple[str, Account]:
         account = self.accounts.get(username)
         if account is None or not _check_password(password, account.password_hash):
-            raise Unauthenticated("unknown user or wrong password", field="password",
-                                  code="invalid_credentials")
+            raise Unauthenticated(
+                "unknown user or wrong password", field="password", code="invalid_credentials"
+            )
         return self.issue(account), account
 
     def issue(self, account: Account) -> str:
-        payload = _b64(json.dumps({"u": account.username,
-                                   "exp": int(time.time()) + TOKEN_HOURS * 3600}).encode())
+        payload = _b64(
+            json.dumps(
+                {"u": account.username, "exp": int(time.time()) + TOKEN_HOURS * 3600}
+            ).encode()
+        )
         return f"{payload}.{self._sign(payload)}"
 
     def actor_for(self, token: str) -> Actor:
@@ -78,15 +84,18 @@ class Authenticator:
                 raise ValueError("bad signature")
             claims = json.loads(_unb64(payload))
         except (ValueError, TypeError):
-            raise Unauthenticated("the token is not valid; log in again",
-                                  field="Authorization", code="invalid_token") from None
+            raise Unauthenticated(
+                "the token is not valid; log in again", field="Authorization", code="invalid_token"
+            ) from None
         if claims["exp"] < time.time():
-            raise Unauthenticated("the token has expired; log in again",
-                                  field="Authorization", code="token_expired")
+            raise Unauthenticated(
+                "the token has expired; log in again", field="Authorization", code="token_expired"
+            )
         account = self.accounts.get(claims["u"])
         if account is None:
-            raise Unauthenticated("the account no longer exists", field="Authorization",
-                                  code="invalid_token")
+            raise Unauthenticated(
+                "the account no longer exists", field="Authorization", code="invalid_token"
+            )
         return account.actor()
 
     def _sign(self, payload: str) -> str:
@@ -96,6 +105,9 @@ class Authenticator:
         """The authenticated user of this request, or 401."""
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
-            raise Unauthenticated("log in and send 'Authorization: Bearer <token>'",
-                                  field="Authorization", code="not_authenticated")
-        return self.actor_for(header[len("Bearer "):].strip())
+            raise Unauthenticated(
+                "log in and send 'Authorization: Bearer <token>'",
+                field="Authorization",
+                code="not_authenticated",
+            )
+        return self.actor_for(header[len("Bearer ") :].strip())

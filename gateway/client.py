@@ -1,5 +1,6 @@
 """A small HTTP client of the gateway that speaks the procedure's steps, for scripts and the
 end-to-end tests: it logs in as whichever demo account takes a step (password ``demo``)."""
+
 from __future__ import annotations
 
 import time
@@ -24,12 +25,10 @@ class GatewayClient:
         self.http = requests.Session()
 
     # -- plumbing ---------------------------------------------------------------------------
-    def call(self, method: str, path: str, user: str | None = None, body=None,
-             expect: int = 200):
+    def call(self, method: str, path: str, user: str | None = None, body=None, expect: int = 200):
         """One request as ``user``; anything but ``expect`` raises StepFailed."""
         headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
-        answer = self.http.request(method, self.url + path, json=body, headers=headers,
-                                   timeout=30)
+        answer = self.http.request(method, self.url + path, json=body, headers=headers, timeout=30)
         if answer.status_code != expect:
             raise StepFailed(method, path, user, answer)
         if "json" in answer.headers.get("Content-Type", ""):
@@ -38,8 +37,9 @@ class GatewayClient:
 
     def token(self, user: str) -> str:
         if user not in self.tokens:
-            self.tokens[user] = self.call("POST", "/api/v1/login", body={
-                "username": user, "password": self.password})["token"]
+            self.tokens[user] = self.call(
+                "POST", "/api/v1/login", body={"username": user, "password": self.password}
+            )["token"]
         return self.tokens[user]
 
     def set_clock(self, iso: str) -> dict:
@@ -59,12 +59,12 @@ class GatewayClient:
             if view["services"][service].get("status") == status:
                 return view
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{service} never reached {status}: "
-                                   f"{view['services'][service].get('status')}")
+                raise TimeoutError(
+                    f"{service} never reached {status}: {view['services'][service].get('status')}"
+                )
             time.sleep(0.2)
 
-    def step(self, case_id: str, step: str, user: str, body: dict | None = None,
-             expect: int = 200):
+    def step(self, case_id: str, step: str, user: str, body: dict | None = None, expect: int = 200):
         """``POST /api/v1/cases/<case_id>/<step>`` as ``user``."""
         return self.call("POST", f"/api/v1/cases/{case_id}/{step}", user, body or {}, expect)
 
@@ -73,38 +73,69 @@ class GatewayClient:
         return self.call("POST", "/api/v1/applications", user, application, expect=201)
 
     def investigate(self, case_id: str, prefix: str, self_care: str | None = None) -> dict:
-        body = {"investigators": [f"{prefix}-investigator-1", f"{prefix}-investigator-2"],
-                "methods": ["household_visit", "neighbour_visits", "letter_inquiries"],
-                "findings": "入户调查、邻里访问、信函索证已完成。", "applicant_signed": True}
+        body = {
+            "investigators": [f"{prefix}-investigator-1", f"{prefix}-investigator-2"],
+            "methods": ["household_visit", "neighbour_visits", "letter_inquiries"],
+            "findings": "入户调查、邻里访问、信函索证已完成。",
+            "applicant_signed": True,
+        }
         if self_care:
             body["self_care"] = self_care
         return self.step(case_id, "investigation", f"{prefix}-investigator-1", body)
 
     def check_information(self, case_id: str, prefix: str) -> None:
         """The handling agency's pre-review and the district's review (VE-2)."""
-        self.step(case_id, "pre-review", f"{prefix}-clerk",
-                  {"opinion": "申报材料和授权书齐全。", "authorisations_complete": True})
+        self.step(
+            case_id,
+            "pre-review",
+            f"{prefix}-clerk",
+            {"opinion": "申报材料和授权书齐全。", "authorisations_complete": True},
+        )
         self.step(case_id, "district-review", "district-officer", {"opinion": "同意提交市级核对。"})
 
     def publicise(self, case_id: str, prefix: str, opinion: str = "approve") -> dict:
-        return self.step(case_id, "preliminary-opinion", f"{prefix}-clerk", {
-            "opinion": opinion, "summary": "经入户调查和经济状况核对，提出初审意见。"})
+        return self.step(
+            case_id,
+            "preliminary-opinion",
+            f"{prefix}-clerk",
+            {"opinion": opinion, "summary": "经入户调查和经济状况核对，提出初审意见。"},
+        )
 
-    def deliberate(self, case_id: str, street_code: str, prefix: str,
-                   conclusion: str = "approve", approved_on: str = "2026-03-10") -> dict:
-        body = self.call("GET", f"/api/v1/streets/{street_code}/deliberation-body",
-                         f"{prefix}-clerk")
+    def deliberate(
+        self,
+        case_id: str,
+        street_code: str,
+        prefix: str,
+        conclusion: str = "approve",
+        approved_on: str = "2026-03-10",
+    ) -> dict:
+        body = self.call(
+            "GET", f"/api/v1/streets/{street_code}/deliberation-body", f"{prefix}-clerk"
+        )
         members = body["members"]
         leader = next(m["name"] for m in members if m["kind"] == "leader_in_charge")
-        return self.step(case_id, "deliberation", f"{prefix}-clerk", {
-            "members_present": [m["name"] for m in members], "conclusion": conclusion,
-            "minutes": "议事协商机构对申请家庭情况进行评议，一致同意初审意见。",
-            "signed_off_by": leader, "leadership_meeting_approved_on": approved_on})
+        return self.step(
+            case_id,
+            "deliberation",
+            f"{prefix}-clerk",
+            {
+                "members_present": [m["name"] for m in members],
+                "conclusion": conclusion,
+                "minutes": "议事协商机构对申请家庭情况进行评议，一致同意初审意见。",
+                "signed_off_by": leader,
+                "leadership_meeting_approved_on": approved_on,
+            },
+        )
 
-    def review_and_consent(self, case_id: str, prefix: str, opinion: str = "approve",
-                           reasons: list[str] | None = None) -> None:
-        self.step(case_id, "review", f"{prefix}-reviewer",
-                  {"opinion": opinion, "reasons": reasons or [], "note": "审核意见。"})
+    def review_and_consent(
+        self, case_id: str, prefix: str, opinion: str = "approve", reasons: list[str] | None = None
+    ) -> None:
+        self.step(
+            case_id,
+            "review",
+            f"{prefix}-reviewer",
+            {"opinion": opinion, "reasons": reasons or [], "note": "审核意见。"},
+        )
         self.step(case_id, "head-consent", f"{prefix}-head", {"note": "同意。"})
 
     def decide(self, case_id: str, user: str, outcome: str = "approve", **fields) -> dict:
@@ -125,8 +156,7 @@ class GatewayClient:
         self.wait_for(case_id, "publicity", "awaiting_preliminary_opinion", f"{prefix}-clerk")
         return case_id
 
-    def publicised_case(self, application: dict, prefix: str,
-                        self_care: str | None = None) -> str:
+    def publicised_case(self, application: dict, prefix: str, self_care: str | None = None) -> str:
         case_id = self.verified_case(application, prefix, self_care)
         self.publicise(case_id, prefix)
         return case_id

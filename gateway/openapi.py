@@ -6,6 +6,7 @@ document served at ``/api/v1/openapi.json`` and ``docs_context`` into what
 400, 401 and 403 for every authenticated one) is the ``Error`` component; the codes are listed
 in ``docs/errors.md``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -31,16 +32,16 @@ Response = tuple[str, type[Schema] | None]
 
 ERRORS: dict[int, str] = {
     400: "Invalid request: `validation_failed` (a field breaks the request's contract; "
-         "`error.field` names the first, `error.details.fields` lists every message), "
-         "`invalid_json`, or a rule of the step refused a value (e.g. `opinion_not_allowed`)",
+    "`error.field` names the first, `error.details.fields` lists every message), "
+    "`invalid_json`, or a rule of the step refused a value (e.g. `opinion_not_allowed`)",
     401: "`not_authenticated`, `invalid_token` or `token_expired`: log in (again)",
     403: "Not for this user: `wrong_role` (`error.details.allowed_roles`) or `wrong_street` "
-         "(another street's case or list)",
+    "(another street's case or list)",
     404: "Not found: `case_not_found` (`error.field` is `case_id`), or the missing thing's own "
-         "code (`document_not_found`, `unknown_street`, …)",
+    "code (`document_not_found`, `unknown_street`, …)",
     409: "Conflicts with the stored state: `invalid_state` (`error.details.status` and "
-         "`error.details.allowed`), `concurrent_update`, or the step's own code "
-         "(`duplicate_open_case`, `already_filed`, …)",
+    "`error.details.allowed`), `concurrent_update`, or the step's own code "
+    "(`duplicate_open_case`, `already_filed`, …)",
     503: "`service_unavailable`: a service or the message broker is unavailable",
     504: "`upstream_timeout`: a service did not answer in time",
 }
@@ -57,6 +58,7 @@ CASE_STEP_ERRORS = (404, 409, *RPC_ERRORS)
 class Operation:
     """One route as the document describes it. ``errors``: the error statuses it can answer
     besides ``AUTHENTICATED_ERRORS``, which every ``authenticated`` operation lists."""
+
     path: str
     method: str
     summary: str
@@ -90,28 +92,36 @@ COMPONENTS: dict[str, type[Schema]] = {
 def build_spec() -> dict[str, Any]:
     """The OpenAPI 3.0 document of the gateway."""
     from gateway.routes import OPERATIONS  # the route modules import this one
+
     spec = APISpec(
         title="Hongqiao District social assistance gateway",
         version="1",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
-        info={"description": "HTTP API of the case-management suite. Every error answers "
-                             '`{"error": {"code", "message", "field", "details"}}` (the '
-                             "`Error` schema; every code is listed in docs/errors.md); every "
-                             "answer carries an `X-Correlation-Id` header (sent by the client "
-                             "or generated)."},
+        info={
+            "description": "HTTP API of the case-management suite. Every error answers "
+            '`{"error": {"code", "message", "field", "details"}}` (the '
+            "`Error` schema; every code is listed in docs/errors.md); every "
+            "answer carries an `X-Correlation-Id` header (sent by the client "
+            "or generated)."
+        },
     )
     for name, schema in COMPONENTS.items():
         spec.components.schema(name, schema=schema)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for path in dict.fromkeys(op.path for op in OPERATIONS):
-        spec.path(path=path, operations={
-            op.method: _operation(op) for op in OPERATIONS if op.path == path})
+        spec.path(
+            path=path,
+            operations={op.method: _operation(op) for op in OPERATIONS if op.path == path},
+        )
     document = spec.to_dict()
     services = document["components"]["schemas"]["CaseOverview"]["properties"]["services"]
-    services["additionalProperties"] = {"oneOf": [
-        {"$ref": "#/components/schemas/ServiceCaseView"},
-        {"$ref": "#/components/schemas/UnavailableView"}]}
+    services["additionalProperties"] = {
+        "oneOf": [
+            {"$ref": "#/components/schemas/ServiceCaseView"},
+            {"$ref": "#/components/schemas/UnavailableView"},
+        ]
+    }
     return document
 
 
@@ -121,11 +131,20 @@ def _operation(op: Operation) -> dict[str, Any]:
         body["description"] = op.description
     if op.path_params:
         body["parameters"] = [
-            {"name": name, "in": "path", "required": True, "description": text,
-             "schema": {"type": "string"}} for name, text in op.path_params]
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for name, text in op.path_params
+        ]
     if op.request is not None:
-        body["requestBody"] = {"required": True,
-                               "content": {"application/json": {"schema": op.request}}}
+        body["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": op.request}},
+        }
     for status, (text, schema) in op.responses.items():
         body["responses"][str(status)] = _response(text, schema)
     for status in op.error_statuses():
@@ -149,21 +168,32 @@ def docs_context(document: dict[str, Any]) -> dict[str, Any]:
         for method, op in methods.items():
             request = op.get("requestBody", {}).get("content", {}).get("application/json", {})
             request_ref = _ref_name(request.get("schema", {}))
-            operations.append({
-                "anchor": f"{method}-{path}".replace("/", "-").replace("{", "").replace("}", ""),
-                "method": method.upper(),
-                "path": path,
-                "summary": op.get("summary", ""),
-                "description": op.get("description", ""),
-                "parameters": op.get("parameters", []),
-                "request": request_ref,
-                "request_fields": _fields(schemas.get(request_ref or "", {})),
-                "responses": [
-                    {"status": status, "description": resp.get("description", ""),
-                     "schema": _ref_name(resp.get("content", {}).get("application/json", {})
-                                         .get("schema", {}))}
-                    for status, resp in op.get("responses", {}).items()],
-            })
+            operations.append(
+                {
+                    "anchor": f"{method}-{path}".replace("/", "-")
+                    .replace("{", "")
+                    .replace("}", ""),
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "parameters": op.get("parameters", []),
+                    "request": request_ref,
+                    "request_fields": _fields(schemas.get(request_ref or "", {})),
+                    "responses": [
+                        {
+                            "status": status,
+                            "description": resp.get("description", ""),
+                            "schema": _ref_name(
+                                resp.get("content", {})
+                                .get("application/json", {})
+                                .get("schema", {})
+                            ),
+                        }
+                        for status, resp in op.get("responses", {}).items()
+                    ],
+                }
+            )
     return {
         "info": document.get("info", {}),
         "openapi": document.get("openapi", ""),
@@ -174,10 +204,17 @@ def docs_context(document: dict[str, Any]) -> dict[str, Any]:
 
 def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
-    return [{"name": name, "type": _type(prop), "ref": _ref_name(prop),
-             "required": name in required, "description": prop.get("description", ""),
-             "constraints": _constraints(prop)}
-            for name, prop in schema.get("properties", {}).items()]
+    return [
+        {
+            "name": name,
+            "type": _type(prop),
+            "ref": _ref_name(prop),
+            "required": name in required,
+            "description": prop.get("description", ""),
+            "constraints": _constraints(prop),
+        }
+        for name, prop in schema.get("properties", {}).items()
+    ]
 
 
 def _ref_name(prop: dict[str, Any]) -> str | None:

@@ -1,4 +1,5 @@
 """HTTP-only schemas of the gateway: errors, health, case overview and the suite clock."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,22 +12,37 @@ from hqcore.contracts.intake import IntakeCaseView
 
 
 class ErrorBody(Schema):
-    code = fields.String(required=True,
-                         metadata={"description": "stable machine-readable code, one of those "
-                                                  "listed in docs/errors.md"})
+    code = fields.String(
+        required=True,
+        metadata={
+            "description": "stable machine-readable code, one of those listed in docs/errors.md"
+        },
+    )
     message = fields.String(required=True, metadata={"description": "for people; may change"})
-    field = fields.String(required=True, allow_none=True,
-                          metadata={"description": "dotted path of the offending field or "
-                                                   "parameter (`case_id`, `applicant.id_number`)"
-                                                   ", or null"})
-    details = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True,
-                          metadata={"description": "the code's details as docs/errors.md gives "
-                                                   "them, e.g. `invalid_state`: `status`, "
-                                                   "`allowed`; empty when the code has none"})
+    field = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "dotted path of the offending field or "
+            "parameter (`case_id`, `applicant.id_number`)"
+            ", or null"
+        },
+    )
+    details = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        required=True,
+        metadata={
+            "description": "the code's details as docs/errors.md gives "
+            "them, e.g. `invalid_state`: `status`, "
+            "`allowed`; empty when the code has none"
+        },
+    )
 
 
 class ErrorSchema(Schema):
     """Every error answer of the API: ``{"error": {"code", "message", "field", "details"}}``."""
+
     error = fields.Nested(ErrorBody, required=True)
 
 
@@ -39,31 +55,50 @@ class ServiceHealth(Schema):
 
 class HealthSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(("ok", "degraded")))
-    services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealth),
-                           required=True)
+    services = fields.Dict(keys=fields.String(), values=fields.Nested(ServiceHealth), required=True)
 
 
 class UnavailableView(Schema):
     """Stands in for a service's view of a case when that service did not answer."""
+
     status = fields.String(required=True, validate=validate.Equal("unavailable"))
     error = fields.String(required=True)
 
 
 class CaseOverviewSchema(Schema):
-    case = fields.Nested(IntakeCaseView, required=True,
-                         metadata={"description": "intake's view; ID numbers masked for "
-                                                  "roles that do not need them"})
-    timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True,
-                           metadata={"description": "every step of every service, in order"})
-    documents = fields.List(fields.Nested(DocumentRefSchema), required=True,
-                            metadata={"description": "every notice and letter issued, "
-                                                     "downloadable at /api/v1/documents/{id}"})
-    unavailable = fields.Dict(keys=fields.String(), values=fields.String(),
-                              metadata={"description": "parts a service could not give now"})
+    case = fields.Nested(
+        IntakeCaseView,
+        required=True,
+        metadata={
+            "description": "intake's view; ID numbers masked for roles that do not need them"
+        },
+    )
+    timeline = fields.List(
+        fields.Nested(TimelineEntrySchema),
+        required=True,
+        metadata={"description": "every step of every service, in order"},
+    )
+    documents = fields.List(
+        fields.Nested(DocumentRefSchema),
+        required=True,
+        metadata={
+            "description": "every notice and letter issued, downloadable at /api/v1/documents/{id}"
+        },
+    )
+    unavailable = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "parts a service could not give now"},
+    )
     services = fields.Dict(
-        keys=fields.String(), values=fields.Raw(), required=True,
-        metadata={"description": "per downstream service: a ServiceCaseView, "
-                                 "or an UnavailableView when it did not answer"})
+        keys=fields.String(),
+        values=fields.Raw(),
+        required=True,
+        metadata={
+            "description": "per downstream service: a ServiceCaseView, "
+            "or an UnavailableView when it did not answer"
+        },
+    )
 
 
 class ClockStateSchema(Schema):
@@ -85,16 +120,17 @@ class Duration(fields.String):
 
 class ClockCommandSchema(Schema):
     """Exactly one of ``set``, ``advance`` or ``reset`` (controlled clock mode only)."""
+
     set = fields.AwareDateTime(metadata={"description": "move the suite's time to this instant"})
     advance = Duration(metadata={"description": "move the suite's time forward, e.g. P3D"})
-    reset = fields.Boolean(validate=validate.Equal(True),
-                           metadata={"description": "back to real time"})
+    reset = fields.Boolean(
+        validate=validate.Equal(True), metadata={"description": "back to real time"}
+    )
 
     @validates_schema
     def exactly_one(self, data, **kwargs):
         if len(data) != 1:
             raise ValidationError("give exactly one of set, advance or reset", field_name="body")
-
 
 
 class LoginSchema(Schema):
@@ -103,6 +139,7 @@ class LoginSchema(Schema):
 
 
 class LoginAnswerSchema(Schema):
-    token = fields.String(required=True,
-                          metadata={"description": "send as 'Authorization: Bearer <token>'"})
+    token = fields.String(
+        required=True, metadata={"description": "send as 'Authorization: Bearer <token>'"}
+    )
     user = fields.Dict(required=True)

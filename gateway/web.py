@@ -1,6 +1,7 @@
 """What every route module of the gateway shares: per-app state, the acting user, requests
 validated once, calls on behalf of the acting user, and how personal data is presented to each
 role. The shape of a route module is in ``gateway.routes``."""
+
 from __future__ import annotations
 
 import json
@@ -42,9 +43,15 @@ _BROKER_RETRY = 2.0
 class Rpc(Protocol):
     """What the gateway needs of an RPC client (``RpcClient`` or a test fake)."""
 
-    def call_async(self, service: str, method: str, timeout: float | None = None,
-                   correlation_id: str | None = None, acting_user: str | None = None,
-                   **kwargs: Any) -> Future: ...
+    def call_async(
+        self,
+        service: str,
+        method: str,
+        timeout: float | None = None,
+        correlation_id: str | None = None,
+        acting_user: str | None = None,
+        **kwargs: Any,
+    ) -> Future: ...
 
 
 class Metrics:
@@ -52,12 +59,24 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("hq_gateway_requests_total", "HTTP requests answered",
-                                ["method", "endpoint", "status"], registry=self.registry)
-        self.request_seconds = Histogram("hq_gateway_request_seconds", "HTTP request duration",
-                                         ["method", "endpoint"], registry=self.registry)
-        self.rpc_seconds = Histogram("hq_gateway_rpc_seconds", "RPC call duration",
-                                     ["service", "method", "outcome"], registry=self.registry)
+        self.requests = Counter(
+            "hq_gateway_requests_total",
+            "HTTP requests answered",
+            ["method", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "hq_gateway_request_seconds",
+            "HTTP request duration",
+            ["method", "endpoint"],
+            registry=self.registry,
+        )
+        self.rpc_seconds = Histogram(
+            "hq_gateway_rpc_seconds",
+            "RPC call duration",
+            ["service", "method", "outcome"],
+            registry=self.registry,
+        )
 
 
 class Gateway:
@@ -94,21 +113,23 @@ class Gateway:
                 self._owned.stop()
                 self._owned = self._rpc = None
 
-    def call_async(self, service: str, method: str, timeout: float | None = None,
-                   **kwargs: Any) -> Future:
+    def call_async(
+        self, service: str, method: str, timeout: float | None = None, **kwargs: Any
+    ) -> Future:
         """Start ``service.method``; any failure (unreachable broker too) lands in the future."""
         started = time.perf_counter()
         try:
             future = self.client().call_async(
-                service, method, timeout=timeout, correlation_id=logs.correlation_id.get(),
-                **kwargs)
+                service, method, timeout=timeout, correlation_id=logs.correlation_id.get(), **kwargs
+            )
         except Exception as exc:
             future = Future()
             future.set_exception(exc)
 
         def observe(done: Future) -> None:
             self.metrics.rpc_seconds.labels(service, method, _outcome(done.exception())).observe(
-                time.perf_counter() - started)
+                time.perf_counter() - started
+            )
 
         future.add_done_callback(observe)
         return future
@@ -168,13 +189,15 @@ def current_actor() -> Actor:
 
 # -- requests: validated once, here, and sent on as validated --------------------------------
 
+
 def json_object() -> dict[str, Any]:
     """The request's JSON body, which must be an object (400 ``invalid_json`` otherwise)."""
     try:
         body = json.loads(request.get_data(cache=True) or b"")
     except ValueError:
-        raise ValidationFailed("the request body is not valid JSON", field="body",
-                               code="invalid_json") from None
+        raise ValidationFailed(
+            "the request body is not valid JSON", field="body", code="invalid_json"
+        ) from None
     if not isinstance(body, dict):
         raise ValidationFailed("the request body must be a JSON object", field="body")
     return body
@@ -215,12 +238,14 @@ def loaded(schema: type[Schema], data: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- calls on behalf of the acting user -------------------------------------------------------
 
+
 def call_async(service: str, method: str, actor: Actor, **fields: Any) -> Future:
     """Start ``service.method`` on behalf of ``actor``: every step and every read gets the
     acting user as the keyword ``actor`` (beside ``fields``, what ``validated`` returned) and
     authorises it itself."""
-    return gateway().call_async(service, method, actor=actor.to_dict(),
-                                acting_user=actor.user_id, **fields)
+    return gateway().call_async(
+        service, method, actor=actor.to_dict(), acting_user=actor.user_id, **fields
+    )
 
 
 def call(service: str, method: str, actor: Actor, **fields: Any) -> Any:
@@ -228,8 +253,12 @@ def call(service: str, method: str, actor: Actor, **fields: Any) -> Any:
     return gateway().result(call_async(service, method, actor, **fields))
 
 
-def case_step(service: str, method: str, case_id: str,
-              prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> Response:
+def case_step(
+    service: str,
+    method: str,
+    case_id: str,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Response:
     """A step on one case: ``POST /api/v1/cases/<case_id>/<step>`` with the step's fields as
     the JSON body (passed through ``prepare`` when the HTTP body differs from the contract),
     ``case_id`` from the path."""
@@ -243,6 +272,7 @@ def case_step(service: str, method: str, case_id: str,
 
 # -- authorisation the gateway repeats (the services check it too) ----------------------------
 
+
 def street_scope(actor: Actor) -> str | None:
     """The street a list is limited to: the district's choice (``?street_code=``, none for
     every street), or street staff's own street (asking for another one is 403)."""
@@ -250,8 +280,9 @@ def street_scope(actor: Actor) -> str | None:
     if actor.is_district:
         return asked
     if asked is not None and asked != actor.street_code:
-        raise Forbidden("street staff see their own street only", field="street_code",
-                        code="wrong_street")
+        raise Forbidden(
+            "street staff see their own street only", field="street_code", code="wrong_street"
+        )
     return actor.street_code
 
 
@@ -263,11 +294,13 @@ def require_view(actor: Actor, case_id: str) -> None:
     if kind == "roster":
         street = rest.partition(":")[0]
     else:
-        street = call("intake", "get_case", actor,
-                      **validated("intake.get_case", {"case_id": case_id}))["street_code"]
+        street = call(
+            "intake", "get_case", actor, **validated("intake.get_case", {"case_id": case_id})
+        )["street_code"]
     if not may_view(actor, street):
-        raise Forbidden("the case belongs to another street", field="street_code",
-                        code="wrong_street")
+        raise Forbidden(
+            "the case belongs to another street", field="street_code", code="wrong_street"
+        )
 
 
 # -- what each role sees ------------------------------------------------------------------------
@@ -284,8 +317,14 @@ def present(value: Any, actor: Actor) -> Any:
 
 def _mask_money(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: (_MASKED_MONEY if k.startswith(("income", "money_assets", "account_number"))
-                    else _mask_money(v)) for k, v in value.items()}
+        return {
+            k: (
+                _MASKED_MONEY
+                if k.startswith(("income", "money_assets", "account_number"))
+                else _mask_money(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_mask_money(v) for v in value]
     return value

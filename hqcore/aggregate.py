@@ -10,6 +10,7 @@ Stored as one row: the identity and state in columns, the service's own fields a
 (``to_details`` / ``from_details``), converted by their annotations: ``datetime``, ``date``,
 nested dataclasses, lists and dicts of them, and optional ones.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,6 +31,7 @@ IDENTITY = ("case_id", "case_no", "program", "street_code", "status", "since", "
 @dataclasses.dataclass(kw_only=True)
 class CaseAggregate:
     """What one service holds about one case."""
+
     case_id: str
     case_no: str
     program: str
@@ -54,8 +56,11 @@ class CaseAggregate:
     # -- storage --------------------------------------------------------------------------
     def to_details(self) -> dict[str, Any]:
         """The service's own fields, JSON-ready."""
-        return {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)
-                if f.name not in IDENTITY}
+        return {
+            f.name: _dump(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name not in IDENTITY
+        }
 
     @classmethod
     def from_row(cls: type[A], identity: dict[str, Any], details: dict[str, Any]) -> A:
@@ -95,8 +100,13 @@ def _load(hint: Any, value: Any) -> Any:
         return value if isinstance(value, date) else date.fromisoformat(value)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = get_type_hints(hint)
-        return hint(**{f.name: _load(hints[f.name], value[f.name])
-                       for f in dataclasses.fields(hint) if f.name in value})
+        return hint(
+            **{
+                f.name: _load(hints[f.name], value[f.name])
+                for f in dataclasses.fields(hint)
+                if f.name in value
+            }
+        )
     if origin in (list, tuple) and typing.get_args(hint):
         item = typing.get_args(hint)[0]
         loaded = [_load(item, v) for v in value]

@@ -9,6 +9,7 @@ Who decides whether a day is a working day, by year:
 3. otherwise the year is *unknown*: Monday to Friday are working days, weekends are not, and every
    answer touching that year is flagged provisional and the year is recorded for the metrics.
 """
+
 from __future__ import annotations
 
 import json
@@ -150,9 +151,7 @@ def _load(path: Path) -> dict[int, _YearData]:
         raise ValueError(f"holiday data file {path} is not valid JSON: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("years"), dict):
         raise ValueError(f"holiday data file {path}: expected an object with a 'years' object")
-    return {
-        _year(path, key): _year_data(path, key, entry) for key, entry in raw["years"].items()
-    }
+    return {_year(path, key): _year_data(path, key, entry) for key, entry in raw["years"].items()}
 
 
 def _year(path: Path, key: str) -> int:

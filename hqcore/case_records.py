@@ -8,6 +8,7 @@ locks, a read made without ``lock``) gets ``409 concurrent_update`` instead of o
 Each service keeps its own copy (no service reads another's tables); the gateway assembles the
 whole case from every service's ``get_case``.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,8 @@ A = TypeVar("A", bound=CaseAggregate)
 
 def case_records_table(metadata: sa.MetaData, name: str = "case_records") -> sa.Table:
     return sa.Table(
-        name, metadata,
+        name,
+        metadata,
         sa.Column("case_id", sa.String(64), primary_key=True),
         sa.Column("case_no", sa.String(40), nullable=False),
         sa.Column("program", sa.String(20), nullable=False),
@@ -62,9 +64,12 @@ def add_case_version_v2(op: SchemaOperations, table: str = "case_records") -> No
 
 
 def stale(case: CaseAggregate) -> Conflict:
-    return Conflict(f"case {case.case_id} was changed by another request meanwhile; "
-                    "reload it and try again", field="case_id", code="concurrent_update",
-                    details={"version": case.version})
+    return Conflict(
+        f"case {case.case_id} was changed by another request meanwhile; reload it and try again",
+        field="case_id",
+        code="concurrent_update",
+        details={"version": case.version},
+    )
 
 
 class CaseRecords(Generic[A]):
@@ -79,26 +84,52 @@ class CaseRecords(Generic[A]):
         return self._to_case(row) if row is not None else None
 
     def add(self, case: A) -> None:
-        self._conn.execute(self._table.insert().values(
-            case_id=case.case_id, case_no=case.case_no, program=case.program,
-            street_code=case.street_code, status=case.status, since=case.since,
-            details=_json(case.to_details()), version=case.version))
+        self._conn.execute(
+            self._table.insert().values(
+                case_id=case.case_id,
+                case_no=case.case_no,
+                program=case.program,
+                street_code=case.street_code,
+                status=case.status,
+                since=case.since,
+                details=_json(case.to_details()),
+                version=case.version,
+            )
+        )
 
     def save(self, case: A) -> None:
         """Store ``case`` from the version it was read in, and count the save."""
-        result = self._conn.execute(update(self._table).where(and_(
-            self._table.c.case_id == case.case_id, self._table.c.version == case.version,
-        )).values(status=case.status, since=case.since, details=_json(case.to_details()),
-                  version=case.version + 1))
+        result = self._conn.execute(
+            update(self._table)
+            .where(
+                and_(
+                    self._table.c.case_id == case.case_id,
+                    self._table.c.version == case.version,
+                )
+            )
+            .values(
+                status=case.status,
+                since=case.since,
+                details=_json(case.to_details()),
+                version=case.version + 1,
+            )
+        )
         if result.rowcount != 1:
             raise stale(case)
         case.version += 1
 
-    def where(self, *conditions: ColumnElement[bool], order_by: ColumnElement[Any] | None = None,
-              limit: int | None = None) -> list[A]:
+    def where(
+        self,
+        *conditions: ColumnElement[bool],
+        order_by: ColumnElement[Any] | None = None,
+        limit: int | None = None,
+    ) -> list[A]:
         """Cases matching SQLAlchemy ``conditions`` on the table's columns."""
-        query = select(self._table).where(*conditions).order_by(
-            order_by if order_by is not None else self._table.c.case_no)
+        query = (
+            select(self._table)
+            .where(*conditions)
+            .order_by(order_by if order_by is not None else self._table.c.case_no)
+        )
         if limit is not None:
             query = query.limit(limit)
         return [self._to_case(row) for row in self._conn.execute(query)]
@@ -109,8 +140,10 @@ class CaseRecords(Generic[A]):
 
     def _to_case(self, row: sa.Row[Any]) -> A:
         m = row._mapping
-        identity = {k: m[k] for k in ("case_id", "case_no", "program", "street_code", "status",
-                                      "since", "version")}
+        identity = {
+            k: m[k]
+            for k in ("case_id", "case_no", "program", "street_code", "status", "since", "version")
+        }
         return self._aggregate.from_row(identity, json.loads(m["details"]))
 
 

@@ -5,6 +5,7 @@ In ``real`` mode that is the system time. In ``controlled`` mode (demo and test)
 the suite reads one shared JSON file holding an offset from real time, so the gateway can set or
 advance the time of the whole suite at once while time keeps running.
 """
+
 from __future__ import annotations
 
 import fcntl

@@ -3,6 +3,7 @@
 Every process (service, gateway, operator command, test) builds a ``Settings`` with
 ``Settings.from_env()``. Nothing else in the code base reads ``os.environ``.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,9 +39,9 @@ def _floats(value: str | None, default: tuple[float, ...]) -> tuple[float, ...]:
 def normalise_database_url(url: str) -> str:
     """``postgresql://`` URLs use pg8000: pure Python, so eventlet can make it cooperative."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+pg8000://" + url[len("postgresql://"):]
+        url = "postgresql+pg8000://" + url[len("postgresql://") :]
     return url
 
 
@@ -74,7 +75,7 @@ class Settings:
     # Fault injection for the crash-between-commit-and-publish test; never set in production.
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         var_dir = Path(env.get("HQ_VAR_DIR", str(PROJECT_ROOT / "var")))
         database_urls = {
@@ -105,7 +106,9 @@ class Settings:
             rpc_timeout=float(env.get("HQ_RPC_TIMEOUT", cls.rpc_timeout)),
             max_workers=int(env.get("HQ_MAX_WORKERS", cls.max_workers)),
             retry_delays=_floats(env.get("HQ_RETRY_DELAYS"), cls.retry_delays),
-            outbox_poll_interval=float(env.get("HQ_OUTBOX_POLL_INTERVAL", cls.outbox_poll_interval)),
+            outbox_poll_interval=float(
+                env.get("HQ_OUTBOX_POLL_INTERVAL", cls.outbox_poll_interval)
+            ),
             deadline_scan_interval=float(
                 env.get("HQ_DEADLINE_SCAN_INTERVAL", cls.deadline_scan_interval)
             ),

@@ -5,6 +5,7 @@ database: ``outbox`` (events waiting to be published), ``inbox`` (events already
 ``deadlines``. A unit of work is one transaction: a state change, the events it emits and the
 events it consumed commit together or not at all.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Stores naive UTC (SQLite has no time zones), always returns aware UTC."""
+
     impl = DateTime
     cache_ok = True
 
@@ -59,7 +61,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 def platform_tables(metadata: MetaData) -> dict[str, Table]:
     """Add the outbox, inbox, deadlines and documents tables to a service's metadata."""
     outbox = Table(
-        "outbox", metadata,
+        "outbox",
+        metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("event_id", String(36), nullable=False, unique=True),
         Column("event_type", String(100), nullable=False),
@@ -72,14 +75,16 @@ def platform_tables(metadata: MetaData) -> dict[str, Table]:
         Index("ix_outbox_unpublished", "published_at", "id"),
     )
     inbox = Table(
-        "inbox", metadata,
+        "inbox",
+        metadata,
         Column("event_id", String(36), primary_key=True),
         Column("handler", String(100), primary_key=True),
         Column("event_type", String(100), nullable=False),
         Column("processed_at", UtcDateTime, nullable=False),
     )
     deadlines = Table(
-        "deadlines", metadata,
+        "deadlines",
+        metadata,
         Column("id", String(36), primary_key=True),
         Column("case_id", String(64), nullable=False, index=True),
         Column("street_code", String(40), nullable=True),
@@ -97,7 +102,8 @@ def platform_tables(metadata: MetaData) -> dict[str, Table]:
         UniqueConstraint("case_id", "rule_id", "started_at", name="uq_deadline_case_rule_start"),
     )
     documents = Table(
-        "documents", metadata,
+        "documents",
+        metadata,
         Column("document_id", String(80), primary_key=True),
         Column("case_id", String(64), nullable=False, index=True),
         Column("kind", String(40), nullable=False),
@@ -117,8 +123,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry
-                            ) -> None:
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
             dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below take effect
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")

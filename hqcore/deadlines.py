@@ -5,6 +5,7 @@ X" ends at the end of the N-th working (or calendar) day after the China-local d
 X itself not counting [interpretation in rules.md]. ``due_at`` is the first instant of breach:
 00:00 China time of the day after the last day, stored in UTC.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

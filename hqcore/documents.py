@@ -4,6 +4,7 @@ case file with their issue and service dates, downloadable.
 Each service keeps the documents it issues in its own ``documents`` table; a document id starts
 with the issuing service's name (``decision:…``) so the gateway knows whom to ask.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -39,6 +40,7 @@ def create_documents_v1(op: SchemaOperations) -> None:
 
 class DocumentRef(TypedDict):
     """A document as listed (the contract ``DocumentRefSchema``)."""
+
     document_id: str
     kind: str
     title: str
@@ -57,8 +59,13 @@ class Document:
     served_at: datetime | None
 
     def ref(self) -> DocumentRef:
-        return {"document_id": self.document_id, "kind": self.kind, "title": self.title,
-                "issued_at": self.issued_at, "served_at": self.served_at}
+        return {
+            "document_id": self.document_id,
+            "kind": self.kind,
+            "title": self.title,
+            "issued_at": self.issued_at,
+            "served_at": self.served_at,
+        }
 
 
 def _date_zh(value: datetime) -> str:
@@ -74,8 +81,11 @@ class Templates:
     """Jinja2 templates of one service, HTML-escaped, failing on any missing value."""
 
     def __init__(self, folder: Path):
-        self.env = Environment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
-                               autoescape=select_autoescape(["html"]))
+        self.env = Environment(
+            loader=FileSystemLoader(str(folder)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(["html"]),
+        )
         self.env.filters["date_zh"] = _date_zh
         self.env.filters["yuan"] = _yuan
 
@@ -92,26 +102,60 @@ class DocumentStore:
     def __init__(self, conn: sa.Connection, table: sa.Table, service: str):
         self._conn, self._table, self._service = conn, table, service
 
-    def issue(self, case_id: str, kind: str, title: str, html: str, issued_at: datetime,
-              served_at: datetime | None = None, document_id: str | None = None) -> Document:
-        document = Document(document_id or new_document_id(self._service), case_id, kind, title,
-                            html, issued_at, served_at)
-        self._conn.execute(self._table.insert().values(
-            document_id=document.document_id, case_id=case_id, kind=kind, title=title,
-            html=html, issued_at=issued_at, served_at=served_at))
+    def issue(
+        self,
+        case_id: str,
+        kind: str,
+        title: str,
+        html: str,
+        issued_at: datetime,
+        served_at: datetime | None = None,
+        document_id: str | None = None,
+    ) -> Document:
+        document = Document(
+            document_id or new_document_id(self._service),
+            case_id,
+            kind,
+            title,
+            html,
+            issued_at,
+            served_at,
+        )
+        self._conn.execute(
+            self._table.insert().values(
+                document_id=document.document_id,
+                case_id=case_id,
+                kind=kind,
+                title=title,
+                html=html,
+                issued_at=issued_at,
+                served_at=served_at,
+            )
+        )
         return document
 
     def mark_served(self, document_id: str, served_at: datetime) -> None:
-        self._conn.execute(update(self._table).where(and_(
-            self._table.c.document_id == document_id, self._table.c.served_at.is_(None),
-        )).values(served_at=served_at))
+        self._conn.execute(
+            update(self._table)
+            .where(
+                and_(
+                    self._table.c.document_id == document_id,
+                    self._table.c.served_at.is_(None),
+                )
+            )
+            .values(served_at=served_at)
+        )
 
     def get(self, document_id: str) -> Document | None:
         row = self._conn.execute(
-            select(self._table).where(self._table.c.document_id == document_id)).first()
+            select(self._table).where(self._table.c.document_id == document_id)
+        ).first()
         return Document(**row._mapping) if row else None
 
     def for_case(self, case_id: str) -> list[Document]:
-        rows = self._conn.execute(select(self._table).where(self._table.c.case_id == case_id)
-                                  .order_by(self._table.c.issued_at)).all()
+        rows = self._conn.execute(
+            select(self._table)
+            .where(self._table.c.case_id == case_id)
+            .order_by(self._table.c.issued_at)
+        ).all()
         return [Document(**r._mapping) for r in rows]

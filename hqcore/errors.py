@@ -6,6 +6,7 @@ arguments; the gateway turns it back into the same class with ``from_remote`` an
 status, field and details: ``docs/errors.md`` (``tests/unit/test_error_vocabulary.py`` keeps the
 two in step).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ class DomainError(Exception):
     code = "error"
     http_status = 400
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
-                 details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
@@ -37,8 +44,14 @@ class DomainError(Exception):
         return body
 
     @classmethod
-    def rebuilt(cls, message: str, *, field: str | None = None, code: str | None = None,
-                details: dict[str, Any] | None = None) -> DomainError:
+    def rebuilt(
+        cls,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> DomainError:
         """The error as it arrived over the RPC wire: its parts as sent, without running a
         subclass's own constructor (``CaseNotFound``, ``InvalidState`` build their parts)."""
         err = cls.__new__(cls)
@@ -58,6 +71,7 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The request clashes with what is stored, e.g. a duplicate open case."""
+
     code = "conflict"
     http_status = 409
 
@@ -65,6 +79,7 @@ class Conflict(DomainError):
 class CaseNotFound(NotFound):
     """A case the service holds no record of: always 404 ``case_not_found`` on ``case_id``
     (other missing things keep their own code: ``document_not_found``, ``unknown_street``)."""
+
     code = "case_not_found"
 
     def __init__(self, case_id: str, service: str):
@@ -75,13 +90,23 @@ class InvalidState(Conflict):
     """A step asked of a case in a state that does not allow it: always 409 ``invalid_state``
     on ``case_id``, details ``{"status": <the case's status>, "allowed": [<states allowing the
     step>]}``; ``message`` and ``extra`` details may say more (e.g. when a publicity ends)."""
+
     code = "invalid_state"
 
-    def __init__(self, step: str, status: str, allowed: Sequence[str], *,
-                 message: str | None = None, extra: Mapping[str, Any] | None = None):
-        super().__init__(message or f"{step} is not possible while the case is {status}",
-                         field="case_id",
-                         details={**(extra or {}), "status": status, "allowed": list(allowed)})
+    def __init__(
+        self,
+        step: str,
+        status: str,
+        allowed: Sequence[str],
+        *,
+        message: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ):
+        super().__init__(
+            message or f"{step} is not possible while the case is {status}",
+            field="case_id",
+            details={**(extra or {}), "status": status, "allowed": list(allowed)},
+        )
 
 
 class Forbidden(DomainError):
@@ -106,18 +131,34 @@ class UpstreamTimeout(DomainError):
 
 class InternalError(DomainError):
     """Something failed that the user cannot fix; the message never carries internals."""
+
     code = "internal_error"
     http_status = 500
 
-    def __init__(self, message: str = "The service failed to handle the request.", *,
-                 field: str | None = None, code: str | None = None,
-                 details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str = "The service failed to handle the request.",
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ):
         super().__init__(message, field=field, code=code, details=details)
 
 
 EXPECTED = (ValidationFailed, NotFound, Conflict, Forbidden, Unauthenticated)
-_BY_NAME = {cls.__name__: cls for cls in (DomainError, *EXPECTED, CaseNotFound, InvalidState,
-                                          ServiceUnavailable, UpstreamTimeout, InternalError)}
+_BY_NAME = {
+    cls.__name__: cls
+    for cls in (
+        DomainError,
+        *EXPECTED,
+        CaseNotFound,
+        InvalidState,
+        ServiceUnavailable,
+        UpstreamTimeout,
+        InternalError,
+    )
+}
 
 
 def from_remote(exc_type: str, value: str) -> DomainError:
@@ -131,12 +172,17 @@ def from_remote(exc_type: str, value: str) -> DomainError:
         body = {"message": str(value)}
     if not isinstance(body, dict):
         body = {"message": str(value)}
-    return cls.rebuilt(body.get("message", ""), field=body.get("field"), code=body.get("code"),
-                       details=body.get("details"))
+    return cls.rebuilt(
+        body.get("message", ""),
+        field=body.get("field"),
+        code=body.get("code"),
+        details=body.get("details"),
+    )
 
 
-def validation_error_from_marshmallow(messages: dict[str, Any] | list[Any] | str,
-                                      prefix: str = "") -> ValidationFailed:
+def validation_error_from_marshmallow(
+    messages: dict[str, Any] | list[Any] | str, prefix: str = ""
+) -> ValidationFailed:
     """Turn marshmallow's nested error dict into one error naming the first offending field."""
     field, text = _first_error(messages, prefix)
     return ValidationFailed(f"{field}: {text}", field=field, details={"fields": messages})

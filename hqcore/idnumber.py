@@ -1,4 +1,5 @@
 """Resident identity numbers (GB 11643-1999): 18 characters, the last a check digit."""
+
 from __future__ import annotations
 
 import re
@@ -10,7 +11,7 @@ _SHAPE = re.compile(r"^[1-9][0-9]{16}[0-9X]$")
 
 
 def check_digit(first17: str) -> str:
-    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 def problem(value: str) -> str | None:

@@ -3,6 +3,7 @@
 ID numbers (18-character resident IDs) and incomes never reach a log line: values under
 sensitive keys are replaced, and anything shaped like an ID number in the message is masked.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -17,10 +18,23 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
 
-SENSITIVE_KEYS = frozenset({
-    "id_number", "id_numbers", "resident_id", "income", "incomes", "monthly_income",
-    "assets", "deposits", "wages", "pension", "bank_account", "account_number", "phone",
-})
+SENSITIVE_KEYS = frozenset(
+    {
+        "id_number",
+        "id_numbers",
+        "resident_id",
+        "income",
+        "incomes",
+        "monthly_income",
+        "assets",
+        "deposits",
+        "wages",
+        "pension",
+        "bank_account",
+        "account_number",
+        "phone",
+    }
+)
 _ID_NUMBER = re.compile(r"(?<![0-9])[1-9][0-9]{5}(?:18|19|20)[0-9]{9}[0-9Xx](?![0-9])")
 REDACTED = "[redacted]"
 
@@ -32,8 +46,10 @@ def redact_text(text: str) -> str:
 def redact(value: Any) -> Any:
     """Copy ``value`` with sensitive keys replaced and ID-number-like strings masked."""
     if isinstance(value, dict):
-        return {k: (REDACTED if str(k).lower() in SENSITIVE_KEYS else redact(v))
-                for k, v in value.items()}
+        return {
+            k: (REDACTED if str(k).lower() in SENSITIVE_KEYS else redact(v))
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):
@@ -42,7 +58,9 @@ def redact(value: Any) -> Any:
 
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None)).keys()) | {
-    "message", "asctime"}
+    "message",
+    "asctime",
+}
 
 
 class JsonFormatter(logging.Formatter):

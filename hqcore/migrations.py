@@ -4,6 +4,7 @@ Each service keeps its revisions in ``services/<name>/migrations/versions``; its
 two lines calling ``run_env``. ``upgrade(service, settings)`` is what ``make run`` and the
 operator command ``python -m hqops.cli migrate`` call.
 """
+
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
@@ -22,8 +23,9 @@ from hqcore.db import UtcDateTime, make_engine
 class SchemaOperations(Protocol):
     """What the kit's table helpers use of alembic's ``op`` (the module, or ``Operations``)."""
 
-    def create_table(self, table_name: str, *columns: sa.schema.SchemaItem, **kw: Any
-                     ) -> sa.Table: ...
+    def create_table(
+        self, table_name: str, *columns: sa.schema.SchemaItem, **kw: Any
+    ) -> sa.Table: ...
 
     def batch_alter_table(self, table_name: str) -> AbstractContextManager[BatchOperations]: ...
 
@@ -50,8 +52,11 @@ def run_env(target_metadata: sa.MetaData) -> None:
         raise RuntimeError("the alembic configuration names no sqlalchemy.url")
     engine = make_engine(url)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=url.startswith("sqlite"))
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=url.startswith("sqlite"),
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
@@ -95,7 +100,6 @@ def create_platform_tables_v1() -> None:
         sa.Column("provisional", sa.Boolean, nullable=False),
         sa.Column("met_at", UtcDateTime, nullable=True),
         sa.Column("breached_at", UtcDateTime, nullable=True),
-        sa.UniqueConstraint("case_id", "rule_id", "started_at",
-                            name="uq_deadline_case_rule_start"),
+        sa.UniqueConstraint("case_id", "rule_id", "started_at", name="uq_deadline_case_rule_start"),
     )
     op.create_index("ix_deadlines_status_due", "deadlines", ["status", "due_at"])

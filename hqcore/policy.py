@@ -1,4 +1,5 @@
 """The one row type of the effective-dated policy tables (standards, bands, limits). Pure."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ COLUMNS = ("key", "unit", "value", "valid_from", "valid_to", "source", "verified
 @dataclass(frozen=True)
 class PolicyRate:
     """One effective-dated policy row, as stored: ``value`` in ``unit`` (fen for money)."""
+
     id: int
     key: str
     unit: str
@@ -26,9 +28,15 @@ class PolicyRate:
 
     def used(self) -> dict[str, Any]:
         """What a case records of a row it was computed from (auditable later)."""
-        return {"id": self.id, "key": self.key, "unit": self.unit, "value": self.value,
-                "valid_from": self.valid_from.isoformat(), "source": self.source,
-                "verified": self.verified}
+        return {
+            "id": self.id,
+            "key": self.key,
+            "unit": self.unit,
+            "value": self.value,
+            "valid_from": self.valid_from.isoformat(),
+            "source": self.source,
+            "verified": self.verified,
+        }
 
     def view(self) -> dict[str, Any]:
         return {"id": self.id, **{k: getattr(self, k) for k in COLUMNS}}

@@ -18,6 +18,7 @@ relay's poll, the scanner, a service's ``@scan`` entrypoints — runs on one mec
 ``Every``: a managed green thread that sleeps on an event, so it wakes early when asked and
 stops at once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -91,8 +92,9 @@ class OutboxRelay(Extension):  # type: ignore[misc]  # nameko has no type inform
         settings: Settings = self.container.config["HQ_SETTINGS"]
         self.service: str = self.container.service_name
         self._amqp_uri = settings.amqp_uri
-        self._every = Every(self.container, "outbox_relay", settings.outbox_poll_interval,
-                            self.relay)
+        self._every = Every(
+            self.container, "outbox_relay", settings.outbox_poll_interval, self.relay
+        )
 
     def start(self) -> None:
         self.publisher = EventPublisher(self._amqp_uri)
@@ -121,15 +123,17 @@ class DeadlineScanner(Extension):  # type: ignore[misc]  # nameko has no type in
     """Marks overdue deadlines breached, each exactly once with its event; recomputes
     provisional deadlines once their year's holidays are known; updates the queue gauges."""
 
-    def attach(self, make_uow: Callable[[MessageContext], UnitOfWork],
-               calendar: WorkingCalendar) -> None:
+    def attach(
+        self, make_uow: Callable[[MessageContext], UnitOfWork], calendar: WorkingCalendar
+    ) -> None:
         self._make_uow, self.calendar = make_uow, calendar
 
     def setup(self) -> None:
         self.settings: Settings = self.container.config["HQ_SETTINGS"]
         self.service: str = self.container.service_name
-        self._every = Every(self.container, "deadline_scanner",
-                            self.settings.deadline_scan_interval, self._tick)
+        self._every = Every(
+            self.container, "deadline_scanner", self.settings.deadline_scan_interval, self._tick
+        )
 
     def start(self) -> None:
         self._every.start()
@@ -145,8 +149,9 @@ class DeadlineScanner(Extension):  # type: ignore[misc]  # nameko has no type in
 
     def scan(self) -> int:
         """One scan now (safe beside every other instance's); how many deadlines it breached."""
-        context = MessageContext(self.service, correlation_id=f"scan-{uuid.uuid4()}",
-                                 acting_user="system")
+        context = MessageContext(
+            self.service, correlation_id=f"scan-{uuid.uuid4()}", acting_user="system"
+        )
         breached = 0
         with self._make_uow(context) as uow:
             now = uow.now
@@ -157,15 +162,21 @@ class DeadlineScanner(Extension):  # type: ignore[misc]  # nameko has no type in
                     continue  # another instance took it
                 breached += 1
                 metrics.DEADLINE_BREACHES.labels(
-                    self.service, deadline.rule_id, deadline.street_code or "").inc()
-                uow.outbox.add("deadline.breached", deadline_event(deadline, self.service),
-                               case_id=deadline.case_id, street_code=deadline.street_code)
+                    self.service, deadline.rule_id, deadline.street_code or ""
+                ).inc()
+                uow.outbox.add(
+                    "deadline.breached",
+                    deadline_event(deadline, self.service),
+                    case_id=deadline.case_id,
+                    street_code=deadline.street_code,
+                )
             metrics.record_deadline_counts(self.service, uow.deadlines.counts())
         return breached
 
     def open_provisional(self) -> int:
-        context = MessageContext(self.service, correlation_id=f"ops-{uuid.uuid4()}",
-                                 acting_user="system")
+        context = MessageContext(
+            self.service, correlation_id=f"ops-{uuid.uuid4()}", acting_user="system"
+        )
         with self._make_uow(context) as uow:
             return len(uow.deadlines.open_provisional())
 
@@ -192,8 +203,9 @@ class DeadlineScanner(Extension):  # type: ignore[misc]  # nameko has no type in
             metrics.CALENDAR_UNKNOWN_YEAR.labels(self.service, str(year)).set(count)
 
     def _update_queue_gauges(self) -> None:
-        subscribers = [ext for ext in self.container.entrypoints
-                       if isinstance(ext, EventSubscriber)]
+        subscribers = [
+            ext for ext in self.container.entrypoints if isinstance(ext, EventSubscriber)
+        ]
         if not subscribers:
             return
         with Connection(self.settings.amqp_uri) as conn:
@@ -206,8 +218,9 @@ class DeadlineScanner(Extension):  # type: ignore[misc]  # nameko has no type in
 class Work:
     """What a worker sees as ``self.work``: the runtime of ``hqcore.steps`` for this call."""
 
-    def __init__(self, runtime: steps.Runtime, correlation_id: str | None,
-                 scanner: DeadlineScanner):
+    def __init__(
+        self, runtime: steps.Runtime, correlation_id: str | None, scanner: DeadlineScanner
+    ):
         self.runtime, self._correlation_id, self.scanner = runtime, correlation_id, scanner
 
     @property
@@ -218,10 +231,12 @@ class Work:
     def calendar(self) -> WorkingCalendar:
         return self.runtime.calendar
 
-    def step(self, handler: Callable[..., Any], actor: Any, fields: dict[str, Any]
-             ) -> dict[str, Any]:
-        return steps.run_step(self.runtime, handler, actor, fields,
-                              correlation_id=self._correlation_id)
+    def step(
+        self, handler: Callable[..., Any], actor: Any, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        return steps.run_step(
+            self.runtime, handler, actor, fields, correlation_id=self._correlation_id
+        )
 
     def read_case(self, actor: Any, case_id: Any) -> dict[str, Any]:
         return steps.read_case(self.runtime, actor, case_id)
@@ -246,12 +261,19 @@ class UnitOfWorkProvider(DependencyProvider):  # type: ignore[misc]  # nameko: n
     each unit of work (verification's city platform); ``templates`` is the folder of its
     documents' templates; ``view`` its case view ``(case, ctx) -> dict``.
     """
+
     relay = OutboxRelay()
     scanner = DeadlineScanner()
 
-    def __init__(self, tables: dict[str, Any], *, repositories: dict[str, Any] | None = None,
-                 ports: dict[str, Any] | None = None, templates: Any = None,
-                 view: Callable[..., dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        tables: dict[str, Any],
+        *,
+        repositories: dict[str, Any] | None = None,
+        ports: dict[str, Any] | None = None,
+        templates: Any = None,
+        view: Callable[..., dict[str, Any]] | None = None,
+    ):
         self.tables = tables
         self.repositories = repositories or {}
         self.ports = ports or {}
@@ -265,26 +287,38 @@ class UnitOfWorkProvider(DependencyProvider):  # type: ignore[misc]  # nameko: n
         self.calendar = WorkingCalendar(self.settings.holiday_file)
         self.database = Database(self.settings.database_url(self.service))
         self.templates = Templates(self.templates_folder) if self.templates_folder else None
-        self.factories = {**self.repositories, **{
-            name: port(self.settings, self.clock) for name, port in self.ports.items()}}
+        self.factories = {
+            **self.repositories,
+            **{name: port(self.settings, self.clock) for name, port in self.ports.items()},
+        }
         self.relay.attach(self.database, self.tables)
         self.scanner.attach(self.make_uow, self.calendar)
 
     def make_uow(self, context: MessageContext) -> UnitOfWork:
-        return UnitOfWork(self.database, self.tables, self.clock, context,
-                          repositories=self.factories, on_commit=self.after_commit)
+        return UnitOfWork(
+            self.database,
+            self.tables,
+            self.clock,
+            context,
+            repositories=self.factories,
+            on_commit=self.after_commit,
+        )
 
     def after_commit(self) -> None:
         """A unit of work committed events: the relay publishes them now."""
         self.relay.wake()
 
     def runtime(self) -> steps.Runtime:
-        return steps.Runtime(self.service, self.clock, self.calendar, self.make_uow,
-                             self.templates, self.view)
+        return steps.Runtime(
+            self.service, self.clock, self.calendar, self.make_uow, self.templates, self.view
+        )
 
     def get_dependency(self, worker_ctx: Any) -> Work:
-        return Work(self.runtime(), worker_ctx.data.get("correlation_id") or worker_ctx.call_id,
-                    self.scanner)
+        return Work(
+            self.runtime(),
+            worker_ctx.data.get("correlation_id") or worker_ctx.call_id,
+            self.scanner,
+        )
 
 
 class Periodic(Entrypoint):  # type: ignore[misc]  # nameko has no type information
@@ -306,8 +340,9 @@ class Periodic(Entrypoint):  # type: ignore[misc]  # nameko has no type informat
     def _run(self) -> None:
         done = threading.Event()
 
-        def finished(worker_ctx: Any, result: Any, exc_info: ExcInfo | None
-                     ) -> tuple[Any, ExcInfo | None]:
+        def finished(
+            worker_ctx: Any, result: Any, exc_info: ExcInfo | None
+        ) -> tuple[Any, ExcInfo | None]:
             done.set()
             return result, exc_info
 
@@ -330,8 +365,10 @@ class Instrumentation(DependencyProvider):  # type: ignore[misc]  # nameko: no t
         self._server: GreenThread | None = None
         if self.settings.metrics_enabled:
             import eventlet
-            self._server = eventlet.spawn(metrics.serve_forever,
-                                          self.settings.metrics_ports[self.service])
+
+            self._server = eventlet.spawn(
+                metrics.serve_forever, self.settings.metrics_ports[self.service]
+            )
 
     def stop(self) -> None:
         if self._server is not None:
@@ -343,11 +380,15 @@ class Instrumentation(DependencyProvider):  # type: ignore[misc]  # nameko: no t
         logs.correlation_id.set(worker_ctx.data.get("correlation_id") or worker_ctx.call_id)
         self._started[worker_ctx] = time.perf_counter()
 
-    def worker_result(self, worker_ctx: Any, result: Any = None,
-                      exc_info: ExcInfo | None = None) -> None:
+    def worker_result(
+        self, worker_ctx: Any, result: Any = None, exc_info: ExcInfo | None = None
+    ) -> None:
         entrypoint = worker_ctx.entrypoint
-        kind = ("event" if isinstance(entrypoint, EventSubscriber)
-                else type(entrypoint).__name__.lower())
+        kind = (
+            "event"
+            if isinstance(entrypoint, EventSubscriber)
+            else type(entrypoint).__name__.lower()
+        )
         expected = getattr(entrypoint, "expected_exceptions", ())
         if exc_info is None:
             outcome = "ok"
@@ -360,9 +401,8 @@ class Instrumentation(DependencyProvider):  # type: ignore[misc]  # nameko: no t
         started = self._started.pop(worker_ctx, None)
         if started is not None:
             metrics.ENTRYPOINT_SECONDS.labels(self.service, name, kind).observe(
-                time.perf_counter() - started)
+                time.perf_counter() - started
+            )
 
     def worker_teardown(self, worker_ctx: Any) -> None:
         self._started.pop(worker_ctx, None)
-
-

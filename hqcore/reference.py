@@ -1,4 +1,5 @@
 """The packaged reference data (streets, policy tables) that ``seed`` loads into services."""
+
 from __future__ import annotations
 
 import json

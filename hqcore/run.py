@@ -3,6 +3,7 @@
 Builds the nameko configuration from ``Settings`` (the one source of configuration), patches
 eventlet before anything else is imported, and runs the service until SIGTERM or Ctrl-C.
 """
+
 import eventlet
 
 eventlet.monkey_patch()  # noqa: E402  (must precede every other import)
@@ -35,8 +36,9 @@ def service_class(name: str) -> type[Any]:
     return cls
 
 
-def main(argv: Sequence[str] | None = None,
-         wrap: Callable[[type[Any]], type[Any]] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, wrap: Callable[[type[Any]], type[Any]] | None = None
+) -> int:
     """Run the service named in ``argv``; ``wrap`` (tests only) may replace its class."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] not in SERVICES:

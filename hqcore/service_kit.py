@@ -10,6 +10,7 @@ and confirms to the operator's reply queue. ``CaseService`` adds ``get_case``.
 
 A service class declares ``name`` and ``work`` (``hqcore.providers.UnitOfWorkProvider``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,21 +58,24 @@ CALENDAR_RELOAD = "calendar.reload"
 
 # -- operator facilities shared by every service ---------------------------------------------
 
+
 class CalendarInfoRequest(Schema):
-    year = fields.Integer(load_default=None, allow_none=True,
-                          validate=validate.Range(min=2000, max=2100))
+    year = fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(min=2000, max=2100)
+    )
 
 
 class CalendarYearView(Schema):
     year = fields.Integer(required=True)
     known = fields.Boolean(required=True)
     source = fields.String(required=True)
-    holidays = fields.List(fields.Date(), required=True)   # Monday to Friday without work
-    workdays = fields.List(fields.Date(), required=True)   # make-up Saturdays and Sundays
+    holidays = fields.List(fields.Date(), required=True)  # Monday to Friday without work
+    workdays = fields.List(fields.Date(), required=True)  # make-up Saturdays and Sundays
 
 
 class CalendarInfoView(Schema):
     """What one instance's working-day calendar knows (``holidays show``)."""
+
     service = fields.String(required=True)
     instance = fields.String(required=True)
     holiday_file = fields.String(allow_none=True)
@@ -96,8 +100,9 @@ class OperatorBroadcast(EventHandler):  # type: ignore[misc]  # nameko: no type 
     """
 
     def __init__(self, event_type: str, **kwargs: Any) -> None:
-        super().__init__(OPERATOR_SOURCE, event_type, handler_type=BROADCAST,
-                         reliable_delivery=False, **kwargs)
+        super().__init__(
+            OPERATOR_SOURCE, event_type, handler_type=BROADCAST, reliable_delivery=False, **kwargs
+        )
 
     def setup(self) -> None:
         super().setup()
@@ -119,14 +124,23 @@ def reload_calendar(work: Work, service: str, instance: str) -> dict[str, Any]:
     before = work.scanner.open_provisional()
     work.scanner.scan()
     after = work.scanner.open_provisional()
-    log.info("calendar reloaded: %d provisional deadlines recomputed, %d still provisional",
-             before - after, after)
-    return {**report, "status": "reloaded", "known_years": list(work.calendar.known_years()),
-            "recomputed": before - after, "provisional_open": after}
+    log.info(
+        "calendar reloaded: %d provisional deadlines recomputed, %d still provisional",
+        before - after,
+        after,
+    )
+    return {
+        **report,
+        "status": "reloaded",
+        "known_years": list(work.calendar.known_years()),
+        "recomputed": before - after,
+        "provisional_open": after,
+    }
 
 
-def calendar_info(work: Work, settings: Settings, service: str, instance: str,
-                  year: int | None) -> dict[str, Any]:
+def calendar_info(
+    work: Work, settings: Settings, service: str, instance: str, year: int | None
+) -> dict[str, Any]:
     calendar = work.calendar
     view = None
     if year is not None:
@@ -141,13 +155,22 @@ def calendar_info(work: Work, settings: Settings, service: str, instance: str,
                 elif not weekend and not working:
                     holidays.append(day)
                 day += timedelta(days=1)
-        view = {"year": year, "known": known, "source": calendar.source(year),
-                "holidays": holidays, "workdays": workdays}
+        view = {
+            "year": year,
+            "known": known,
+            "source": calendar.source(year),
+            "holidays": holidays,
+            "workdays": workdays,
+        }
     holiday_file = settings.holiday_file
-    return {"service": service, "instance": instance,
-            "holiday_file": str(holiday_file) if holiday_file else None,
-            "known_years": list(calendar.known_years()),
-            "provisional_open": work.scanner.open_provisional(), "year": view}
+    return {
+        "service": service,
+        "instance": instance,
+        "holiday_file": str(holiday_file) if holiday_file else None,
+        "known_years": list(calendar.known_years()),
+        "provisional_open": work.scanner.open_provisional(),
+        "year": view,
+    }
 
 
 def reply(amqp_uri: str, reply_to: str | None, body: dict[str, Any]) -> None:
@@ -156,7 +179,8 @@ def reply(amqp_uri: str, reply_to: str | None, body: dict[str, Any]) -> None:
         return
     with Connection(amqp_uri) as conn:
         Producer(conn.default_channel, serializer="json").publish(
-            body, exchange="", routing_key=reply_to, delivery_mode=1)
+            body, exchange="", routing_key=reply_to, delivery_mode=1
+        )
 
 
 class Identity(DependencyProvider):  # type: ignore[misc]  # nameko has no type information
@@ -174,6 +198,7 @@ class Identity(DependencyProvider):  # type: ignore[misc]  # nameko has no type 
 class BaseService:
     """Health, documents, instrumentation and the operator facilities for every service
     (subclasses set ``name`` and ``work``)."""
+
     name: str
     work: Work  # in a worker: what its UnitOfWorkProvider gives
     instrumentation = Instrumentation()
@@ -189,11 +214,13 @@ class BaseService:
         with self.work.unit(acting) as ctx:
             document = ctx.uow.documents.get(document_id)
             if document is None:
-                raise NotFound(f"no document {document_id}", field="document_id",
-                               code="document_not_found")
+                raise NotFound(
+                    f"no document {document_id}", field="document_id", code="document_not_found"
+                )
             ctx.may_view(document_street(ctx, document.case_id), "document")
-        return dump_rpc_response(name, {**document.ref(), "case_id": document.case_id,
-                                        "html": document.html})
+        return dump_rpc_response(
+            name, {**document.ref(), "case_id": document.case_id, "html": document.html}
+        )
 
     @_registering(rpc(expected_exceptions=EXPECTED))
     def list_documents(self, actor: Any = None, case_id: Any = None) -> dict[str, Any]:
@@ -207,29 +234,47 @@ class BaseService:
 
     @_registering(rpc)
     def ping(self) -> dict[str, Any]:
-        return dump_rpc_response(f"{self.name}.ping", {
-            "service": self.name, "status": "up", "now": self.work.clock.now(),
-            "contract_versions": {f"{t}": v for (t, v) in EVENTS},
-        })
+        return dump_rpc_response(
+            f"{self.name}.ping",
+            {
+                "service": self.name,
+                "status": "up",
+                "now": self.work.clock.now(),
+                "contract_versions": {f"{t}": v for (t, v) in EVENTS},
+            },
+        )
 
     @_registering(rpc(expected_exceptions=EXPECTED))
     def calendar_info(self, year: Any = None) -> dict[str, Any]:
         """What this instance's working-day calendar knows (``holidays show``)."""
         request = load_rpc_request(f"{self.name}.calendar_info", {"year": year})
-        return dump_rpc_response(f"{self.name}.calendar_info", calendar_info(
-            self.work, self.identity.settings, self.name, self.identity.instance,
-            request["year"]))
+        return dump_rpc_response(
+            f"{self.name}.calendar_info",
+            calendar_info(
+                self.work,
+                self.identity.settings,
+                self.name,
+                self.identity.instance,
+                request["year"],
+            ),
+        )
 
     @_registering(operator_broadcast(CALENDAR_RELOAD))
     def on_calendar_reload(self, request: Any) -> None:
         """Every instance: re-read the holiday file, recompute provisional deadlines now, and
         confirm to the operator (``holidays load`` / ``holidays reload``)."""
         request = request if isinstance(request, dict) else {}
-        log.info("calendar reload requested by %s (%s)", request.get("requested_by"),
-                 request.get("request_id"))
+        log.info(
+            "calendar reload requested by %s (%s)",
+            request.get("requested_by"),
+            request.get("request_id"),
+        )
         report = reload_calendar(self.work, self.name, self.identity.instance)
-        reply(self.identity.settings.amqp_uri, request.get("reply_to"),
-              {**report, "request_id": request.get("request_id")})
+        reply(
+            self.identity.settings.amqp_uri,
+            request.get("reply_to"),
+            {**report, "request_id": request.get("request_id")},
+        )
 
 
 def document_street(ctx: Context[Any], case_id: str) -> str | None:
@@ -254,9 +299,14 @@ class CaseService(BaseService):
 
 def deadline_view(deadline: Deadline) -> dict[str, Any]:
     return {
-        "id": deadline.id, "rule_id": deadline.rule_id, "unit": deadline.unit.value,
-        "amount": deadline.amount, "started_at": deadline.started_at, "due_at": deadline.due_at,
-        "due_date": deadline.due_date, "status": deadline.status.value,
+        "id": deadline.id,
+        "rule_id": deadline.rule_id,
+        "unit": deadline.unit.value,
+        "amount": deadline.amount,
+        "started_at": deadline.started_at,
+        "due_at": deadline.due_at,
+        "due_date": deadline.due_date,
+        "status": deadline.status.value,
         "provisional": deadline.provisional,
     }
 
@@ -265,6 +315,7 @@ class PolicyTableService:
     """``add_policy_rate`` and ``list_policy_rates`` for a service keeping a copy of the
     policy tables; the subclass sets ``policy_rates_table`` and registers the contracts
     ``<service>.add_policy_rate`` and ``<service>.list_policy_rates``."""
+
     name: str
     work: Work  # in a worker: what its UnitOfWorkProvider gives
     policy_rates_table: sa.Table | None = None
@@ -283,9 +334,14 @@ class PolicyTableService:
         authorize(acting, (DISTRICT_OFFICER,), None, "add_policy_rate")
         with self.work.unit(acting) as ctx:
             result = add_policy_row(ctx.uow.conn, self._policy_rates(), request, self.name)
-        log.info("policy row %s from %s added by %s (%s); closed: %s", request["key"],
-                 request["valid_from"], acting.user_id, "new" if result["created"] else "as held",
-                 result["closed"] and result["closed"]["valid_to"])
+        log.info(
+            "policy row %s from %s added by %s (%s); closed: %s",
+            request["key"],
+            request["valid_from"],
+            acting.user_id,
+            "new" if result["created"] else "as held",
+            result["closed"] and result["closed"]["valid_to"],
+        )
         return dump_rpc_response(name, {"service": self.name, **result})
 
     @_registering(rpc(expected_exceptions=EXPECTED))

@@ -25,6 +25,7 @@ backoff and then dead-letters it, visibly; it is never dropped.
 Nothing here imports nameko: ``Runtime`` is what the nameko provider (``hqcore.providers``) or
 a test passes in, so handlers run the same way with a fake unit of work.
 """
+
 from __future__ import annotations
 
 import logging
@@ -80,6 +81,7 @@ class Renderer(Protocol):
 class Runtime:
     """What the kit runs a handler with: the service's name, clock, calendar, its unit of work
     factory, its templates and its case view. Built by the nameko provider, or by a test."""
+
     service: str
     clock: Clock
     calendar: WorkingCalendar
@@ -92,6 +94,7 @@ class Runtime:
 class Context(Generic[C]):
     """What a handler gets besides its request: the unit of work, the acting user (None for
     events and periodic work), the clock's ``now`` and the working-day calendar."""
+
     uow: Any
     actor: Actor | None
     calendar: WorkingCalendar
@@ -118,8 +121,11 @@ class Context(Generic[C]):
     def may_view(self, street_code: str | None, what: str = "case") -> None:
         """403 ``wrong_street`` unless the acting user may see ``street_code``'s data."""
         if not may_view(self.require_actor(), street_code):
-            raise Forbidden(f"the {what} belongs to another street ({street_code})",
-                            field="street_code", code="wrong_street")
+            raise Forbidden(
+                f"the {what} belongs to another street ({street_code})",
+                field="street_code",
+                code="wrong_street",
+            )
 
     def new_document_id(self) -> str:
         """An id for a document this step will issue (``DocumentDraft.document_id``)."""
@@ -136,9 +142,15 @@ class Context(Generic[C]):
         if self.runtime.templates is None:
             raise RuntimeError(f"{self.service} has no templates to issue {draft.kind}")
         html = self.runtime.templates.render(draft.template, **draft.context)
-        document = self.uow.documents.issue(case_id, draft.kind, draft.title, html, self.now,
-                                            served_at=draft.served_at,
-                                            document_id=draft.document_id)
+        document = self.uow.documents.issue(
+            case_id,
+            draft.kind,
+            draft.title,
+            html,
+            self.now,
+            served_at=draft.served_at,
+            document_id=draft.document_id,
+        )
         document_id: str = document.document_id
         return document_id
 
@@ -161,16 +173,27 @@ class Context(Generic[C]):
         for deadline in effects.opened:
             uow.deadlines.add(deadline)
         for event in effects.events:
-            uow.outbox.add(event.event_type, event.payload,
-                           case_id=event.case_id or case.case_id,
-                           street_code=event.street_code or case.street_code)
+            uow.outbox.add(
+                event.event_type,
+                event.payload,
+                case_id=event.case_id or case.case_id,
+                street_code=event.street_code or case.street_code,
+            )
         for index, entry in enumerate(effects.progress):
             ids = entry.document_ids
             if index == 0:
                 ids = (*[i for i in document_ids if i not in ids], *ids)
-            timeline.progressed(uow, case, step=entry.step or case.status,
-                                action=entry.action, actor=self.actor, rule_id=entry.rule_id,
-                                note=entry.note, document_ids=ids, closed=entry.closed)
+            timeline.progressed(
+                uow,
+                case,
+                step=entry.step or case.status,
+                action=entry.action,
+                actor=self.actor,
+                rule_id=entry.rule_id,
+                note=entry.note,
+                document_ids=ids,
+                closed=entry.closed,
+            )
 
     def view(self, case: CaseAggregate) -> dict[str, Any]:
         """The service's case view, dumped by its ``<service>.get_case`` contract."""
@@ -181,21 +204,24 @@ class Context(Generic[C]):
 
 # -- declarations -------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Spec:
     """How the kit runs one handler (set by the decorators below)."""
-    kind: str                              # case_step | step | case_event | event | periodic
-    contract: str | None = None            # the RPC contract, for steps
-    roles: tuple[str, ...] | None = None   # None: the handler authorises itself
+
+    kind: str  # case_step | step | case_event | event | periodic
+    contract: str | None = None  # the RPC contract, for steps
+    roles: tuple[str, ...] | None = None  # None: the handler authorises itself
     states: tuple[str, ...] | None = None  # None: the handler (domain) checks the state
     event_types: tuple[str, ...] = ()
-    case_key: str = "case_id"              # the request or payload field naming the case
+    case_key: str = "case_id"  # the request or payload field naming the case
 
 
 def _declare(spec: Spec) -> Callable[[F], F]:
     def mark(fn: F) -> F:
         fn.spec = spec  # type: ignore[attr-defined]
         return fn
+
     return mark
 
 
@@ -206,12 +232,23 @@ def spec_of(handler: Callable[..., Any]) -> Spec:
     return spec
 
 
-def case_step(contract: str, *, roles: Iterable[str] | None = None,
-              states: Iterable[str] | None = None, case_key: str = "case_id"
-              ) -> Callable[[F], F]:
+def case_step(
+    contract: str,
+    *,
+    roles: Iterable[str] | None = None,
+    states: Iterable[str] | None = None,
+    case_key: str = "case_id",
+) -> Callable[[F], F]:
     """``handler(request, case, ctx) -> Effects``: a step on one case."""
-    return _declare(Spec("case_step", contract, tuple(roles) if roles is not None else None,
-                         tuple(states) if states is not None else None, case_key=case_key))
+    return _declare(
+        Spec(
+            "case_step",
+            contract,
+            tuple(roles) if roles is not None else None,
+            tuple(states) if states is not None else None,
+            case_key=case_key,
+        )
+    )
 
 
 def step(contract: str, *, roles: Iterable[str] | None = ROLES) -> Callable[[F], F]:
@@ -241,11 +278,13 @@ def periodic() -> Callable[[F], F]:
 @dataclass
 class Opened(Generic[C]):
     """An event opened a case here: the kit adds it and applies its effects."""
+
     case: C
     effects: Effects
 
 
 # -- running --------------------------------------------------------------------------------
+
 
 def load_actor(data: Any) -> Actor:
     """The acting user the gateway sent, validated against its contract."""
@@ -255,29 +294,38 @@ def load_actor(data: Any) -> Actor:
         raise validation_error_from_marshmallow(exc.messages, prefix="actor") from None
 
 
-def _context(runtime: Runtime, kind: str, correlation_id: str | None,
-             acting_user: str | None) -> MessageContext:
-    return MessageContext(runtime.service,
-                          correlation_id=correlation_id or f"{kind}-{uuid.uuid4()}",
-                          acting_user=acting_user)
+def _context(
+    runtime: Runtime, kind: str, correlation_id: str | None, acting_user: str | None
+) -> MessageContext:
+    return MessageContext(
+        runtime.service,
+        correlation_id=correlation_id or f"{kind}-{uuid.uuid4()}",
+        acting_user=acting_user,
+    )
 
 
 @contextmanager
-def unit_of_work(runtime: Runtime, actor: Actor | None = None, *,
-                 correlation_id: str | None = None) -> Iterator[Context[Any]]:
+def unit_of_work(
+    runtime: Runtime, actor: Actor | None = None, *, correlation_id: str | None = None
+) -> Iterator[Context[Any]]:
     """One unit of work with its handler context (commits when the block ends cleanly)."""
     context = _context(runtime, "work", correlation_id, actor.user_id if actor else None)
     with runtime.make_uow(context) as uow:
         yield Context(uow, actor, runtime.calendar, runtime)
 
 
-def run_step(runtime: Runtime, handler: Callable[..., Any], actor: Any,
-             fields: dict[str, Any], *, correlation_id: str | None = None) -> dict[str, Any]:
+def run_step(
+    runtime: Runtime,
+    handler: Callable[..., Any],
+    actor: Any,
+    fields: dict[str, Any],
+    *,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
     """Run a declared step (``case_step`` or ``step``) for an RPC call and return its reply."""
     spec = spec_of(handler)
     assert spec.contract is not None
-    request = load_rpc_request(spec.contract, {k: v for k, v in fields.items()
-                                               if v is not None})
+    request = load_rpc_request(spec.contract, {k: v for k, v in fields.items() if v is not None})
     acting = load_actor(actor)
     if spec.roles is not None:
         authorize(acting, spec.roles, None, handler.__name__)
@@ -311,16 +359,17 @@ def run_event(runtime: Runtime, handler: Callable[..., Any], event: Any) -> None
     """Apply a declared event handler once per event (the inbox claim is in the same unit of
     work as the change)."""
     spec = spec_of(handler)
-    with unit_of_work(runtime, None, correlation_id=getattr(event, "correlation_id", None)
-                      ) as ctx:
+    with unit_of_work(runtime, None, correlation_id=getattr(event, "correlation_id", None)) as ctx:
         if not ctx.uow.inbox.claim(event, handler.__name__):
             return  # a redelivery: already applied
         if spec.kind == "case_event":
             case_id = event.payload[spec.case_key]
             case = ctx.uow.cases.get(case_id, lock=True)
             if case is None:
-                raise CaseNotYetKnown(f"{runtime.service} has no record of case {case_id} yet "
-                                      f"({event.event_type} is retried)")
+                raise CaseNotYetKnown(
+                    f"{runtime.service} has no record of case {case_id} yet "
+                    f"({event.event_type} is retried)"
+                )
             _save_and_apply(ctx, case, handler(event, case, ctx))
             return
         outcome = handler(event, ctx)
@@ -358,8 +407,11 @@ class Work:
             except Conflict:
                 continue
             except Exception:
-                log.exception("%s: periodic work on case %s failed; it is tried again on the "
-                              "next run", self.runtime.service, case_id)
+                log.exception(
+                    "%s: periodic work on case %s failed; it is tried again on the next run",
+                    self.runtime.service,
+                    case_id,
+                )
                 continue
             done += 1
         return done

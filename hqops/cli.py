@@ -20,6 +20,7 @@ for the calendar), never by writing its database; ``--as USER`` names the accoun
 command acts as (default ``district-officer``; accounts from ``HQ_ACCOUNTS_FILE`` or the demo
 accounts). Exit status: 0 done, 1 a service refused or could not be reached, 2 a wrong argument.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,6 +61,7 @@ class UsageError(Exception):
 
 
 # -- argument types --------------------------------------------------------------------------
+
 
 def iso_date(text: str) -> date:
     try:
@@ -110,6 +112,7 @@ def seconds(text: str) -> float:
 
 # -- local commands: migrations, seed data, dead letters -------------------------------------
 
+
 def _services(name: str) -> list[str]:
     if name == "all":
         return list(SERVICES)
@@ -120,6 +123,7 @@ def _services(name: str) -> list[str]:
 
 def migrate(args, settings: Settings) -> int:
     from hqcore.migrations import upgrade
+
     for service in _services(args.service):
         upgrade(service, settings)
         print(f"{service}: migrated")
@@ -149,12 +153,16 @@ def seed(args, settings: Settings) -> int:
 
 def dead_letters(args, settings: Settings) -> int:
     from hqops import deadletters
+
     if args.action == "replay" and not args.target:
-        raise UsageError("target", "dead-letters replay needs a queue, "
-                                   "e.g. hq.supervision.on_deadline_breached.dead")
+        raise UsageError(
+            "target",
+            "dead-letters replay needs a queue, e.g. hq.supervision.on_deadline_breached.dead",
+        )
     if args.action == "replay" and not args.target.endswith(deadletters.DEAD_SUFFIX):
-        raise UsageError("target", f"{args.target} is not a dead-letter queue "
-                                   f"(…{deadletters.DEAD_SUFFIX})")
+        raise UsageError(
+            "target", f"{args.target} is not a dead-letter queue (…{deadletters.DEAD_SUFFIX})"
+        )
     services = _services(args.target or "all") if args.action == "list" else []
     with Connection(settings.amqp_uri) as conn:
         if args.action == "replay":
@@ -171,12 +179,15 @@ def dead_letters(args, settings: Settings) -> int:
                     continue
                 print(f"{queue}: {count}")
                 for letter in deadletters.peek(conn, queue, limit=args.limit or 20):
-                    print(f"  {letter.event_type} {letter.event_id} attempts={letter.attempts}"
-                          f" reason={letter.reason} error={letter.error}")
+                    print(
+                        f"  {letter.event_type} {letter.event_id} attempts={letter.attempts}"
+                        f" reason={letter.reason} error={letter.error}"
+                    )
     return 0
 
 
 # -- acting through the services -------------------------------------------------------------
+
 
 def operator_actor(username: str, settings: Settings) -> dict:
     """The actor dict of an account, as the gateway passes it to a service."""
@@ -188,8 +199,12 @@ def operator_actor(username: str, settings: Settings) -> dict:
     account = next((a for a in accounts if a.get("username") == username), None)
     if account is None:
         raise UsageError("--as", f"no account {username!r} in {path}")
-    return {"user_id": account["username"], "role": account["role"],
-            "street_code": account.get("street_code"), "name": account.get("name", "")}
+    return {
+        "user_id": account["username"],
+        "role": account["role"],
+        "street_code": account.get("street_code"),
+        "name": account.get("name", ""),
+    }
 
 
 class Services:
@@ -197,9 +212,9 @@ class Services:
 
     def __init__(self, settings: Settings, actor: dict):
         from hqcore.messaging.rpc_client import RpcClient
+
         self.actor = actor
-        self.client = RpcClient(settings.amqp_uri, timeout=settings.rpc_timeout,
-                                name="operator")
+        self.client = RpcClient(settings.amqp_uri, timeout=settings.rpc_timeout, name="operator")
 
     def __enter__(self) -> Services:
         self.client.start()
@@ -216,8 +231,10 @@ class Services:
 
     def call_each(self, services, method: str, timeout: float, **kwargs) -> dict:
         """``method`` on one instance of each service at once: {service: result or error}."""
-        futures = {s: self.client.call_async(s, method, timeout=timeout, **self._context(),
-                                             **kwargs) for s in services}
+        futures = {
+            s: self.client.call_async(s, method, timeout=timeout, **self._context(), **kwargs)
+            for s in services
+        }
         answers = {}
         for service, future in futures.items():
             try:
@@ -235,9 +252,11 @@ def _refused(service: str, exc: DomainError) -> int:
 
 # -- holidays ------------------------------------------------------------------------------
 
+
 def read_holiday_file(path: Path, argument: str) -> dict:
     """A holiday file, validated as the services validate it (``hqcore.calendar``)."""
     from hqcore.calendar import WorkingCalendar
+
     try:
         WorkingCalendar(path)
     except ValueError as exc:
@@ -245,8 +264,11 @@ def read_holiday_file(path: Path, argument: str) -> dict:
     data = json.loads(path.read_text(encoding="utf-8"))
     for key, entry in data["years"].items():
         if not entry["holidays"]:
-            raise UsageError(argument, f"holiday data file {path}: years.{key}.holidays is empty;"
-                                       " a State Council schedule always has public holidays")
+            raise UsageError(
+                argument,
+                f"holiday data file {path}: years.{key}.holidays is empty;"
+                " a State Council schedule always has public holidays",
+            )
     return data
 
 
@@ -260,8 +282,11 @@ def install_holidays(target: Path, years: dict, replace: bool) -> list[str]:
             changes.append(f"{key}: already installed, unchanged")
             continue
         if held is not None and not replace:
-            raise UsageError("--replace", f"{target} already holds {key} with another schedule;"
-                                          " pass --replace to overwrite it")
+            raise UsageError(
+                "--replace",
+                f"{target} already holds {key} with another schedule;"
+                " pass --replace to overwrite it",
+            )
         changes.append(f"{key}: {'replaced' if held else 'added'} ({entry['source']})")
         current["years"][key] = entry
     current["years"] = dict(sorted(current["years"].items()))
@@ -286,11 +311,16 @@ def broadcast_calendar_reload(settings: Settings, requested_by: str, wait: float
     request_id = str(uuid.uuid4())
     reply_queue = f"hq.operator.reply-{request_id}"
     replies: list[dict] = []
-    with Connection(settings.amqp_uri, transport_options={"confirm_publish": True},
-                    connect_timeout=5) as conn:
+    with Connection(
+        settings.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5
+    ) as conn:
         channel = conn.channel()
-        queue = Queue(reply_queue, exclusive=True, auto_delete=True,
-                      queue_arguments={"x-queue-type": "classic"})(channel)
+        queue = Queue(
+            reply_queue,
+            exclusive=True,
+            auto_delete=True,
+            queue_arguments={"x-queue-type": "classic"},
+        )(channel)
         queue.declare()
         exchange = Exchange(OPERATOR_EXCHANGE, type="topic", durable=True)(channel)
         exchange.declare()
@@ -302,9 +332,11 @@ def broadcast_calendar_reload(settings: Settings, requested_by: str, wait: float
 
         with Consumer(channel, queues=[queue], callbacks=[on_reply], accept=["json"]):
             Producer(channel, serializer="json").publish(
-                {"request_id": request_id, "reply_to": reply_queue,
-                 "requested_by": requested_by},
-                exchange=exchange, routing_key=CALENDAR_RELOAD, delivery_mode=1)
+                {"request_id": request_id, "reply_to": reply_queue, "requested_by": requested_by},
+                exchange=exchange,
+                routing_key=CALENDAR_RELOAD,
+                delivery_mode=1,
+            )
             until = time.monotonic() + wait
             while (left := until - time.monotonic()) > 0:
                 with contextlib.suppress(socket.timeout):
@@ -318,13 +350,17 @@ def _report_reload(replies: list[dict]) -> bool:
         print("no service instance confirmed the reload (none running?)")
     for reply in replies:
         if reply.get("status") == "reloaded":
-            print(f"{reply['service']} {reply['instance']}: reloaded; "
-                  f"{reply['recomputed']} provisional deadlines recomputed, "
-                  f"{reply['provisional_open']} still provisional")
+            print(
+                f"{reply['service']} {reply['instance']}: reloaded; "
+                f"{reply['recomputed']} provisional deadlines recomputed, "
+                f"{reply['provisional_open']} still provisional"
+            )
         else:
             ok = False
-            print(f"{reply.get('service')} {reply.get('instance')}: reload FAILED: "
-                  f"{reply.get('error')}")
+            print(
+                f"{reply.get('service')} {reply.get('instance')}: reload FAILED: "
+                f"{reply.get('error')}"
+            )
     return ok
 
 
@@ -338,8 +374,10 @@ def _confirm_years(ops: Services, years: list[int]) -> bool:
         missing = [y for y in years if y not in answer["known_years"]]
         if missing:
             ok = False
-            print(f"{service}: still without {', '.join(map(str, missing))} "
-                  f"(instance {answer['instance']})")
+            print(
+                f"{service}: still without {', '.join(map(str, missing))} "
+                f"(instance {answer['instance']})"
+            )
         else:
             print(f"{service}: knows {', '.join(map(str, years))}")
     return ok
@@ -351,12 +389,17 @@ def holidays(args, settings: Settings) -> int:
     if args.action == "load" and not args.file:
         raise UsageError("FILE", "holidays load needs the administrator's holiday file")
     if args.action != "load" and (args.file or args.year is not None):
-        raise UsageError("--year" if args.file is None else "FILE",
-                         f"holidays {args.action} takes no file or year")
+        raise UsageError(
+            "--year" if args.file is None else "FILE",
+            f"holidays {args.action} takes no file or year",
+        )
     target = settings.holiday_file
     if target is None:
-        raise UsageError("HQ_HOLIDAY_FILE", "is not set: the services read only the packaged "
-                                            "holiday data; set it for every service and here")
+        raise UsageError(
+            "HQ_HOLIDAY_FILE",
+            "is not set: the services read only the packaged "
+            "holiday data; set it for every service and here",
+        )
     actor = operator_actor(args.as_user, settings)
     years: list[int] = []
     if args.action == "load":
@@ -401,8 +444,10 @@ def holidays_show(args, settings: Settings) -> int:
             print(f"{service}: no answer ({answer.message})")
             continue
         known = answer["known_years"]
-        print(f"{service}: knows {known[0]}–{known[-1]}" if known else f"{service}: knows none",
-              f"({len(known)} years); {answer['provisional_open']} open provisional deadlines")
+        print(
+            f"{service}: knows {known[0]}–{known[-1]}" if known else f"{service}: knows none",
+            f"({len(known)} years); {answer['provisional_open']} open provisional deadlines",
+        )
         view = answer["year"]
         if view is not None and not shown:
             shown = True
@@ -415,18 +460,22 @@ def holidays_show(args, settings: Settings) -> int:
 
 # -- delegation and policy tables ------------------------------------------------------------
 
+
 def delegation(args, settings: Settings) -> int:
     actor = operator_actor(args.as_user, settings)
     day = args.date.isoformat() if args.date else None
     with Services(settings, actor) as ops:
         try:
-            result = ops.call("decision", "set_delegation", street_code=args.street,
-                              delegated_from=day)
+            result = ops.call(
+                "decision", "set_delegation", street_code=args.street, delegated_from=day
+            )
         except DomainError as exc:
             return _refused("decision", exc)
     if result["delegated_from"]:
-        print(f"{result['street_code']}: confirms its own cases accepted from "
-              f"{result['delegated_from']} (ORG-1); cases accepted before keep their route")
+        print(
+            f"{result['street_code']}: confirms its own cases accepted from "
+            f"{result['delegated_from']} (ORG-1); cases accepted before keep their route"
+        )
     else:
         print(f"{result['street_code']}: not delegated; the district confirms its new cases")
     return 0
@@ -439,26 +488,47 @@ def _policy_services(name: str) -> list[str]:
 def policy(args, settings: Settings) -> int:
     actor = operator_actor(args.as_user, settings)
     if args.action == "add":
-        missing = [flag for flag, value in (("--key", args.key), ("--value", args.value),
-                                            ("--unit", args.unit), ("--from", args.valid_from),
-                                            ("--source", args.source)) if value is None]
+        missing = [
+            flag
+            for flag, value in (
+                ("--key", args.key),
+                ("--value", args.value),
+                ("--unit", args.unit),
+                ("--from", args.valid_from),
+                ("--source", args.source),
+            )
+            if value is None
+        ]
         if missing:
             raise UsageError(missing[0], "is required for policy add")
         if args.valid_to is not None and args.valid_to < args.valid_from:
             raise UsageError("--to", f"{args.valid_to} is before --from {args.valid_from}")
-    elif any(v is not None for v in (args.value, args.unit, args.valid_from, args.valid_to,
-                                     args.source)) or args.unverified:
+    elif (
+        any(
+            v is not None
+            for v in (args.value, args.unit, args.valid_from, args.valid_to, args.source)
+        )
+        or args.unverified
+    ):
         raise UsageError("--key", "policy list takes only --service and --key")
     failed = False
     with Services(settings, actor) as ops:
         for service in _policy_services(args.service):
             try:
                 if args.action == "add":
-                    _print_added(ops.call(
-                        service, "add_policy_rate", key=args.key, unit=args.unit,
-                        value=args.value, valid_from=args.valid_from.isoformat(),
-                        valid_to=args.valid_to.isoformat() if args.valid_to else None,
-                        source=args.source, verified=not args.unverified))
+                    _print_added(
+                        ops.call(
+                            service,
+                            "add_policy_rate",
+                            key=args.key,
+                            unit=args.unit,
+                            value=args.value,
+                            valid_from=args.valid_from.isoformat(),
+                            valid_to=args.valid_to.isoformat() if args.valid_to else None,
+                            source=args.source,
+                            verified=not args.unverified,
+                        )
+                    )
                 else:
                     _print_rows(ops.call(service, "list_policy_rates", key=args.key))
             except DomainError as exc:
@@ -469,8 +539,10 @@ def policy(args, settings: Settings) -> int:
 
 def _row_text(row: dict) -> str:
     verified = "" if row["verified"] else " (unverified)"
-    return (f"{row['key']} {row['valid_from']}..{row['valid_to'] or ''} = {row['value']} "
-            f"{row['unit']}{verified}: {row['source']}")
+    return (
+        f"{row['key']} {row['valid_from']}..{row['valid_to'] or ''} = {row['value']} "
+        f"{row['unit']}{verified}: {row['source']}"
+    )
 
 
 def _print_added(result: dict) -> None:
@@ -493,13 +565,22 @@ def _print_rows(result: dict) -> None:
 
 # -- the parser ------------------------------------------------------------------------------
 
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m hqops.cli", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m hqops.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
     acting = argparse.ArgumentParser(add_help=False)
-    acting.add_argument("--as", dest="as_user", default=DEFAULT_OPERATOR, metavar="USER",
-                        help=f"the account the command acts as (default {DEFAULT_OPERATOR})")
+    acting.add_argument(
+        "--as",
+        dest="as_user",
+        default=DEFAULT_OPERATOR,
+        metavar="USER",
+        help=f"the account the command acts as (default {DEFAULT_OPERATOR})",
+    )
 
     for name, func in (("migrate", migrate), ("seed", seed)):
         cmd = sub.add_parser(name, help=f"{name} each service's database")
@@ -514,16 +595,30 @@ def parser() -> argparse.ArgumentParser:
 
     hol = sub.add_parser("holidays", parents=[acting], help="the working-day calendar")
     hol.add_argument("action", choices=("load", "reload", "show"))
-    hol.add_argument("file", nargs="?", metavar="FILE",
-                     help="load: the administrator's holiday file; show: a year")
+    hol.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="load: the administrator's holiday file; show: a year",
+    )
     hol.add_argument("--year", type=year, default=None, help="load: only this year of FILE")
-    hol.add_argument("--replace", action="store_true",
-                     help="load: overwrite a year HQ_HOLIDAY_FILE already holds differently")
-    hol.add_argument("--no-reload", action="store_true",
-                     help="load: only install the file (the services re-read it on their "
-                          "next deadline scan or start)")
-    hol.add_argument("--wait", type=seconds, default=3.0,
-                     help="seconds to collect the instances' confirmations (default 3)")
+    hol.add_argument(
+        "--replace",
+        action="store_true",
+        help="load: overwrite a year HQ_HOLIDAY_FILE already holds differently",
+    )
+    hol.add_argument(
+        "--no-reload",
+        action="store_true",
+        help="load: only install the file (the services re-read it on their "
+        "next deadline scan or start)",
+    )
+    hol.add_argument(
+        "--wait",
+        type=seconds,
+        default=3.0,
+        help="seconds to collect the instances' confirmations (default 3)",
+    )
     hol.set_defaults(func=holidays, parser=hol)
 
     dg = sub.add_parser("delegation", parents=[acting], help="a street's delegation date")
@@ -541,8 +636,11 @@ def parser() -> argparse.ArgumentParser:
     pol.add_argument("--from", dest="valid_from", type=iso_date, metavar="DATE")
     pol.add_argument("--to", dest="valid_to", type=iso_date, metavar="DATE")
     pol.add_argument("--source", help="the published document the figure comes from")
-    pol.add_argument("--unverified", action="store_true",
-                     help="the figure is not yet confirmed by a published document")
+    pol.add_argument(
+        "--unverified",
+        action="store_true",
+        help="the figure is not yet confirmed by a published document",
+    )
     pol.set_defaults(func=policy, parser=pol)
     return p
 

@@ -1,4 +1,5 @@
 """Operators' view of dead-lettered events: list them, and replay them to their handler."""
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,9 @@ def replay(connection: Connection, queue: str, limit: int | None = None) -> int:
     target = queue[: -len(DEAD_SUFFIX)]
     channel = connection.channel()
     source = Queue(queue, no_declare=True)(channel)
-    confirmed = Connection(connection.as_uri(include_password=True),
-                           transport_options={"confirm_publish": True})
+    confirmed = Connection(
+        connection.as_uri(include_password=True), transport_options={"confirm_publish": True}
+    )
     producer = Producer(confirmed.default_channel)
     moved = 0
     try:
@@ -69,12 +71,21 @@ def replay(connection: Connection, queue: str, limit: int | None = None) -> int:
             message = source.get(no_ack=False)
             if message is None:
                 break
-            headers = {k: v for k, v in (message.headers or {}).items()
-                       if not k.startswith("x-hq-") and k != "x-death"}
+            headers = {
+                k: v
+                for k, v in (message.headers or {}).items()
+                if not k.startswith("x-hq-") and k != "x-death"
+            }
             headers[ATTEMPTS_HEADER] = 0
-            producer.publish(message.body, exchange="", routing_key=target, headers=headers,
-                             content_type=message.content_type,
-                             content_encoding=message.content_encoding, delivery_mode=2)
+            producer.publish(
+                message.body,
+                exchange="",
+                routing_key=target,
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+            )
             message.ack()  # only after the broker confirmed the copy
             moved += 1
     finally:
@@ -89,7 +100,11 @@ def _describe(queue: str, message) -> DeadLetter:
         body = json.loads(message.body)
     except (TypeError, ValueError):
         body = {}
-    return DeadLetter(queue=queue, event_id=body.get("event_id"),
-                      event_type=body.get("event_type"),
-                      reason=headers.get("x-hq-dead-reason"), error=headers.get("x-hq-error"),
-                      attempts=int(headers.get(ATTEMPTS_HEADER, 0)))
+    return DeadLetter(
+        queue=queue,
+        event_id=body.get("event_id"),
+        event_type=body.get("event_type"),
+        reason=headers.get("x-hq-dead-reason"),
+        error=headers.get("x-hq-error"),
+        attempts=int(headers.get(ATTEMPTS_HEADER, 0)),
+    )

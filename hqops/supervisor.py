@@ -9,6 +9,7 @@ exits on its own stops the whole suite with a non-zero exit code, so an operator
 ``Suite`` is the reusable core; end-to-end tests use it to run, kill and restart processes.
 Standard library only.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,15 +60,20 @@ class Suite:
     thread): on Linux a child is tied to the thread that started it (PR_SET_PDEATHSIG).
     """
 
-    def __init__(self, env: dict[str, str] | None = None, python: str = sys.executable,
-                 *, out: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        python: str = sys.executable,
+        *,
+        out: IO[str] | None = None,
+    ) -> None:
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.python = python
         self.settings = Settings.from_env(self.env)
         self.out = out if out is not None else sys.stdout
         self.procs: dict[str, subprocess.Popen] = {}
-        self.exited: dict[str, int] = {}          # unexpected exits: name -> return code
-        self.failed = threading.Event()           # set on the first unexpected exit
+        self.exited: dict[str, int] = {}  # unexpected exits: name -> return code
+        self.failed = threading.Event()  # set on the first unexpected exit
         self._expected: set[subprocess.Popen] = set()
         self._readers: dict[subprocess.Popen, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -130,12 +136,18 @@ class Suite:
             raise RuntimeError(f"{name} is already running")
         argv = self.commands()[name]
         proc = subprocess.Popen(
-            argv, cwd=PROJECT_ROOT, env={**self.env, **(extra_env or {})},
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            argv,
+            cwd=PROJECT_ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
-        reader = threading.Thread(target=self._pump, args=(name, proc), daemon=True,
-                                  name=f"suite-{name}")
+        reader = threading.Thread(
+            target=self._pump, args=(name, proc), daemon=True, name=f"suite-{name}"
+        )
         with self._lock:
             self.procs[name] = proc
             self._readers[proc] = reader
@@ -214,8 +226,9 @@ class Suite:
                 self.say(f"{name} did not stop within {timeout:.0f}s; killing it")
             self._reap(proc, 0)
 
-    def wait_healthy(self, timeout: float = HEALTH_TIMEOUT,
-                     cancel: threading.Event | None = None) -> dict:
+    def wait_healthy(
+        self, timeout: float = HEALTH_TIMEOUT, cancel: threading.Event | None = None
+    ) -> dict:
         """Poll the gateway's /healthz until it answers 200; return its JSON body.
 
         Raises ``TimeoutError``, ``ChildExited`` if a process exits meanwhile, or ``Cancelled``.

@@ -7,6 +7,7 @@ Each step logs in as the demo account whose role takes it (password ``demo``), p
 happened, and moves the suite's clock where the procedure waits (the 5-day publicity).
 The end-to-end tests run this same script against a freshly started suite.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,17 +15,30 @@ import sys
 from gateway.client import GatewayClient
 
 HOUSEHOLD = [  # a couple living on two small pensions (known to the city platform simulator)
-    {"name": "王秀英", "id_number": "120106195803027017", "relationship": "self",
-     "authorisation_signed": True},
-    {"name": "李建国", "id_number": "120106196004157020", "relationship": "spouse",
-     "authorisation_signed": True},
+    {
+        "name": "王秀英",
+        "id_number": "120106195803027017",
+        "relationship": "self",
+        "authorisation_signed": True,
+    },
+    {
+        "name": "李建国",
+        "id_number": "120106196004157020",
+        "relationship": "spouse",
+        "authorisation_signed": True,
+    },
 ]
 APPLICATION = {
-    "program": "dibao", "street_code": "shaogongzhuang", "community": "前园社区",
+    "program": "dibao",
+    "street_code": "shaogongzhuang",
+    "community": "前园社区",
     "applicant": {k: HOUSEHOLD[0][k] for k in ("name", "id_number", "relationship")},
     "members": HOUSEHOLD,
-    "payment_account": {"bank": "天津农商银行", "account_number": "6223000012345678",
-                        "holder": "王秀英"},
+    "payment_account": {
+        "bank": "天津农商银行",
+        "account_number": "6223000012345678",
+        "holder": "王秀英",
+    },
     "materials_provided": ["household_id_cards", "household_register", "economic_declaration"],
 }
 
@@ -45,18 +59,18 @@ class Walkthrough(GatewayClient):
         case_id = case["case_id"]
         self.say(f"sgz-clerk accepts the dibao application {case['case_no']} (IN-1, IN-6)")
         view = self.wait_for(case_id, "verification", "investigation", "sgz-clerk")
-        [ve1] = [d for d in view["services"]["verification"]["deadlines"]
-                 if d["rule_id"] == "VE-1"]
+        [ve1] = [d for d in view["services"]["verification"]["deadlines"] if d["rule_id"] == "VE-1"]
         self.say(f"the household investigation is due by {ve1['due_date']} (VE-1)")
 
         self.investigate(case_id, "sgz")
         self.say("two investigators record the household visit, signed by the applicant (VE-4)")
         self.check_information(case_id, "sgz")
-        self.say("the handling agency and the district verification agency pass the file to "
-                 "the city platform (VE-2)")
+        self.say(
+            "the handling agency and the district verification agency pass the file to "
+            "the city platform (VE-2)"
+        )
         self.wait_for(case_id, "verification", "verified", "sgz-clerk")
-        self.say("the city's verification report arrives; the means test finds the family "
-                 "eligible")
+        self.say("the city's verification report arrives; the means test finds the family eligible")
 
         self.wait_for(case_id, "publicity", "awaiting_preliminary_opinion", "sgz-clerk")
         self.publicise(case_id, "sgz")
@@ -70,14 +84,23 @@ class Walkthrough(GatewayClient):
         self.decide(case_id, "sgz-leader")
         view = self.wait_for(case_id, "payments", "scheduled", "sgz-clerk")
         amount = view["services"]["decision"]["details"]["amount"]["monthly_amount_fen"]
-        self.say(f"the leader in charge approves: {amount // 100}.{amount % 100:02d} yuan a "
-                 f"month (DE-1, DE-5)")
+        self.say(
+            f"the leader in charge approves: {amount // 100}.{amount % 100:02d} yuan a "
+            f"month (DE-1, DE-5)"
+        )
         payments = self.call("GET", "/api/v1/payments?month=2026-04", "sgz-clerk")
         [payment] = [p for p in payments["payments"] if p["case_id"] == case_id]
-        self.say(f"payment is scheduled from {payment['first_month']} to "
-                 f"{payment['payee_name']}'s account (PA-1)")
-        return {"case_id": case_id, "case_no": case["case_no"], "monthly_amount_fen": amount,
-                "first_month": payment["first_month"], "view": view}
+        self.say(
+            f"payment is scheduled from {payment['first_month']} to "
+            f"{payment['payee_name']}'s account (PA-1)"
+        )
+        return {
+            "case_id": case_id,
+            "case_no": case["case_no"],
+            "monthly_amount_fen": amount,
+            "first_month": payment["first_month"],
+            "view": view,
+        }
 
 
 def main(argv=None) -> int:

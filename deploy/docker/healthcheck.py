@@ -11,6 +11,7 @@ the services it talks to are. The gateway's ``/healthz`` (every service answers 
 readiness signal for the whole suite and would mark a healthy gateway unhealthy whenever one
 downstream service restarts.
 """
+
 from __future__ import annotations
 
 import sys

@@ -16,6 +16,7 @@ Every module has one shape:
 - ``OPERATIONS``: the module's routes as ``gateway.openapi.Operation`` entries, which the
   OpenAPI document and the docs page are built from.
 """
+
 from gateway.routes import (
     cases,
     decision,
@@ -28,7 +29,6 @@ from gateway.routes import (
     verification,
 )
 
-MODULES = (system, session, intake, cases, verification, publicity, decision, payments,
-           supervision)
+MODULES = (system, session, intake, cases, verification, publicity, decision, payments, supervision)
 BLUEPRINTS = [module.bp for module in MODULES]
 OPERATIONS = tuple(op for module in MODULES for op in module.OPERATIONS)

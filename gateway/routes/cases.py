@@ -4,6 +4,7 @@ its timeline and documents, and one document (ORG-7) from the service that issue
 Street staff see their own street's cases only, the district every street's: the gateway checks
 the street of record (intake's) and every service checks it again for its own read.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import Future
@@ -39,18 +40,32 @@ def get_case(case_id: str) -> Response:
     service's documents by issue date. A service that does not answer is reported instead of
     failing the request."""
     actor = current_actor()
-    views = {name: call_async(name, "get_case", actor,
-                              **validated(f"{name}.get_case", {"case_id": case_id}))
-             for name in SERVICES}
-    listings = {name: call_async(name, "list_documents", actor,
-                                 **validated(f"{name}.list_documents", {"case_id": case_id}))
-                for name in SERVICES}
-    timeline = call_async("supervision", "get_timeline", actor,
-                          **validated("supervision.get_timeline", {"case_id": case_id}))
+    views = {
+        name: call_async(
+            name, "get_case", actor, **validated(f"{name}.get_case", {"case_id": case_id})
+        )
+        for name in SERVICES
+    }
+    listings = {
+        name: call_async(
+            name,
+            "list_documents",
+            actor,
+            **validated(f"{name}.list_documents", {"case_id": case_id}),
+        )
+        for name in SERVICES
+    }
+    timeline = call_async(
+        "supervision",
+        "get_timeline",
+        actor,
+        **validated("supervision.get_timeline", {"case_id": case_id}),
+    )
     case = gateway().result(views.pop("intake"))
     if not may_view(actor, case["street_code"]):
-        raise Forbidden("the case belongs to another street", field="street_code",
-                        code="wrong_street")
+        raise Forbidden(
+            "the case belongs to another street", field="street_code", code="wrong_street"
+        )
     unavailable: dict[str, str] = {}
 
     def answer(call_name: str, future: Future) -> Any:
@@ -63,14 +78,25 @@ def get_case(case_id: str) -> Response:
     services: dict[str, Any] = {}
     for name, future in views.items():
         view = answer(f"{name}.get_case", future)
-        services[name] = (present(view, actor) if view is not None else
-                          {"status": "unavailable", "error": unavailable.pop(f"{name}.get_case")})
-    documents = [ref for name, future in listings.items()
-                 for ref in (answer(f"{name}.list_documents", future) or {}).get("documents", [])]
+        services[name] = (
+            present(view, actor)
+            if view is not None
+            else {"status": "unavailable", "error": unavailable.pop(f"{name}.get_case")}
+        )
+    documents = [
+        ref
+        for name, future in listings.items()
+        for ref in (answer(f"{name}.list_documents", future) or {}).get("documents", [])
+    ]
     documents.sort(key=lambda ref: datetime.fromisoformat(ref["issued_at"]))
     entries = (answer("supervision.get_timeline", timeline) or {}).get("entries", [])
-    return jsonify(case=present(case, actor), services=services, timeline=present(entries, actor),
-                   documents=documents, unavailable=unavailable)
+    return jsonify(
+        case=present(case, actor),
+        services=services,
+        timeline=present(entries, actor),
+        documents=documents,
+        unavailable=unavailable,
+    )
 
 
 @bp.get("/api/v1/documents/<document_id>")
@@ -82,10 +108,13 @@ def get_document(document_id: str) -> Response:
         raise ValidationFailed("format: expected html or json", field="format")
     service, separator, _ = document_id.partition(":")  # the issuing service
     if not separator or service not in SERVICES:
-        raise NotFound(f"no document {document_id}", field="document_id",
-                       code="document_not_found")
-    document = call(service, "get_document", actor,
-                    **validated(f"{service}.get_document", {"document_id": document_id}))
+        raise NotFound(f"no document {document_id}", field="document_id", code="document_not_found")
+    document = call(
+        service,
+        "get_document",
+        actor,
+        **validated(f"{service}.get_document", {"document_id": document_id}),
+    )
     require_view(actor, document["case_id"])
     if answer_format == "json":
         return jsonify(present(document, actor))
@@ -94,22 +123,33 @@ def get_document(document_id: str) -> Response:
 
 OPERATIONS = (
     Operation(
-        "/api/v1/cases/{case_id}", "get", "A case as every service sees it", "cases",
+        "/api/v1/cases/{case_id}",
+        "get",
+        "A case as every service sees it",
+        "cases",
         {200: ("Intake's view and each downstream service's view", CaseOverviewSchema)},
         description="Asks all six services concurrently; a downstream service that does not "
-                    "answer is reported as unavailable instead of failing the request. Street "
-                    "staff see their own street's cases (403 `wrong_street`); an unknown case "
-                    "is 404 `case_not_found`.",
+        "answer is reported as unavailable instead of failing the request. Street "
+        "staff see their own street's cases (403 `wrong_street`); an unknown case "
+        "is 404 `case_not_found`.",
         path_params=(("case_id", "the case identifier returned on submission"),),
         errors=(404, *RPC_ERRORS),
     ),
     Operation(
-        "/api/v1/documents/{document_id}", "get", "A notice or decision letter", "documents",
-        {200: ("The document as `text/html`; with `?format=json` its JSON with issue and "
-               "service dates", DocumentView)},
+        "/api/v1/documents/{document_id}",
+        "get",
+        "A notice or decision letter",
+        "documents",
+        {
+            200: (
+                "The document as `text/html`; with `?format=json` its JSON with issue and "
+                "service dates",
+                DocumentView,
+            )
+        },
         description="The id starts with the issuing service (`decision:…`). Street staff see "
-                    "the documents of their street's cases only. An unknown document is 404 "
-                    "`document_not_found`.",
+        "the documents of their street's cases only. An unknown document is 404 "
+        "`document_not_found`.",
         path_params=(("document_id", "as listed in the case view's `documents`"),),
         errors=(404, *RPC_ERRORS),
     ),

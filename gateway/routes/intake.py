@@ -1,5 +1,6 @@
 """HTTP routes of the steps the intake service owns: an application (IN-1 to IN-3, ORG-6) and
 the materials supplied after the written notice (IN-6, IN-7)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
@@ -31,27 +32,42 @@ def supply_materials(case_id: str) -> Response:
 
 OPERATIONS = (
     Operation(
-        "/api/v1/applications", "post", "Submit a family's application", "cases",
-        {201: ("The case was opened; `Location` points at it. ID numbers are masked.",
-               IntakeCaseView)},
+        "/api/v1/applications",
+        "post",
+        "Submit a family's application",
+        "cases",
+        {
+            201: (
+                "The case was opened; `Location` points at it. ID numbers are masked.",
+                IntakeCaseView,
+            )
+        },
         description="A street's clerk, or a community worker as the residents' committee's "
-                    "proxy, files an application (IN-1, IN-2, ORG-6): accepted at once when "
-                    "complete, otherwise one written notice lists every missing item (IN-6). "
-                    "An open case of the same program covering a member is 409 "
-                    "`duplicate_open_case`; an unknown street is 404 `unknown_street`.",
+        "proxy, files an application (IN-1, IN-2, ORG-6): accepted at once when "
+        "complete, otherwise one written notice lists every missing item (IN-6). "
+        "An open case of the same program covering a member is 409 "
+        "`duplicate_open_case`; an unknown street is 404 `unknown_street`.",
         request=SubmitApplicationRequest,
         errors=(404, 409, *RPC_ERRORS),
     ),
     Operation(
-        "/api/v1/cases/{case_id}/materials", "post", "Supply missing materials", "cases",
-        {200: ("The case; `accepted` once nothing is missing (then `accepted_at` is set and "
-               "every later deadline runs from it)", IntakeCaseView)},
+        "/api/v1/cases/{case_id}/materials",
+        "post",
+        "Supply missing materials",
+        "cases",
+        {
+            200: (
+                "The case; `accepted` once nothing is missing (then `accepted_at` is set and "
+                "every later deadline runs from it)",
+                IntakeCaseView,
+            )
+        },
         description="A community worker or clerk of the case's street records the materials "
-                    "(codes of the IN-3 checklist) and the ID numbers of members or obligors "
-                    "who have now signed the verification authorisation (IN-7). Only a case "
-                    "`awaiting_materials` takes them (409 `invalid_state` otherwise); the "
-                    "written notice listing every missing item was issued once, on filing "
-                    "(IN-6).",
+        "(codes of the IN-3 checklist) and the ID numbers of members or obligors "
+        "who have now signed the verification authorisation (IN-7). Only a case "
+        "`awaiting_materials` takes them (409 `invalid_state` otherwise); the "
+        "written notice listing every missing item was issued once, on filing "
+        "(IN-6).",
         request=SupplyMaterialsRequest,
         path_params=(("case_id", "the case identifier returned on submission"),),
         errors=CASE_STEP_ERRORS,

@@ -1,4 +1,5 @@
 """HTTP routes of the payments service: a month's scheduled payments (PA-1)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
@@ -18,12 +19,21 @@ def list_payments() -> Response:
 
 
 OPERATIONS = (
-    Operation("/api/v1/payments", "get", "Payments scheduled for a month", "payments",
-              {200: ("Every approved case paying in that month, with payee and total in fen",
-                     MonthPayments)},
-              description="PA-1: a case approved in month M is paid from M+1, in full, to the "
-                          "recipient's or the entrusted caregiver's account. Query: `month` "
-                          "(YYYY-MM, required); `street_code` (district only; street staff see "
-                          "their own street).",
-              errors=RPC_ERRORS),
+    Operation(
+        "/api/v1/payments",
+        "get",
+        "Payments scheduled for a month",
+        "payments",
+        {
+            200: (
+                "Every approved case paying in that month, with payee and total in fen",
+                MonthPayments,
+            )
+        },
+        description="PA-1: a case approved in month M is paid from M+1, in full, to the "
+        "recipient's or the entrusted caregiver's account. Query: `month` "
+        "(YYYY-MM, required); `street_code` (district only; street staff see "
+        "their own street).",
+        errors=RPC_ERRORS,
+    ),
 )

@@ -1,5 +1,6 @@
 """HTTP routes of the session: log in with a demo or deployment account, and who is logged in.
 Authentication is the gateway's own (``gateway.auth``); no service is called."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
@@ -25,14 +26,22 @@ def me() -> Response:
 
 OPERATIONS = (
     Operation(
-        "/api/v1/login", "post", "Log in", "authentication",
+        "/api/v1/login",
+        "post",
+        "Log in",
+        "authentication",
         {200: ("A bearer token and the user's role and street", LoginAnswerSchema)},
         description="Demo accounts are listed in the README; every password is `demo`. A "
-                    "wrong user or password is 401 `invalid_credentials`.",
-        request=LoginSchema, errors=(400, 401), authenticated=False,
+        "wrong user or password is 401 `invalid_credentials`.",
+        request=LoginSchema,
+        errors=(400, 401),
+        authenticated=False,
     ),
     Operation(
-        "/api/v1/me", "get", "The logged-in user", "authentication",
+        "/api/v1/me",
+        "get",
+        "The logged-in user",
+        "authentication",
         {200: ("user_id, role, street_code (null for the district), name", None)},
     ),
 )

@@ -5,6 +5,7 @@ Street staff see their own street only (asking for another is 403); the district
 every street or filters one. Query parameters are validated with the supervision contracts
 before any RPC (400 naming the parameter).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
@@ -32,9 +33,13 @@ MATERIALS_ROLES = frozenset({COMMUNITY_WORKER, CLERK, DISTRICT_OFFICER})  # IN-6
 @bp.get("/api/v1/cases")
 def list_cases() -> Response:
     actor = current_actor()
-    fields = validated("supervision.list_cases", {
-        **query("program", "step", "overdue", "page", "per_page"),
-        "street_code": street_scope(actor)})
+    fields = validated(
+        "supervision.list_cases",
+        {
+            **query("program", "step", "overdue", "page", "per_page"),
+            "street_code": street_scope(actor),
+        },
+    )
     return jsonify(present(call("supervision", "list_cases", actor, **fields), actor))
 
 
@@ -44,13 +49,16 @@ def worklist() -> Response:
     applications still waiting for materials (intake's list)."""
     actor = current_actor()
     street = None if actor.is_district else actor.street_code
-    fields = validated("supervision.worklist", {
-        **query("page", "per_page"), "role": actor.role, "street_code": street})
+    fields = validated(
+        "supervision.worklist",
+        {**query("page", "per_page"), "role": actor.role, "street_code": street},
+    )
     answer = call("supervision", "worklist", actor, **fields)
     if actor.role in MATERIALS_ROLES:
         waiting = validated("intake.list_awaiting_materials", {"street_code": street})
-        answer["awaiting_materials"] = call("intake", "list_awaiting_materials", actor,
-                                            **waiting)["cases"]
+        answer["awaiting_materials"] = call("intake", "list_awaiting_materials", actor, **waiting)[
+            "cases"
+        ]
     return jsonify(present(answer, actor))
 
 
@@ -65,16 +73,19 @@ def timeline(case_id: str) -> Response:
 @bp.get("/api/v1/deadlines")
 def list_deadlines() -> Response:
     actor = current_actor()
-    fields = validated("supervision.list_deadlines", {
-        **query("status", "page", "per_page"), "street_code": street_scope(actor)})
+    fields = validated(
+        "supervision.list_deadlines",
+        {**query("status", "page", "per_page"), "street_code": street_scope(actor)},
+    )
     return jsonify(present(call("supervision", "list_deadlines", actor, **fields), actor))
 
 
 @bp.get("/api/v1/supervision/breaches")
 def list_breaches() -> Response:
     actor = current_actor()
-    fields = validated("supervision.list_breaches", {
-        **query("limit"), "street_code": street_scope(actor)})
+    fields = validated(
+        "supervision.list_breaches", {**query("limit"), "street_code": street_scope(actor)}
+    )
     return jsonify(present(call("supervision", "list_breaches", actor, **fields), actor))
 
 
@@ -82,8 +93,12 @@ def list_breaches() -> Response:
 def list_new_recipients() -> Response:
     actor = current_actor()
     if not actor.is_district:  # SU-1 to SU-3: the district's checks
-        raise Forbidden("the register of new recipients is the district's", field="role",
-                        code="wrong_role", details={"allowed_roles": [DISTRICT_OFFICER]})
+        raise Forbidden(
+            "the register of new recipients is the district's",
+            field="role",
+            code="wrong_role",
+            details={"allowed_roles": [DISTRICT_OFFICER]},
+        )
     fields = validated("supervision.list_new_recipients", query("street_code", "month"))
     return jsonify(present(call("supervision", "list_new_recipients", actor, **fields), actor))
 
@@ -93,48 +108,81 @@ _CASE_PATH = (("case_id", "the case identifier"),)
 
 OPERATIONS = (
     Operation(
-        "/api/v1/cases", "get", "The register of cases", "supervision",
-        {200: ("One page of cases, newest acceptance first, each with its current step, the "
-               "service holding it and whether it is overdue", CasePage)},
+        "/api/v1/cases",
+        "get",
+        "The register of cases",
+        "supervision",
+        {
+            200: (
+                "One page of cases, newest acceptance first, each with its current step, the "
+                "service holding it and whether it is overdue",
+                CasePage,
+            )
+        },
         description="Query: `street_code` (street staff: only their own, another is 403), "
-                    "`program`, `step`, `overdue=true|false`. " + _PAGING,
+        "`program`, `step`, `overdue=true|false`. " + _PAGING,
         errors=RPC_ERRORS,
     ),
     Operation(
-        "/api/v1/worklist", "get", "The logged-in user's worklist", "supervision",
-        {200: ("Open cases of the user's street (all streets for the district) waiting at a "
-               "step the user's role takes, longest waiting first", CasePage)},
+        "/api/v1/worklist",
+        "get",
+        "The logged-in user's worklist",
+        "supervision",
+        {
+            200: (
+                "Open cases of the user's street (all streets for the district) waiting at a "
+                "step the user's role takes, longest waiting first",
+                CasePage,
+            )
+        },
         description="Community workers, clerks and the district also get "
-                    "`awaiting_materials`: applications still waiting for materials (IN-6). "
-                    + _PAGING, errors=RPC_ERRORS,
+        "`awaiting_materials`: applications still waiting for materials (IN-6). " + _PAGING,
+        errors=RPC_ERRORS,
     ),
     Operation(
-        "/api/v1/cases/{case_id}/timeline", "get", "A case's timeline", "supervision",
+        "/api/v1/cases/{case_id}/timeline",
+        "get",
+        "A case's timeline",
+        "supervision",
         {200: ("Every step any service reported, oldest first, with actor and rule", Timeline)},
-        path_params=_CASE_PATH, errors=(404, *RPC_ERRORS),
+        path_params=_CASE_PATH,
+        errors=(404, *RPC_ERRORS),
     ),
     Operation(
-        "/api/v1/deadlines", "get", "Deadlines of every street", "supervision",
+        "/api/v1/deadlines",
+        "get",
+        "Deadlines of every street",
+        "supervision",
         {200: ("One page of deadlines, earliest due first", DeadlinePage)},
         description="Query: `street_code` (street staff: only their own), `status` (open, met, "
-                    "breached, or overdue = breached or open past due). " + _PAGING,
+        "breached, or overdue = breached or open past due). " + _PAGING,
         errors=RPC_ERRORS,
     ),
     Operation(
-        "/api/v1/recipients/new", "get", "Newly confirmed recipients", "supervision",
-        {200: ("Approvals for the district's monthly checks (SU-1, SU-2); near-relative dibao "
-               "families are `household_check_required` (SU-3)", NewRecipientList)},
+        "/api/v1/recipients/new",
+        "get",
+        "Newly confirmed recipients",
+        "supervision",
+        {
+            200: (
+                "Approvals for the district's monthly checks (SU-1, SU-2); near-relative dibao "
+                "families are `household_check_required` (SU-3)",
+                NewRecipientList,
+            )
+        },
         description="District officer only. Query: `street_code`, `month` (YYYY-MM, Beijing "
-                    "time of the decision).",
+        "time of the decision).",
         errors=RPC_ERRORS,
     ),
     Operation(
-        "/api/v1/supervision/breaches", "get", "Deadlines breached across the streets",
+        "/api/v1/supervision/breaches",
+        "get",
+        "Deadlines breached across the streets",
         "supervision",
         {200: ("The register of breached deadlines, oldest due first", BreachList)},
         description="Every deadline any service found breached, with its rule ID. Query: "
-                    "`street_code` (street staff: only their own; the district filters one), "
-                    "`limit` (1-500, default 100).",
+        "`street_code` (street staff: only their own; the district filters one), "
+        "`limit` (1-500, default 100).",
         errors=RPC_ERRORS,
     ),
 )

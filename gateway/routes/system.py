@@ -1,5 +1,6 @@
 """HTTP routes of the gateway itself: health of every service, its Prometheus metrics, the
 suite's clock (demo and tests) and the API documents. None needs a login."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,10 @@ def healthz() -> tuple[Response, int]:
             error = exc if isinstance(exc, DomainError) else ServiceUnavailable(repr(exc))
             services[name] = {"status": "down", "error": error.code, "reason": error.message}
     healthy = all(entry["status"] == "up" for entry in services.values())
-    return (jsonify(status="ok" if healthy else "degraded", services=services),
-            200 if healthy else 503)
+    return (
+        jsonify(status="ok" if healthy else "degraded", services=services),
+        200 if healthy else 503,
+    )
 
 
 @bp.get("/metrics")
@@ -56,8 +59,10 @@ def clock_state() -> Response:
 def change_clock() -> Response:
     clock = get_clock(gateway().settings)
     if not isinstance(clock, ControlledClock):
-        raise Conflict("the suite's clock is real time; start it with HQ_CLOCK_MODE=controlled",
-                       code="clock_not_controlled")
+        raise Conflict(
+            "the suite's clock is real time; start it with HQ_CLOCK_MODE=controlled",
+            code="clock_not_controlled",
+        )
     command = loaded(ClockCommandSchema, json_object())
     if "set" in command:
         clock.set(command["set"])
@@ -82,33 +87,59 @@ def docs_page() -> str:
 
 OPERATIONS = (
     Operation(
-        "/healthz", "get", "Health of every service", "operations",
-        {200: ("Every service answered its ping", HealthSchema),
-         503: ("At least one service is down", HealthSchema)},
-        description="Pings the six services concurrently (2 s each).", authenticated=False,
+        "/healthz",
+        "get",
+        "Health of every service",
+        "operations",
+        {
+            200: ("Every service answered its ping", HealthSchema),
+            503: ("At least one service is down", HealthSchema),
+        },
+        description="Pings the six services concurrently (2 s each).",
+        authenticated=False,
     ),
     Operation(
-        "/metrics", "get", "Prometheus metrics of the gateway", "operations",
-        {200: ("Prometheus text exposition format", None)}, authenticated=False,
+        "/metrics",
+        "get",
+        "Prometheus metrics of the gateway",
+        "operations",
+        {200: ("Prometheus text exposition format", None)},
+        authenticated=False,
     ),
     Operation(
-        "/api/v1/clock", "get", "The suite's clock", "clock",
+        "/api/v1/clock",
+        "get",
+        "The suite's clock",
+        "clock",
         {200: ("Mode, current instant and offset from real time", ClockStateSchema)},
         authenticated=False,
     ),
     Operation(
-        "/api/v1/clock", "post", "Set, advance or reset the suite's clock", "clock",
+        "/api/v1/clock",
+        "post",
+        "Set, advance or reset the suite's clock",
+        "clock",
         {200: ("The clock after the change", ClockStateSchema)},
         description="Controlled clock mode (demo and test) only; otherwise 409 "
-                    "`clock_not_controlled`.",
-        request=ClockCommandSchema, errors=(400, 409), authenticated=False,
+        "`clock_not_controlled`.",
+        request=ClockCommandSchema,
+        errors=(400, 409),
+        authenticated=False,
     ),
     Operation(
-        "/api/v1/openapi.json", "get", "This OpenAPI document", "documentation",
-        {200: ("OpenAPI 3.0 document", None)}, authenticated=False,
+        "/api/v1/openapi.json",
+        "get",
+        "This OpenAPI document",
+        "documentation",
+        {200: ("OpenAPI 3.0 document", None)},
+        authenticated=False,
     ),
     Operation(
-        "/api/v1/docs", "get", "Browsable API documentation", "documentation",
-        {200: ("HTML page", None)}, authenticated=False,
+        "/api/v1/docs",
+        "get",
+        "Browsable API documentation",
+        "documentation",
+        {200: ("HTML page", None)},
+        authenticated=False,
     ),
 )

@@ -4,6 +4,7 @@ Services and the gateway import these and nothing else to talk to each other. A 
 registered under its event type (or ``service.method``) and version; a new incompatible shape
 gets a new version beside the old one so services can be upgraded one at a time.
 """
+
 # The registry first, then the modules that register the schemas as they are imported, in this
 # order (a later registration of the same name would replace an earlier one).
 from hqcore.contracts.registry import (  # noqa: I001  (the order above)
@@ -17,12 +18,28 @@ from hqcore.contracts.registry import (  # noqa: I001  (the order above)
 )
 from hqcore.contracts import events, rpc  # registers the schemas
 from hqcore.contracts import (  # each service's step contracts
-    decision, intake, payments, publicity, supervision, verification,
+    decision,
+    intake,
+    payments,
+    publicity,
+    supervision,
+    verification,
 )
 
 __all__ = [
-    "ContractError", "EVENTS", "RPC", "event_schema", "load_event_payload", "load_rpc_request",
+    "ContractError",
+    "EVENTS",
+    "RPC",
+    "event_schema",
+    "load_event_payload",
+    "load_rpc_request",
     "dump_rpc_response",
-    "events", "rpc", "decision", "intake", "payments", "publicity", "supervision",
+    "events",
+    "rpc",
+    "decision",
+    "intake",
+    "payments",
+    "publicity",
+    "supervision",
     "verification",
 ]

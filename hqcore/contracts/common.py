@@ -1,4 +1,5 @@
 """Schema pieces used by several contracts."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -7,9 +8,22 @@ from hqcore.authz import ROLES
 from hqcore.contracts.fields import ResidentId
 
 PROGRAMS = ("dibao", "low_income", "tekun")
-RELATIONSHIPS = ("self", "spouse", "child", "parent", "sibling", "grandparent", "grandchild",
-                 "child_in_law", "other")
-PROGRAMS_LABEL_ZH = {"dibao": "最低生活保障", "low_income": "低收入家庭救助", "tekun": "特困人员供养"}
+RELATIONSHIPS = (
+    "self",
+    "spouse",
+    "child",
+    "parent",
+    "sibling",
+    "grandparent",
+    "grandchild",
+    "child_in_law",
+    "other",
+)
+PROGRAMS_LABEL_ZH = {
+    "dibao": "最低生活保障",
+    "low_income": "低收入家庭救助",
+    "tekun": "特困人员供养",
+}
 
 
 class PersonSchema(Schema):
@@ -32,6 +46,7 @@ class DeadlineViewSchema(Schema):
 
 class ActorSchema(Schema):
     """The acting user, authenticated by the gateway; services authorise with it."""
+
     user_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     street_code = fields.String(required=True, allow_none=True)
@@ -40,6 +55,7 @@ class ActorSchema(Schema):
 
 class ObligorSchema(Schema):
     """A support obligor (赡养人、抚养人、扶养人) and the obligor's own family members (IN-3)."""
+
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     id_number = ResidentId(required=True)
     relationship = fields.String(required=True, validate=validate.OneOf(RELATIONSHIPS))
@@ -49,8 +65,8 @@ class ObligorSchema(Schema):
 
 class ProxySchema(Schema):
     """Who filed for the applicant (IN-1, IN-2, ORG-6)."""
-    kind = fields.String(required=True,
-                         validate=validate.OneOf(("residents_committee", "person")))
+
+    kind = fields.String(required=True, validate=validate.OneOf(("residents_committee", "person")))
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 

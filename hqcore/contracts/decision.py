@@ -4,6 +4,7 @@ Management review and the leader's decision (DE-1), the VE-3 non-confirmation, t
 extension, service of the decision documents (DE-5, DE-7, ORG-7), the ORG-1 delegation dates
 and the DE-2 list of recipients for public announcement.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,7 @@ from hqcore.contracts.registry import rpc
 from hqcore.contracts.rpc import CaseRef, ServiceCaseView
 
 OPINIONS = ("approve", "refuse", "non_confirm")
-CARE_MODES = ("dispersed", "institutional")            # 分散供养 / 集中供养
+CARE_MODES = ("dispersed", "institutional")  # 分散供养 / 集中供养
 GUARDIANSHIP_MODES = ("self", "relative", "residents_committee", "institution", "other")
 PAYEES = ("recipient", "caregiver")
 
@@ -30,18 +31,22 @@ class _WithReasons(Schema):
     def reasons_for_a_negative_opinion(self, data: dict[str, Any], **kwargs: Any) -> None:
         choice = data.get("opinion", data.get("outcome"))
         if choice in ("refuse", "non_confirm") and not data.get("reasons"):
-            raise ValidationError("a refusal or non-confirmation states its reasons (DE-7, VE-3)",
-                                  field_name="reasons")
+            raise ValidationError(
+                "a refusal or non-confirmation states its reasons (DE-7, VE-3)",
+                field_name="reasons",
+            )
 
 
 class ReviewRequest(CaseRef, _WithReasons):
     """The management department's review opinion on the whole file (DE-1, VE-3)."""
+
     opinion = fields.String(required=True, validate=validate.OneOf(OPINIONS))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
 class HeadConsentRequest(CaseRef):
     """The department head's consent sends the file to the deciding leader (DE-1)."""
+
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
 
 
@@ -54,12 +59,15 @@ class CaregiverSchema(Schema):
 
 class CareArrangementSchema(Schema):
     """What a tekun approval fixes (DE-6), and whose account receives the money (PA-1)."""
+
     care_mode = fields.String(required=True, validate=validate.OneOf(CARE_MODES))
     caregiver = fields.Nested(CaregiverSchema, required=True)
     guardianship_mode = fields.String(required=True, validate=validate.OneOf(GUARDIANSHIP_MODES))
     responsibilities = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    agreement_signed = fields.Boolean(required=True, validate=validate.Equal(
-        True, error="the entrusted-care agreement must be signed (DE-6)"))
+    agreement_signed = fields.Boolean(
+        required=True,
+        validate=validate.Equal(True, error="the entrusted-care agreement must be signed (DE-6)"),
+    )
     agreement_signed_on = fields.Date(required=True)
     payee = fields.String(required=True, validate=validate.OneOf(PAYEES))
     payee_account = fields.Nested(PaymentAccountSchema, load_default=None, allow_none=True)
@@ -67,23 +75,28 @@ class CareArrangementSchema(Schema):
     @validates_schema
     def caregiver_paid_into_an_account(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("payee") == "caregiver" and not data.get("payee_account"):
-            raise ValidationError("payment to the entrusted caregiver needs the caregiver's "
-                                  "account (PA-1)", field_name="payee_account")
+            raise ValidationError(
+                "payment to the entrusted caregiver needs the caregiver's account (PA-1)",
+                field_name="payee_account",
+            )
 
 
 class DecideRequest(CaseRef, _WithReasons):
     """The deciding leader's decision (DE-1; the district on the pre-reform route, ORG-1)."""
+
     outcome = fields.String(required=True, validate=validate.OneOf(OPINIONS))
     care_arrangement = fields.Nested(CareArrangementSchema, load_default=None, allow_none=True)
 
 
 class ExtendRequest(CaseRef):
     """DE-4: a special case may take 45 WD instead of 30; the reason is recorded."""
+
     reason = fields.String(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class ServiceRequest(CaseRef):
     """A decision document was served on the applicant or proxy (ORG-7, DE-5, DE-7, VE-3)."""
+
     document_id = fields.String(required=True, validate=validate.Length(min=3, max=80))
     served_at = fields.AwareDateTime(required=True)
 
@@ -93,6 +106,7 @@ class DelegationRequest(Schema):
 
     ``delegated_from`` null and absent are the same: the step skeleton (``hqcore.steps``)
     leaves out the fields sent as null before it validates a request."""
+
     street_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
     delegated_from = fields.Date(load_default=None, allow_none=True)
 
@@ -104,12 +118,14 @@ class DelegationView(Schema):
 
 class RecipientsRequest(Schema):
     street_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    community = fields.String(load_default=None, allow_none=True,
-                              validate=validate.Length(min=1, max=100))
+    community = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=100)
+    )
 
 
 class RecipientView(Schema):
     """One approved household as announced in its community (DE-2): no ID numbers."""
+
     case_id = fields.String(required=True)
     case_no = fields.String(required=True)
     community = fields.String(required=True)
@@ -142,10 +158,12 @@ _POLICY_NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="lower-case letters, 
 
 class PolicyRateRequest(Schema):
     """A new effective-dated row: ``value`` in the key's unit (fen, permille, months)."""
+
     key = fields.String(required=True, validate=[validate.Length(min=1, max=60), _POLICY_NAME])
     unit = fields.String(required=True, validate=[validate.Length(min=1, max=40), _POLICY_NAME])
-    value = fields.Integer(required=True, strict=True,
-                           validate=validate.Range(min=0, max=1_000_000_000))
+    value = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=1_000_000_000)
+    )
     valid_from = fields.Date(required=True)
     valid_to = fields.Date(load_default=None, allow_none=True)
     source = fields.String(required=True, validate=validate.Length(min=3, max=500))
@@ -173,13 +191,12 @@ class PolicyRateAdded(Schema):
     service = fields.String(required=True)
     row = fields.Nested(PolicyRateView, required=True)
     closed = fields.Nested(PolicyRateView, allow_none=True)  # the open-ended row now closed
-    created = fields.Boolean(required=True)                  # False: the same row was held
+    created = fields.Boolean(required=True)  # False: the same row was held
     warnings = fields.List(fields.String(), load_default=list)
 
 
 class PolicyRatesRequest(Schema):
-    key = fields.String(load_default=None, allow_none=True,
-                        validate=validate.Length(min=1, max=60))
+    key = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=60))
 
 
 class PolicyRateList(Schema):
@@ -194,9 +211,12 @@ rpc("decision.list_policy_rates", PolicyRatesRequest, PolicyRateList)
 
 class MonthlyReportRequest(Schema):
     """DE-3: the street's management department files the month's roster and report."""
+
     street_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    month = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{4}-(0[1-9]|1[0-2])$", error="a month as YYYY-MM"))
+    month = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month as YYYY-MM"),
+    )
 
 
 class MonthlyReportView(Schema):

@@ -1,4 +1,5 @@
 """The one envelope every event travels in."""
+
 from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate

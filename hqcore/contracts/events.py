@@ -9,12 +9,17 @@ verification; ``verification.non_confirmation_proposed`` (VE-3) and ``verificati
 (VE-5) end it early. Every service reports what it did as ``case.progressed`` for the
 district's timeline, and its deadlines as ``deadline.*``.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
 from hqcore.contracts.common import (
-    PROGRAMS, ObligorSchema, PaymentAccountSchema, PersonSchema, ProxySchema,
+    PROGRAMS,
+    ObligorSchema,
+    PaymentAccountSchema,
+    PersonSchema,
+    ProxySchema,
 )
 from hqcore.contracts.registry import event
 
@@ -32,10 +37,12 @@ class CaseKeys(Schema):
 @event("application.accepted", 1)
 class ApplicationAcceptedV1(CaseKeys):
     """A complete application was accepted (IN-6); every later deadline runs from here."""
+
     community = fields.String(required=True)
     applicant = fields.Nested(PersonSchema, required=True)
-    members = fields.List(fields.Nested(PersonSchema), required=True,
-                          validate=validate.Length(min=1))
+    members = fields.List(
+        fields.Nested(PersonSchema), required=True, validate=validate.Length(min=1)
+    )
     obligors = fields.List(fields.Nested(ObligorSchema), load_default=list)
     proxy = fields.Nested(ProxySchema, allow_none=True, load_default=None)
     payment_account = fields.Nested(PaymentAccountSchema, allow_none=True, load_default=None)
@@ -47,6 +54,7 @@ class ApplicationAcceptedV1(CaseKeys):
 class VerificationCompletedV1(CaseKeys):
     """Investigation and information check done; the means test found the family eligible
     (directly, or after an accepted explanation, VE-3)."""
+
     round = fields.Integer(required=True, validate=validate.Range(min=1))
     household_size = fields.Integer(required=True, validate=validate.Range(min=1))
     income_per_head_fen = fields.Integer(required=True, validate=validate.Range(min=0))
@@ -61,6 +69,7 @@ class VerificationCompletedV1(CaseKeys):
 class NonConfirmationProposedV1(CaseKeys):
     """Not eligible and no explanation within 4 WD: the file goes to the management
     department for a non-confirmation decision (VE-3)."""
+
     reasons = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     report_id = fields.String(required=True)
     proposed_at = fields.AwareDateTime(required=True)
@@ -69,6 +78,7 @@ class NonConfirmationProposedV1(CaseKeys):
 @event("verification.withdrawn", 1)
 class VerificationWithdrawnV1(CaseKeys):
     """An untruthful declaration was not corrected in time: deemed withdrawn (VE-5)."""
+
     reason = fields.String(required=True)
     withdrawn_at = fields.AwareDateTime(required=True)
 
@@ -76,6 +86,7 @@ class VerificationWithdrawnV1(CaseKeys):
 @event("publicity.reinvestigation_requested", 1)
 class ReinvestigationRequestedV1(CaseKeys):
     """An objection (PU-3) or a major dispute (PU-4) sends the case back to investigation."""
+
     cause = fields.String(required=True, validate=validate.OneOf(("objection", "major_dispute")))
     detail = fields.String(required=True)
     requested_at = fields.AwareDateTime(required=True)
@@ -84,13 +95,16 @@ class ReinvestigationRequestedV1(CaseKeys):
 @event("publicity.concluded", 1)
 class PublicityConcludedV1(CaseKeys):
     """Publicity ended without dispute, and deliberation (mandatory for tekun) concluded."""
+
     community = fields.String(required=True)
     rounds = fields.Integer(required=True, validate=validate.Range(min=1))
-    preliminary_opinion = fields.String(required=True,
-                                        validate=validate.OneOf(("approve", "refuse")))
+    preliminary_opinion = fields.String(
+        required=True, validate=validate.OneOf(("approve", "refuse"))
+    )
     deliberation_held = fields.Boolean(required=True)
-    deliberation_conclusion = fields.String(allow_none=True,
-                                            validate=validate.OneOf(("approve", "refuse")))
+    deliberation_conclusion = fields.String(
+        allow_none=True, validate=validate.OneOf(("approve", "refuse"))
+    )
     minutes_document_id = fields.String(allow_none=True)
     concluded_at = fields.AwareDateTime(required=True)
 
@@ -98,14 +112,14 @@ class PublicityConcludedV1(CaseKeys):
 @event("decision.made", 1)
 class DecisionMadeV1(CaseKeys):
     """The confirmation decision (DE-1, DE-5, DE-7, VE-3), made by the street or the district."""
+
     community = fields.String(required=True)
     outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
     authority = fields.String(required=True, validate=validate.OneOf(("street", "district")))
     decided_at = fields.AwareDateTime(required=True)
     monthly_amount_fen = fields.Integer(allow_none=True, validate=validate.Range(min=0))
     recipients = fields.List(fields.Nested(PersonSchema), load_default=list)
-    payee_kind = fields.String(allow_none=True,
-                               validate=validate.OneOf(("recipient", "caregiver")))
+    payee_kind = fields.String(allow_none=True, validate=validate.OneOf(("recipient", "caregiver")))
     payee_name = fields.String(allow_none=True)
     payee_account = fields.Nested(PaymentAccountSchema, allow_none=True)
     reasons = fields.List(fields.String(), load_default=list)
@@ -115,6 +129,7 @@ class DecisionMadeV1(CaseKeys):
 @event("payment.scheduled", 1)
 class PaymentScheduledV1(CaseKeys):
     """Approval in month M: monthly payment from month M+1 (PA-1)."""
+
     first_month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
     monthly_amount_fen = fields.Integer(required=True, validate=validate.Range(min=0))
     payee_kind = fields.String(required=True, validate=validate.OneOf(("recipient", "caregiver")))
@@ -124,13 +139,14 @@ class PaymentScheduledV1(CaseKeys):
 @event("case.progressed", 1)
 class CaseProgressedV1(Schema):
     """One step of the procedure happened: the timeline and the district's case register."""
+
     case_id = fields.String(required=True)
     case_no = fields.String(allow_none=True)
     program = fields.String(allow_none=True)
     street_code = fields.String(required=True)
     service = fields.String(required=True)
-    step = fields.String(required=True)       # the case's current step after this action
-    action = fields.String(required=True)     # what happened
+    step = fields.String(required=True)  # the case's current step after this action
+    action = fields.String(required=True)  # what happened
     actor_user = fields.String(allow_none=True)
     actor_role = fields.String(allow_none=True)
     rule_id = fields.String(allow_none=True)
@@ -160,6 +176,7 @@ class DeadlineOpenedV1(DeadlineFields):
 @event("deadline.met", 1)
 class DeadlineMetV1(DeadlineFields):
     """The required action happened (late if after due_at)."""
+
     met_at = fields.AwareDateTime(required=True)
 
 

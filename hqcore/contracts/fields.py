@@ -1,4 +1,5 @@
 """Marshmallow fields shared by the contracts."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,8 +13,9 @@ from hqcore import idnumber
 class ResidentId(fields.String):
     """An 18-character resident ID number, validated by its check digit (GB 11643)."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: Any) -> str:
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
         loaded: str = super()._deserialize(value, attr, data, **kwargs)
         text = loaded.strip().upper()
         reason = idnumber.problem(text)

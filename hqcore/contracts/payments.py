@@ -1,4 +1,5 @@
 """RPC contracts of the payments service's steps (requests carry the acting user as ``actor``)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -12,9 +13,11 @@ MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month is written YY
 
 class MonthRequest(Schema):
     """The payments due in one month (PA-1); the district may filter by street."""
+
     month = fields.String(required=True, validate=MONTH)
-    street_code = fields.String(load_default=None, allow_none=True,
-                                validate=validate.Length(min=1, max=40))
+    street_code = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
+    )
 
 
 class ScheduledPaymentView(Schema):

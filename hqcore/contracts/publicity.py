@@ -2,6 +2,7 @@
 
 Shapes only; the rules (PU-1 to PU-7) are the service's domain. Dates are China-local.
 """
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -12,8 +13,12 @@ from hqcore.contracts.rpc import ServiceCaseView
 
 OPINIONS = ("approve", "refuse")
 DISPUTE_SOURCES = ("complaint", "report")  # 投诉、举报 (PU-4)
-MEMBER_KINDS = ("leader_in_charge", "management_staff", "committee_staff",
-                "public_representative")  # PU-5
+MEMBER_KINDS = (
+    "leader_in_charge",
+    "management_staff",
+    "committee_staff",
+    "public_representative",
+)  # PU-5
 STREET_CODES = tuple(street["code"] for street in reference.streets())
 
 
@@ -23,31 +28,44 @@ class CaseStep(Schema):
 
 class PreliminaryOpinionRequest(CaseStep):
     """The handling agency's preliminary opinion, to be publicised (PU-1)."""
+
     opinion = fields.String(required=True, validate=validate.OneOf(OPINIONS))
-    summary = fields.String(required=True, validate=validate.Length(min=1, max=2000),
-                            metadata={"description": "the economic investigation, as posted"})
+    summary = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "the economic investigation, as posted"},
+    )
 
 
 class ObjectionRequest(CaseStep):
     """An objection raised during publicity (PU-3)."""
+
     objector = fields.String(required=True, validate=validate.Length(min=1, max=100))
     detail = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class MajorDisputeRequest(CaseStep):
     """A complaint or report raising a major dispute (PU-4)."""
+
     source = fields.String(required=True, validate=validate.OneOf(DISPUTE_SOURCES))
     detail = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class DeliberationRequest(CaseStep):
     """The deliberation-and-consultation body's meeting on the case (PU-5, PU-6, PU-7)."""
-    members_present = fields.List(fields.String(validate=validate.Length(min=1, max=50)),
-                                  required=True, validate=validate.Length(min=1, max=7))
+
+    members_present = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)),
+        required=True,
+        validate=validate.Length(min=1, max=7),
+    )
     conclusion = fields.String(required=True, validate=validate.OneOf(OPINIONS))
     minutes = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    signed_off_by = fields.String(required=True, validate=validate.Length(min=1, max=50),
-                                  metadata={"description": "the leader in charge who signed"})
+    signed_off_by = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "the leader in charge who signed"},
+    )
     leadership_meeting_approved_on = fields.Date(required=True)
 
 
@@ -63,8 +81,10 @@ class StreetRef(Schema):
 
 class DeliberationBodyRequest(StreetRef):
     """A street's deliberation-and-consultation body, replaced as a whole (PU-5)."""
-    members = fields.List(fields.Nested(BodyMember), required=True,
-                          validate=validate.Length(min=1, max=20))
+
+    members = fields.List(
+        fields.Nested(BodyMember), required=True, validate=validate.Length(min=1, max=20)
+    )
 
 
 class DeliberationBodyView(Schema):

@@ -1,4 +1,5 @@
 """The registry of versioned contracts and the functions that validate against it."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -12,6 +13,7 @@ from hqcore.errors import ValidationFailed, validation_error_from_marshmallow
 
 class ContractError(ValidationFailed):
     """A message does not match its contract: rejected visibly, never half-applied."""
+
     code = "contract_violation"
 
 
@@ -29,6 +31,7 @@ RPC: dict[str, RpcContract] = {}
 
 def event(event_type: str, version: int) -> Callable[[type[S]], type[S]]:
     """Class decorator: register ``cls`` as the payload schema of ``event_type`` v``version``."""
+
     def register(cls: type[S]) -> type[S]:
         key = (event_type, version)
         if key in EVENTS:
@@ -37,6 +40,7 @@ def event(event_type: str, version: int) -> Callable[[type[S]], type[S]]:
         # Marks on the registered class itself, which Schema does not declare.
         cls.event_type, cls.schema_version = event_type, version  # type: ignore[attr-defined]
         return cls
+
     return register
 
 
@@ -48,12 +52,12 @@ def event_schema(event_type: str, version: int) -> Schema:
     try:
         return EVENTS[(event_type, version)]()
     except KeyError:
-        raise ContractError(f"unknown event contract {event_type} v{version}",
-                            field="event_type") from None
+        raise ContractError(
+            f"unknown event contract {event_type} v{version}", field="event_type"
+        ) from None
 
 
-def load_event_payload(event_type: str, version: int, payload: Mapping[str, Any]
-                       ) -> dict[str, Any]:
+def load_event_payload(event_type: str, version: int, payload: Mapping[str, Any]) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = event_schema(event_type, version).load(payload)
     except ValidationError as exc:

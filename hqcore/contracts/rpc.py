@@ -1,10 +1,12 @@
 """RPC request and response contracts, by ``service.method``."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
 from hqcore.config import SERVICES
 from hqcore.contracts.common import DeadlineViewSchema, DocumentRefSchema
+
 # Intake's schemas live in hqcore.contracts.intake; imported here for the registrations below.
 from hqcore.contracts.intake import IntakeCaseView, SubmitApplicationRequest
 from hqcore.contracts.registry import rpc
@@ -27,6 +29,7 @@ class CaseRef(Schema):
 
 class ServiceCaseView(Schema):
     """What one downstream service holds about a case."""
+
     service = fields.String(required=True)
     case_id = fields.String(required=True)
     status = fields.String(required=True)

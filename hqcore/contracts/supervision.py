@@ -3,6 +3,7 @@
 These are queries, not steps: the gateway scopes them to the logged-in user's street. The
 ``supervision.list_breaches`` contract stays in ``hqcore.contracts.rpc``.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,9 @@ DEADLINE_FILTERS = ("open", "met", "breached", "overdue")
 
 
 def _street_code() -> fields.String:
-    return fields.String(load_default=None, allow_none=True,
-                         validate=validate.Length(min=1, max=40))
+    return fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
+    )
 
 
 class PageRequest(Schema):
@@ -29,10 +31,10 @@ class PageRequest(Schema):
 
 class ListCasesRequest(PageRequest):
     street_code = _street_code()
-    program = fields.String(load_default=None, allow_none=True,
-                            validate=validate.OneOf(PROGRAMS))
-    step = fields.String(load_default=None, allow_none=True,
-                         validate=validate.Length(min=1, max=40))
+    program = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(PROGRAMS))
+    step = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
+    )
     overdue = fields.Boolean(load_default=None, allow_none=True)
 
 
@@ -43,8 +45,9 @@ class WorklistRequest(PageRequest):
     @validates_schema
     def street_staff_name_their_street(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("role") != DISTRICT_OFFICER and not data.get("street_code"):
-            raise ValidationError("street staff see the worklist of their street",
-                                  field_name="street_code")
+            raise ValidationError(
+                "street staff see the worklist of their street", field_name="street_code"
+            )
 
 
 class TimelineRequest(Schema):
@@ -53,15 +56,18 @@ class TimelineRequest(Schema):
 
 class ListDeadlinesRequest(PageRequest):
     street_code = _street_code()
-    status = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(DEADLINE_FILTERS))
+    status = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(DEADLINE_FILTERS)
+    )
 
 
 class ListNewRecipientsRequest(Schema):
     street_code = _street_code()
-    month = fields.String(load_default=None, allow_none=True,
-                          validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
-                                                   error="expected YYYY-MM"))
+    month = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="expected YYYY-MM"),
+    )
 
 
 class CaseSummary(Schema):
@@ -76,8 +82,9 @@ class CaseSummary(Schema):
     service = fields.String(required=True, metadata={"description": "the service holding it"})
     step_at = fields.AwareDateTime(required=True)
     closed = fields.Boolean(required=True)
-    overdue = fields.Boolean(required=True,
-                             metadata={"description": "a deadline is breached or open past due"})
+    overdue = fields.Boolean(
+        required=True, metadata={"description": "a deadline is breached or open past due"}
+    )
 
 
 class CasePage(Schema):
@@ -123,7 +130,8 @@ class NewRecipient(Schema):
     community = fields.String(required=True)
     near_relative = fields.Boolean(required=True)
     household_check_required = fields.Boolean(
-        required=True, metadata={"description": "SU-3: near-relative dibao family"})
+        required=True, metadata={"description": "SU-3: near-relative dibao family"}
+    )
     decided_at = fields.AwareDateTime(required=True)
     month = fields.String(required=True)
     authority = fields.String(required=True)

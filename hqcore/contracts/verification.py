@@ -2,6 +2,7 @@
 
 Every step answers with the service's view of the case (``ServiceCaseView``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +11,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from hqcore.contracts.common import ActorSchema
 from hqcore.contracts.decision import (
-    PolicyRateAdded, PolicyRateList, PolicyRateRequest, PolicyRatesRequest,
+    PolicyRateAdded,
+    PolicyRateList,
+    PolicyRateRequest,
+    PolicyRatesRequest,
 )
 from hqcore.contracts.events import SELF_CARE
 from hqcore.contracts.registry import rpc
@@ -28,15 +32,21 @@ def _text(max_length: int = 2000) -> fields.String:
 class RecordInvestigationRequest(Schema):
     """The household investigation (VE-1, VE-4). ``investigators`` are the group's members as
     the gateway's account directory knows them (user id, role, street)."""
+
     case_id = _CASE_ID
-    investigators = fields.List(fields.Nested(ActorSchema), required=True,
-                                validate=validate.Length(min=2, max=10))  # VE-1: at least 2
-    methods = fields.List(fields.String(validate=validate.OneOf(INVESTIGATION_METHODS)),
-                          required=True, validate=validate.Length(min=1))
+    investigators = fields.List(
+        fields.Nested(ActorSchema), required=True, validate=validate.Length(min=2, max=10)
+    )  # VE-1: at least 2
+    methods = fields.List(
+        fields.String(validate=validate.OneOf(INVESTIGATION_METHODS)),
+        required=True,
+        validate=validate.Length(min=1),
+    )
     findings = _text()
     applicant_signed = fields.Boolean(required=True)
-    self_care = fields.String(load_default=None, allow_none=True,
-                              validate=validate.OneOf(SELF_CARE))
+    self_care = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(SELF_CARE)
+    )
 
     @validates("investigators")
     def distinct_investigators(self, value: list[dict[str, Any]], **kwargs: Any) -> None:
@@ -57,12 +67,14 @@ class RecordInvestigationRequest(Schema):
 
 class ReviewRequest(Schema):
     """A stage of the information check (VE-2): the reviewer's opinion."""
+
     case_id = _CASE_ID
     opinion = _text(1000)
 
 
 class PreReviewRequest(ReviewRequest):
     """The handling agency's pre-review of declarations and authorisations (VE-2, IN-7)."""
+
     authorisations_complete = fields.Boolean(required=True)
 
     @validates("authorisations_complete")
@@ -73,6 +85,7 @@ class PreReviewRequest(ReviewRequest):
 
 class RecordExplanationRequest(Schema):
     """The applicant's explanation after a negative check, and whether it is accepted (VE-3)."""
+
     case_id = _CASE_ID
     explanation = _text()
     accepted = fields.Boolean(required=True)
@@ -80,12 +93,14 @@ class RecordExplanationRequest(Schema):
 
 class RecordUntruthfulDeclarationRequest(Schema):
     """What the applicant did not declare truthfully (VE-5)."""
+
     case_id = _CASE_ID
     detail = _text()
 
 
 class RecordCorrectionRequest(Schema):
     """The applicant corrected the declaration in time (VE-5)."""
+
     case_id = _CASE_ID
     detail = _text()
 
@@ -94,8 +109,11 @@ rpc("verification.record_investigation", RecordInvestigationRequest, ServiceCase
 rpc("verification.pre_review", PreReviewRequest, ServiceCaseView)
 rpc("verification.district_review", ReviewRequest, ServiceCaseView)
 rpc("verification.record_explanation", RecordExplanationRequest, ServiceCaseView)
-rpc("verification.record_untruthful_declaration", RecordUntruthfulDeclarationRequest,
-    ServiceCaseView)
+rpc(
+    "verification.record_untruthful_declaration",
+    RecordUntruthfulDeclarationRequest,
+    ServiceCaseView,
+)
 rpc("verification.record_correction", RecordCorrectionRequest, ServiceCaseView)
 
 # The policy tables verification's means test reads (VE-2): the same shapes as decision's copy.

@@ -1,4 +1,5 @@
 """Events as values: building an envelope to publish and reading one received."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,10 +32,18 @@ class Event:
     payload: dict[str, Any]
 
 
-def build_envelope(*, event_type: str, version: int, payload: Mapping[str, Any],
-                   occurred_at: datetime, case_id: str | None, street_code: str | None,
-                   correlation_id: str, acting_user: str | None, source: str
-                   ) -> dict[str, Any]:
+def build_envelope(
+    *,
+    event_type: str,
+    version: int,
+    payload: Mapping[str, Any],
+    occurred_at: datetime,
+    case_id: str | None,
+    street_code: str | None,
+    correlation_id: str,
+    acting_user: str | None,
+    source: str,
+) -> dict[str, Any]:
     """Validate ``payload`` against its contract (on publish) and wrap it; JSON-ready."""
     schema = event_schema(event_type, version)
     data = schema.dump(payload)
@@ -43,18 +52,20 @@ def build_envelope(*, event_type: str, version: int, payload: Mapping[str, Any],
     except ValidationError as exc:
         err = validation_error_from_marshmallow(exc.messages, prefix="payload")
         raise ContractError(f"{event_type} v{version}: {err.message}", field=err.field) from None
-    envelope: dict[str, Any] = EnvelopeSchema().dump({
-        "event_id": uuid.uuid4(),
-        "event_type": event_type,
-        "schema_version": version,
-        "occurred_at": occurred_at,
-        "case_id": case_id,
-        "street_code": street_code,
-        "correlation_id": correlation_id,
-        "acting_user": acting_user,
-        "source": source,
-        "payload": data,
-    })
+    envelope: dict[str, Any] = EnvelopeSchema().dump(
+        {
+            "event_id": uuid.uuid4(),
+            "event_type": event_type,
+            "schema_version": version,
+            "occurred_at": occurred_at,
+            "case_id": case_id,
+            "street_code": street_code,
+            "correlation_id": correlation_id,
+            "acting_user": acting_user,
+            "source": source,
+            "payload": data,
+        }
+    )
     return envelope
 
 
@@ -67,6 +78,7 @@ def read_envelope(body: object) -> Event:
     except ValidationError as exc:
         err = validation_error_from_marshmallow(exc.messages)
         raise ContractError(err.message, field=err.field) from None
-    payload = load_event_payload(envelope["event_type"], envelope["schema_version"],
-                                 envelope["payload"])
+    payload = load_event_payload(
+        envelope["event_type"], envelope["schema_version"], envelope["payload"]
+    )
     return Event(**{**envelope, "event_id": str(envelope["event_id"]), "payload": payload})

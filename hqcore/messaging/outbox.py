@@ -6,6 +6,7 @@ process that dies between commit and publish leaves the rows unpublished; the ne
 (after a restart, or in another instance) publishes them. A process that dies after publishing
 and before marking publishes the row again: subscribers are idempotent, so that is harmless.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,24 +36,51 @@ def _wall_clock() -> datetime:
 class Outbox:
     """Writes events into the unit of work's transaction."""
 
-    def __init__(self, conn: DbConnection, table: Table, *, source: str, now: datetime,
-                 correlation_id: str, acting_user: str | None):
+    def __init__(
+        self,
+        conn: DbConnection,
+        table: Table,
+        *,
+        source: str,
+        now: datetime,
+        correlation_id: str,
+        acting_user: str | None,
+    ):
         self._conn, self._table = conn, table
         self._source, self._now = source, now  # ``now``: the suite's clock, for occurred_at
         self._correlation_id, self._acting_user = correlation_id, acting_user
         self.added: list[dict[str, Any]] = []
 
-    def add(self, event_type: str, payload: Mapping[str, Any], *, case_id: str | None,
-            street_code: str | None, version: int = 1) -> dict[str, Any]:
+    def add(
+        self,
+        event_type: str,
+        payload: Mapping[str, Any],
+        *,
+        case_id: str | None,
+        street_code: str | None,
+        version: int = 1,
+    ) -> dict[str, Any]:
         envelope = build_envelope(
-            event_type=event_type, version=version, payload=payload, occurred_at=self._now,
-            case_id=case_id, street_code=street_code, correlation_id=self._correlation_id,
-            acting_user=self._acting_user, source=self._source,
+            event_type=event_type,
+            version=version,
+            payload=payload,
+            occurred_at=self._now,
+            case_id=case_id,
+            street_code=street_code,
+            correlation_id=self._correlation_id,
+            acting_user=self._acting_user,
+            source=self._source,
         )
-        self._conn.execute(self._table.insert().values(
-            event_id=envelope["event_id"], event_type=event_type, schema_version=version,
-            envelope=json.dumps(envelope, ensure_ascii=False), created_at=_wall_clock(), attempts=0,
-        ))
+        self._conn.execute(
+            self._table.insert().values(
+                event_id=envelope["event_id"],
+                event_type=event_type,
+                schema_version=version,
+                envelope=json.dumps(envelope, ensure_ascii=False),
+                created_at=_wall_clock(),
+                attempts=0,
+            )
+        )
         self.added.append(envelope)
         return envelope
 
@@ -79,10 +107,15 @@ class EventPublisher:
         with self._lock:
             try:
                 self._ensure().publish(
-                    envelope, routing_key=envelope["event_type"], serializer="json",
-                    delivery_mode=2, message_id=envelope["event_id"],
-                    headers={"hq-event-type": envelope["event_type"],
-                             "hq-schema-version": envelope["schema_version"]},
+                    envelope,
+                    routing_key=envelope["event_type"],
+                    serializer="json",
+                    delivery_mode=2,
+                    message_id=envelope["event_id"],
+                    headers={
+                        "hq-event-type": envelope["event_type"],
+                        "hq-schema-version": envelope["schema_version"],
+                    },
                 )
             except Exception:
                 self.close()
@@ -98,8 +131,9 @@ class EventPublisher:
 class OutboxRelay:
     """Moves unpublished outbox rows to the broker, oldest first."""
 
-    def __init__(self, database: Database, table: Table, publisher: EventPublisher,
-                 batch_size: int = 100):
+    def __init__(
+        self, database: Database, table: Table, publisher: EventPublisher, batch_size: int = 100
+    ):
         self._db, self._table = database, table
         self._publisher = publisher
         self._batch_size = batch_size
@@ -123,7 +157,8 @@ class OutboxRelay:
             else:
                 with self._db.transaction() as conn:
                     rows = conn.execute(
-                        self._pending_query().with_for_update(skip_locked=True)).all()
+                        self._pending_query().with_for_update(skip_locked=True)
+                    ).all()
                     sent, failed = self._publish(rows)
                     self._mark(conn, sent, failed)
             published += len(sent)
@@ -131,20 +166,26 @@ class OutboxRelay:
                 return published
 
     def _pending_query(self) -> Select[tuple[int, str]]:
-        return (select(self._table.c.id, self._table.c.envelope)
-                .where(self._table.c.published_at.is_(None))
-                .order_by(self._table.c.id).limit(self._batch_size))
+        return (
+            select(self._table.c.id, self._table.c.envelope)
+            .where(self._table.c.published_at.is_(None))
+            .order_by(self._table.c.id)
+            .limit(self._batch_size)
+        )
 
-    def _publish(self, rows: Sequence[Row[tuple[int, str]]]
-                 ) -> tuple[list[int], tuple[int, str] | None]:
+    def _publish(
+        self, rows: Sequence[Row[tuple[int, str]]]
+    ) -> tuple[list[int], tuple[int, str] | None]:
         """Publish in order; stop at the first failure so order is kept for the retry."""
         sent: list[int] = []
         for row in rows:
             try:
                 self._publisher.publish(json.loads(row.envelope))
             except Exception as exc:
-                log.warning("outbox publish failed; will retry",
-                            extra={"outbox_id": row.id, "error": type(exc).__name__})
+                log.warning(
+                    "outbox publish failed; will retry",
+                    extra={"outbox_id": row.id, "error": type(exc).__name__},
+                )
                 return sent, (row.id, type(exc).__name__)
             sent.append(row.id)
         return sent, None
@@ -152,18 +193,25 @@ class OutboxRelay:
     def _mark(self, conn: DbConnection, sent: list[int], failed: tuple[int, str] | None) -> None:
         table = self._table
         if sent:
-            conn.execute(update(table).where(table.c.id.in_(sent))
-                         .values(published_at=_wall_clock(), attempts=table.c.attempts + 1))
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_(sent))
+                .values(published_at=_wall_clock(), attempts=table.c.attempts + 1)
+            )
         if failed is not None:
-            conn.execute(update(table).where(table.c.id == failed[0])
-                         .values(attempts=table.c.attempts + 1, last_error=failed[1]))
+            conn.execute(
+                update(table)
+                .where(table.c.id == failed[0])
+                .values(attempts=table.c.attempts + 1, last_error=failed[1])
+            )
 
     def backlog(self) -> tuple[int, float]:
         """(unpublished rows, age in seconds of the oldest) for the metrics."""
         with self._db.transaction() as conn:
             count, oldest = conn.execute(
-                select(func.count(), func.min(self._table.c.created_at))
-                .where(self._table.c.published_at.is_(None))
+                select(func.count(), func.min(self._table.c.created_at)).where(
+                    self._table.c.published_at.is_(None)
+                )
             ).one()
         if not count or oldest is None:
             return 0, 0.0

@@ -9,6 +9,7 @@ to the ``nameko-rpc`` topic exchange with routing key ``<service>.<method>``, ``
 ``correlation_id``; nameko context travels in ``nameko.*`` headers. The reply is
 ``{"result": ..., "error": None | {"exc_type", "exc_path", "exc_args", "value"}}``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,12 @@ HEADER_PREFIX = "nameko"
 _TICK = 0.1
 _READY_WAIT = 5.0
 _RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0)
-_PUBLISH_RETRY = {"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5,
-                  "interval_max": 1.0}
+_PUBLISH_RETRY = {
+    "max_retries": 3,
+    "interval_start": 0.2,
+    "interval_step": 0.5,
+    "interval_max": 1.0,
+}
 
 
 @dataclass
@@ -56,8 +61,14 @@ class _Pending:
 class RpcClient:
     """Call nameko ``@rpc`` methods from any thread: ``client.call("intake", "ping")``."""
 
-    def __init__(self, amqp_uri: str, timeout: float = 10.0, *, name: str = "gateway",
-                 heartbeat: float = 30.0) -> None:
+    def __init__(
+        self,
+        amqp_uri: str,
+        timeout: float = 10.0,
+        *,
+        name: str = "gateway",
+        heartbeat: float = 30.0,
+    ) -> None:
         self.amqp_uri = amqp_uri
         self.timeout = timeout
         self.name = name
@@ -94,8 +105,9 @@ class RpcClient:
                 return
             self._stopping.clear()
             self._ready.clear()
-            self._thread = threading.Thread(target=self._consume_forever,
-                                            name=f"rpc-reply-{self.name}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._consume_forever, name=f"rpc-reply-{self.name}", daemon=True
+            )
             self._thread.start()
             try:
                 self._connect_publisher()
@@ -113,28 +125,46 @@ class RpcClient:
         with self._start_lock:
             self._shutdown()
 
-    def call(self, service: str, method: str, timeout: float | None = None,
-             correlation_id: str | None = None, acting_user: str | None = None,
-             **kwargs: Any) -> Any:
+    def call(
+        self,
+        service: str,
+        method: str,
+        timeout: float | None = None,
+        correlation_id: str | None = None,
+        acting_user: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Call ``service.method(**kwargs)`` and return its result or raise its ``DomainError``."""
         limit = self.timeout if timeout is None else timeout
-        request_id, future = self._send(service, method, limit, correlation_id, acting_user,
-                                        kwargs)
+        request_id, future = self._send(service, method, limit, correlation_id, acting_user, kwargs)
         try:
             return future.result(limit)
         except FutureTimeout:
             self._resolve(request_id, error=_timeout(service, method, limit))
             return future.result()
 
-    def call_async(self, service: str, method: str, timeout: float | None = None,
-                   correlation_id: str | None = None, acting_user: str | None = None,
-                   **kwargs: Any) -> Future[Any]:
+    def call_async(
+        self,
+        service: str,
+        method: str,
+        timeout: float | None = None,
+        correlation_id: str | None = None,
+        acting_user: str | None = None,
+        **kwargs: Any,
+    ) -> Future[Any]:
         """Send the request and return its future; every failure, timeout included, lands in it."""
         limit = self.timeout if timeout is None else timeout
         return self._send(service, method, limit, correlation_id, acting_user, kwargs)[1]
 
-    def _send(self, service: str, method: str, limit: float, correlation_id: str | None,
-              acting_user: str | None, kwargs: dict[str, Any]) -> tuple[str, Future[Any]]:
+    def _send(
+        self,
+        service: str,
+        method: str,
+        limit: float,
+        correlation_id: str | None,
+        acting_user: str | None,
+        kwargs: dict[str, Any],
+    ) -> tuple[str, Future[Any]]:
         if not self._running:
             raise RuntimeError("RpcClient.start() must be called before making calls")
         if not self._ready.wait(min(limit, _READY_WAIT)):
@@ -143,14 +173,16 @@ class RpcClient:
         future.set_running_or_notify_cancel()
         request_id = str(uuid.uuid4())
         headers: dict[str, Any] = {
-            f"{HEADER_PREFIX}.call_id_stack": [f"{self.name}.{method}.{uuid.uuid4()}"]}
+            f"{HEADER_PREFIX}.call_id_stack": [f"{self.name}.{method}.{uuid.uuid4()}"]
+        }
         if correlation_id is not None:
             headers[f"{HEADER_PREFIX}.correlation_id"] = correlation_id
         if acting_user is not None:
             headers[f"{HEADER_PREFIX}.acting_user"] = acting_user
         with self._pending_lock:
-            self._pending[request_id] = _Pending(future, service, method, limit,
-                                                 time.monotonic() + limit)
+            self._pending[request_id] = _Pending(
+                future, service, method, limit, time.monotonic() + limit
+            )
         try:
             with self._publish_lock:
                 if self._publish is None:
@@ -176,15 +208,18 @@ class RpcClient:
         return ServiceUnavailable(f"the request to {service} could not be sent")
 
     def _connect_publisher(self) -> None:
-        conn = Connection(self.amqp_uri, transport_options={"confirm_publish": True},
-                          connect_timeout=5)
+        conn = Connection(
+            self.amqp_uri, transport_options={"confirm_publish": True}, connect_timeout=5
+        )
         conn.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.3)
-        producer = Producer(conn, exchange=self._exchange, serializer="json",
-                            on_return=self._on_return)
+        producer = Producer(
+            conn, exchange=self._exchange, serializer="json", on_return=self._on_return
+        )
         with self._publish_lock:
             self._publish_conn = conn
-            self._publish = conn.ensure(producer, producer.publish, errback=self._publish_retry,
-                                        **_PUBLISH_RETRY)
+            self._publish = conn.ensure(
+                producer, producer.publish, errback=self._publish_retry, **_PUBLISH_RETRY
+            )
 
     def _publish_retry(self, exc: Exception, interval: float) -> None:
         log.warning("RPC publish connection lost (%r); reconnecting", exc)
@@ -193,8 +228,12 @@ class RpcClient:
         """The broker returned a mandatory request: no queue serves that service."""
         request_id = message.properties.get("correlation_id")
         service = routing_key.partition(".")[0]
-        self._resolve(request_id, error=ServiceUnavailable(
-            f"no instance of the {service} service is running", details={"service": service}))
+        self._resolve(
+            request_id,
+            error=ServiceUnavailable(
+                f"no instance of the {service} service is running", details={"service": service}
+            ),
+        )
 
     def _consume_forever(self) -> None:
         attempt = 0
@@ -214,15 +253,21 @@ class RpcClient:
         self._ready.clear()
 
     def _consume_once(self) -> None:
-        queue = Queue(self.reply_queue_name, exchange=self._exchange,
-                      routing_key=self.reply_queue_name, exclusive=True, auto_delete=True,
-                      queue_arguments={"x-queue-type": "classic"})
+        queue = Queue(
+            self.reply_queue_name,
+            exchange=self._exchange,
+            routing_key=self.reply_queue_name,
+            exclusive=True,
+            auto_delete=True,
+            queue_arguments={"x-queue-type": "classic"},
+        )
         conn = Connection(self.amqp_uri, heartbeat=self.heartbeat, connect_timeout=5)
         self._consumer_conn = conn
         try:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2)
-            with Consumer(conn, queues=[queue], on_message=self._on_reply, no_ack=True,
-                          accept=["json"]):
+            with Consumer(
+                conn, queues=[queue], on_message=self._on_reply, no_ack=True, accept=["json"]
+            ):
                 self._ready.set()
                 swept = time.monotonic()
                 while not self._stopping.is_set():
@@ -249,14 +294,19 @@ class RpcClient:
         if error:
             remote = from_remote(error.get("exc_type", ""), error.get("value", ""))
             if remote.http_status >= 500:
-                log.warning("RPC call %s failed remotely: %s %s", request_id,
-                            error.get("exc_type"), error.get("value"))
+                log.warning(
+                    "RPC call %s failed remotely: %s %s",
+                    request_id,
+                    error.get("exc_type"),
+                    error.get("value"),
+                )
             self._resolve(request_id, error=remote)
         else:
             self._resolve(request_id, result=body.get("result"))
 
-    def _resolve(self, request_id: str | None, result: Any = None,
-                 error: BaseException | None = None) -> None:
+    def _resolve(
+        self, request_id: str | None, result: Any = None, error: BaseException | None = None
+    ) -> None:
         with self._pending_lock:
             pending = self._pending.pop(request_id or "", None)
         if pending is None:
@@ -271,8 +321,9 @@ class RpcClient:
         with self._pending_lock:
             overdue = [(rid, p) for rid, p in self._pending.items() if p.deadline <= now]
         for request_id, pending in overdue:
-            self._resolve(request_id, error=_timeout(pending.service, pending.method,
-                                                      pending.limit))
+            self._resolve(
+                request_id, error=_timeout(pending.service, pending.method, pending.limit)
+            )
 
     def _shutdown(self) -> None:
         self._running = False
@@ -291,8 +342,10 @@ class RpcClient:
 
 
 def _timeout(service: str, method: str, limit: float) -> UpstreamTimeout:
-    return UpstreamTimeout(f"{service}.{method} did not answer within {limit:g} s",
-                           details={"service": service, "method": method})
+    return UpstreamTimeout(
+        f"{service}.{method} did not answer within {limit:g} s",
+        details={"service": service, "method": method},
+    )
 
 
 def _failed(error: BaseException) -> Future[Any]:

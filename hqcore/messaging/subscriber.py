@@ -13,6 +13,7 @@ event type (quorum by default). Messages are acknowledged only after the outcome
 
 The handler itself stays idempotent through ``uow.inbox.claim``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,24 +47,31 @@ def queue_names(service: str, handler: str) -> tuple[str, str, str]:
     return base, f"{base}.retry", f"{base}.dead"
 
 
-def declare_handler_queues(channel: Any, service: str, handler: str, event_types: Sequence[str],
-                           queue_type: str) -> Queue:
+def declare_handler_queues(
+    channel: Any, service: str, handler: str, event_types: Sequence[str], queue_type: str
+) -> Queue:
     """Declare the handler's main, retry and dead-letter queues; returns the main Queue."""
     main, retry, dead = queue_names(service, handler)
     exchange = Exchange(EVENTS_EXCHANGE, type="topic", durable=True)
     args = {"x-queue-type": queue_type}
     bindings = [binding for binding in event_types]
-    queue = Queue(main, exchange=exchange, routing_key=bindings[0], durable=True,
-                  queue_arguments=args)
+    queue = Queue(
+        main, exchange=exchange, routing_key=bindings[0], durable=True, queue_arguments=args
+    )
     exchange(channel).declare()
     queue(channel).declare()
     for routing_key in bindings[1:]:
         queue(channel).bind_to(exchange=exchange, routing_key=routing_key)
     # Retry queue: classic, because per-message expiry is what schedules the retry.
-    Queue(retry, durable=True, queue_arguments={
-        "x-queue-type": "classic", "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": main,
-    })(channel).declare()
+    Queue(
+        retry,
+        durable=True,
+        queue_arguments={
+            "x-queue-type": "classic",
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": main,
+        },
+    )(channel).declare()
     Queue(dead, durable=True, queue_arguments=args)(channel).declare()
     return queue
 
@@ -82,9 +90,13 @@ class EventSubscriber(Consumer):  # type: ignore[misc]  # nameko has no type inf
         self.retry_delays = settings.retry_delays
         _, self.retry_queue, self.dead_queue = queue_names(self.service, self.handler)
         with Connection(settings.amqp_uri) as conn:
-            self.queue = declare_handler_queues(conn.default_channel, self.service,
-                                                self.handler, self.event_types,
-                                                settings.queue_type)
+            self.queue = declare_handler_queues(
+                conn.default_channel,
+                self.service,
+                self.handler,
+                self.event_types,
+                settings.queue_type,
+            )
         self._amqp_uri = settings.amqp_uri
         self._producer_conn: Connection | None = None
         self._lock = threading.Lock()
@@ -104,53 +116,81 @@ class EventSubscriber(Consumer):  # type: ignore[misc]  # nameko has no type inf
             self.queue_consumer.ack_message(message)
             return
         context_data = self.unpack_message_headers(message)
-        context_data.update(correlation_id=event.correlation_id,
-                            acting_user=event.acting_user, event_id=event.event_id)
+        context_data.update(
+            correlation_id=event.correlation_id,
+            acting_user=event.acting_user,
+            event_id=event.event_id,
+        )
         try:
-            self.container.spawn_worker(self, (event,), {}, context_data=context_data,
-                                        handle_result=partial(self.handle_result, message))
+            self.container.spawn_worker(
+                self,
+                (event,),
+                {},
+                context_data=context_data,
+                handle_result=partial(self.handle_result, message),
+            )
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
-    def handle_result(self, message: Message, worker_ctx: Any, result: Any = None,
-                      exc_info: ExcInfo | None = None) -> tuple[Any, ExcInfo | None]:
+    def handle_result(
+        self, message: Message, worker_ctx: Any, result: Any = None, exc_info: ExcInfo | None = None
+    ) -> tuple[Any, ExcInfo | None]:
         if exc_info is not None:
             attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
             error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
             if attempts < len(self.retry_delays):
-                self._republish(message, self.retry_queue, attempts + 1,
-                                expiration=self.retry_delays[attempts])
+                self._republish(
+                    message, self.retry_queue, attempts + 1, expiration=self.retry_delays[attempts]
+                )
                 metrics.EVENT_RETRIES.labels(self.service, self.handler).inc()
             else:
-                self._dead_letter(message, reason="handler_failed", error=error,
-                                  attempts=attempts + 1)
+                self._dead_letter(
+                    message, reason="handler_failed", error=error, attempts=attempts + 1
+                )
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
-    def _dead_letter(self, message: Message, *, reason: str, error: str,
-                     attempts: int = 0) -> None:
-        self._republish(message, self.dead_queue, attempts,
-                        extra_headers={"x-hq-dead-reason": reason, "x-hq-error": error[:500]})
+    def _dead_letter(self, message: Message, *, reason: str, error: str, attempts: int = 0) -> None:
+        self._republish(
+            message,
+            self.dead_queue,
+            attempts,
+            extra_headers={"x-hq-dead-reason": reason, "x-hq-error": error[:500]},
+        )
         metrics.DEAD_LETTERED.labels(self.service, self.handler, reason).inc()
-        log.error("event dead-lettered", extra={
-            "handler": self.handler, "reason": reason, "queue": self.dead_queue})
+        log.error(
+            "event dead-lettered",
+            extra={"handler": self.handler, "reason": reason, "queue": self.dead_queue},
+        )
 
-    def _republish(self, message: Message, queue: str, attempts: int,
-                   expiration: float | None = None,
-                   extra_headers: dict[str, Any] | None = None) -> None:
+    def _republish(
+        self,
+        message: Message,
+        queue: str,
+        attempts: int,
+        expiration: float | None = None,
+        extra_headers: dict[str, Any] | None = None,
+    ) -> None:
         headers = dict(message.headers or {})
         headers[ATTEMPTS_HEADER] = attempts
         headers.update(extra_headers or {})
         with self._lock:
             if self._producer_conn is None:
-                self._producer_conn = Connection(self._amqp_uri,
-                                                 transport_options={"confirm_publish": True})
+                self._producer_conn = Connection(
+                    self._amqp_uri, transport_options={"confirm_publish": True}
+                )
             producer = Producer(self._producer_conn.default_channel)
             publish = self._producer_conn.ensure(producer, producer.publish, max_retries=5)
-            publish(message.body, routing_key=queue, exchange="", headers=headers,
-                    content_type=message.content_type,
-                    content_encoding=message.content_encoding, delivery_mode=2,
-                    expiration=expiration)
+            publish(
+                message.body,
+                routing_key=queue,
+                exchange="",
+                headers=headers,
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                delivery_mode=2,
+                expiration=expiration,
+            )
 
 
 subscribe = EventSubscriber.decorator

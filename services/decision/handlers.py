@@ -5,6 +5,7 @@ Each is declared with the step skeleton of ``hqcore.steps``, which validates the
 loads the acting user and the locked case, checks role, street and state, saves the case and
 applies the effects the domain returns. The rules themselves are in ``domain`` and ``roster``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -55,6 +56,7 @@ class Deadlines(Protocol):
 
 class DecisionUnitOfWork(Protocol):
     """What decision's handlers use of a unit of work (real or fake)."""
+
     cases: DecisionCaseStore
     streets: Streets
     policy: Policy
@@ -73,12 +75,18 @@ def _uow(ctx: Ctx) -> DecisionUnitOfWork:
 
 def view(case: DecisionCase, ctx: Ctx) -> dict[str, Any]:
     """``decision.get_case``: the case as decision holds it, with its deadlines."""
-    return {"service": ctx.service, "case_id": case.case_id, "status": case.status,
-            "since": case.since, "details": domain.details(case),
-            "deadlines": [deadline_view(d) for d in _uow(ctx).deadlines.for_case(case.case_id)]}
+    return {
+        "service": ctx.service,
+        "case_id": case.case_id,
+        "status": case.status,
+        "since": case.since,
+        "details": domain.details(case),
+        "deadlines": [deadline_view(d) for d in _uow(ctx).deadlines.for_case(case.case_id)],
+    }
 
 
 # -- events -----------------------------------------------------------------------------------
+
 
 @on_event("application.accepted")
 def on_application_accepted(event: Any, ctx: Ctx) -> Opened[DecisionCase]:
@@ -114,15 +122,16 @@ def on_verification_withdrawn(event: Any, case: DecisionCase, ctx: Ctx) -> Effec
 
 # -- case steps ---------------------------------------------------------------------------------
 
+
 @case_step("decision.record_review", roles=(REVIEWER,), states=(domain.MANAGEMENT_REVIEW,))
 def record_review(request: dict[str, Any], case: DecisionCase, ctx: Ctx) -> Effects:
     """DE-1: the management department's review opinion (VE-3: non_confirm)."""
-    return domain.review(case, request["opinion"], request["reasons"], request["note"],
-                         ctx.require_actor(), ctx.now)
+    return domain.review(
+        case, request["opinion"], request["reasons"], request["note"], ctx.require_actor(), ctx.now
+    )
 
 
-@case_step("decision.record_head_consent", roles=(DEPARTMENT_HEAD,),
-           states=(domain.HEAD_CONSENT,))
+@case_step("decision.record_head_consent", roles=(DEPARTMENT_HEAD,), states=(domain.HEAD_CONSENT,))
 def record_head_consent(request: dict[str, Any], case: DecisionCase, ctx: Ctx) -> Effects:
     """DE-1: the department head consents; the leader decides within 3 WD."""
     return domain.consent(case, request["note"], ctx.require_actor(), ctx.now, ctx.calendar)
@@ -133,20 +142,33 @@ def decide(request: dict[str, Any], case: DecisionCase, ctx: Ctx) -> Effects:
     """DE-1, DE-5 to DE-7, VE-3: the decision, by the street leader in charge or, on the
     pre-reform route, the district (ORG-1); its letters are issued (ORG-7); the first
     approval of a roster month opens the street's DE-3 filing deadline."""
-    ctx.authorize(domain.decider_roles(case.deciding_authority), case.street_code,
-                  "decide")  # ORG-1
+    ctx.authorize(
+        domain.decider_roles(case.deciding_authority), case.street_code, "decide"
+    )  # ORG-1
     uow, day = _uow(ctx), local_date(ctx.now)
     ids = [ctx.new_document_id() for _ in range(domain.letter_count(request["outcome"]))]
-    effects = domain.decide(case, request["outcome"], request["reasons"],
-                            request.get("care_arrangement"),
-                            lambda keys: uow.policy.rates_in_force(keys, day),
-                            ctx.require_actor(), ctx.now, ids, ctx.calendar)
+    effects = domain.decide(
+        case,
+        request["outcome"],
+        request["reasons"],
+        request.get("care_arrangement"),
+        lambda keys: uow.policy.rates_in_force(keys, day),
+        ctx.require_actor(),
+        ctx.now,
+        ids,
+        ctx.calendar,
+    )
     if case.status == domain.APPROVED:  # DE-3
         month = roster.roster_month(ctx.now)
         key = roster.roster_key(case.street_code, month)
-        effects.open(roster.deadline_on_approval(
-            case.street_code, ctx.now, deadline_held=bool(uow.deadlines.for_case(key)),
-            filed=uow.reports.get(case.street_code, month) is not None))
+        effects.open(
+            roster.deadline_on_approval(
+                case.street_code,
+                ctx.now,
+                deadline_held=bool(uow.deadlines.for_case(key)),
+                filed=uow.reports.get(case.street_code, month) is not None,
+            )
+        )
     return effects
 
 
@@ -155,11 +177,11 @@ def extend(request: dict[str, Any], case: DecisionCase, ctx: Ctx) -> Effects:
     """DE-4: the 30 WD limit becomes 45 WD, once, with the reason recorded."""
     deadlines = _uow(ctx).deadlines
     de4 = next((d for d in deadlines.open_for_case(case.case_id) if d.rule_id == "DE-4"), None)
-    extended, effects = domain.extend(case, request["reason"], ctx.require_actor(), ctx.now,
-                                      de4, ctx.calendar)
+    extended, effects = domain.extend(
+        case, request["reason"], ctx.require_actor(), ctx.now, de4, ctx.calendar
+    )
     if not deadlines.extend(extended):  # announced again as open until its new due time
-        raise Conflict("the DE-4 limit is no longer open", field="status",
-                       code="deadline_not_open")
+        raise Conflict("the DE-4 limit is no longer open", field="status", code="deadline_not_open")
     return effects
 
 
@@ -172,6 +194,7 @@ def record_service(request: dict[str, Any], case: DecisionCase, ctx: Ctx) -> Eff
 
 
 # -- steps and reads not on one case ------------------------------------------------------------
+
 
 @step("decision.set_delegation", roles=(DISTRICT_OFFICER,))
 def set_delegation(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
@@ -189,9 +212,11 @@ def list_recipients(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     staff see their own street only."""
     ctx.may_view(request["street_code"], "list of recipients")
     community = request["community"]
-    recipients = [domain.announced(case)
-                  for case in _uow(ctx).cases.approved(request["street_code"])
-                  if community in (None, case.community)]
+    recipients = [
+        domain.announced(case)
+        for case in _uow(ctx).cases.approved(request["street_code"])
+        if community in (None, case.community)
+    ]
     return {**request, "recipients": recipients}
 
 
@@ -203,8 +228,9 @@ def file_monthly_report(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     ctx.authorize((REVIEWER, DEPARTMENT_HEAD), street, "file_monthly_report")
     uow = _uow(ctx)
     roster.check_filing(street, month, ctx.now, uow.reports.get(street, month) is not None)
-    report = roster.monthly_report(street, month,
-                                   [domain.announced(c) for c in uow.cases.approved(street)])
+    report = roster.monthly_report(
+        street, month, [domain.announced(c) for c in uow.cases.approved(street)]
+    )
     key = roster.roster_key(street, month)
     document_id = ctx.issue(letters.monthly_report(report, ctx.now), key)
     filed = roster.filing(report, ctx.now, ctx.require_actor().user_id, document_id)

@@ -1,6 +1,7 @@
 """The decision service: management review, the department head's consent and the leader's
 decision, service of the decision documents, the monthly roster and the delegation dates.
 Entrypoints only: the steps are in ``handlers``, the rules in ``domain`` and ``roster``."""
+
 from __future__ import annotations
 
 from nameko.rpc import rpc
@@ -14,8 +15,12 @@ from services.decision import adapters, handlers, letters
 
 class DecisionService(PolicyTableService, CaseService):
     name = "decision"
-    work = UnitOfWorkProvider(adapters.TABLES, repositories=adapters.REPOSITORIES,
-                              templates=letters.TEMPLATES, view=handlers.view)
+    work = UnitOfWorkProvider(
+        adapters.TABLES,
+        repositories=adapters.REPOSITORIES,
+        templates=letters.TEMPLATES,
+        view=handlers.view,
+    )
     policy_rates_table = adapters.policy_rates  # add_policy_rate, list_policy_rates
 
     @subscribe("application.accepted")

@@ -1,5 +1,6 @@
 """Intake's tables and repositories: the streets and their case counters, and the cases
 (applications, their household members and support obligors)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,13 +27,15 @@ from services.intake.domain import (
 metadata = sa.MetaData()
 
 streets = sa.Table(
-    "streets", metadata,
+    "streets",
+    metadata,
     sa.Column("code", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(40), nullable=False),
     sa.Column("abbr", sa.String(8), nullable=False, unique=True),
 )
 applications = sa.Table(
-    "applications", metadata,
+    "applications",
+    metadata,
     sa.Column("case_id", sa.String(64), primary_key=True),
     sa.Column("case_no", sa.String(40), nullable=False, unique=True),
     sa.Column("program", sa.String(20), nullable=False),
@@ -51,7 +54,8 @@ applications = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
 )
 members = sa.Table(
-    "members", metadata,
+    "members",
+    metadata,
     sa.Column("case_id", sa.String(64), sa.ForeignKey("applications.case_id"), primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(50), nullable=False),
@@ -61,7 +65,8 @@ members = sa.Table(
     sa.Column("authorisation_signed", sa.Boolean, nullable=False),
 )
 obligors = sa.Table(
-    "obligors", metadata,
+    "obligors",
+    metadata,
     sa.Column("case_id", sa.String(64), sa.ForeignKey("applications.case_id"), primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(50), nullable=False),
@@ -71,7 +76,8 @@ obligors = sa.Table(
     sa.Column("authorisation_signed", sa.Boolean, nullable=False),
 )
 case_counters = sa.Table(
-    "case_counters", metadata,
+    "case_counters",
+    metadata,
     sa.Column("street_code", sa.String(40), primary_key=True),
     sa.Column("year", sa.Integer, primary_key=True),
     sa.Column("last_sequence", sa.Integer, nullable=False),
@@ -92,75 +98,151 @@ class ApplicationRecords:
         row = self.conn.execute(query.with_for_update() if lock else query).first()
         if row is None:
             return None
-        people = self.conn.execute(select(members).where(members.c.case_id == case_id)
-                                   .order_by(members.c.position)).all()
-        household = [Member(p.name, p.id_number, p.relationship, p.authorisation_signed)
-                     for p in people]
-        applicant = next(Person(p.name, p.id_number, p.relationship)
-                         for p in people if p.is_applicant)
-        support = [Obligor(o.name, o.id_number, o.relationship, o.authorisation_signed,
-                           [Person(f["name"], f["id_number"], f["relationship"])
-                            for f in o.family_members or []])
-                   for o in self.conn.execute(select(obligors).where(obligors.c.case_id == case_id)
-                                              .order_by(obligors.c.position))]
+        people = self.conn.execute(
+            select(members).where(members.c.case_id == case_id).order_by(members.c.position)
+        ).all()
+        household = [
+            Member(p.name, p.id_number, p.relationship, p.authorisation_signed) for p in people
+        ]
+        applicant = next(
+            Person(p.name, p.id_number, p.relationship) for p in people if p.is_applicant
+        )
+        support = [
+            Obligor(
+                o.name,
+                o.id_number,
+                o.relationship,
+                o.authorisation_signed,
+                [
+                    Person(f["name"], f["id_number"], f["relationship"])
+                    for f in o.family_members or []
+                ],
+            )
+            for o in self.conn.execute(
+                select(obligors).where(obligors.c.case_id == case_id).order_by(obligors.c.position)
+            )
+        ]
         return Application(
-            case_id=row.case_id, case_no=row.case_no, program=row.program,
-            street_code=row.street_code, status=row.status, since=_since(row),
-            version=row.version, community=row.community, applicant=applicant,
-            members=household, near_relative=row.near_relative, submitted_at=row.submitted_at,
-            submitted_by=row.submitted_by, obligors=support,
+            case_id=row.case_id,
+            case_no=row.case_no,
+            program=row.program,
+            street_code=row.street_code,
+            status=row.status,
+            since=_since(row),
+            version=row.version,
+            community=row.community,
+            applicant=applicant,
+            members=household,
+            near_relative=row.near_relative,
+            submitted_at=row.submitted_at,
+            submitted_by=row.submitted_by,
+            obligors=support,
             proxy=Proxy(row.proxy["kind"], row.proxy["name"]) if row.proxy else None,
-            payment_account=PaymentAccount(row.payment_account["bank"],
-                                           row.payment_account["account_number"],
-                                           row.payment_account["holder"])
-            if row.payment_account else None,
-            materials_provided=list(row.materials_provided), accepted_at=row.accepted_at,
-            closed_at=row.closed_at, closed_reason=row.closed_reason,
+            payment_account=PaymentAccount(
+                row.payment_account["bank"],
+                row.payment_account["account_number"],
+                row.payment_account["holder"],
+            )
+            if row.payment_account
+            else None,
+            materials_provided=list(row.materials_provided),
+            accepted_at=row.accepted_at,
+            closed_at=row.closed_at,
+            closed_reason=row.closed_reason,
         )
 
     def add(self, app: Application) -> None:
-        self.conn.execute(applications.insert().values(
-            case_id=app.case_id, case_no=app.case_no, program=app.program,
-            street_code=app.street_code, community=app.community, near_relative=app.near_relative,
-            submitted_at=app.submitted_at, submitted_by=app.submitted_by,
-            proxy={"kind": app.proxy.kind, "name": app.proxy.name} if app.proxy else None,
-            payment_account={"bank": app.payment_account.bank,
-                             "account_number": app.payment_account.account_number,
-                             "holder": app.payment_account.holder}
-            if app.payment_account else None,
-            version=app.version, **_state(app),
-        ))
-        self.conn.execute(members.insert(), [
-            {"case_id": app.case_id, "position": i, "name": m.name, "id_number": m.id_number,
-             "relationship": m.relationship, "authorisation_signed": m.authorisation_signed,
-             "is_applicant": m.id_number == app.applicant.id_number}
-            for i, m in enumerate(app.members)
-        ])
+        self.conn.execute(
+            applications.insert().values(
+                case_id=app.case_id,
+                case_no=app.case_no,
+                program=app.program,
+                street_code=app.street_code,
+                community=app.community,
+                near_relative=app.near_relative,
+                submitted_at=app.submitted_at,
+                submitted_by=app.submitted_by,
+                proxy={"kind": app.proxy.kind, "name": app.proxy.name} if app.proxy else None,
+                payment_account={
+                    "bank": app.payment_account.bank,
+                    "account_number": app.payment_account.account_number,
+                    "holder": app.payment_account.holder,
+                }
+                if app.payment_account
+                else None,
+                version=app.version,
+                **_state(app),
+            )
+        )
+        self.conn.execute(
+            members.insert(),
+            [
+                {
+                    "case_id": app.case_id,
+                    "position": i,
+                    "name": m.name,
+                    "id_number": m.id_number,
+                    "relationship": m.relationship,
+                    "authorisation_signed": m.authorisation_signed,
+                    "is_applicant": m.id_number == app.applicant.id_number,
+                }
+                for i, m in enumerate(app.members)
+            ],
+        )
         if app.obligors:
-            self.conn.execute(obligors.insert(), [
-                {"case_id": app.case_id, "position": i, "name": o.name,
-                 "id_number": o.id_number, "relationship": o.relationship,
-                 "authorisation_signed": o.authorisation_signed,
-                 "family_members": [{"name": f.name, "id_number": f.id_number,
-                                     "relationship": f.relationship}
-                                    for f in o.family_members]}
-                for i, o in enumerate(app.obligors)
-            ])
+            self.conn.execute(
+                obligors.insert(),
+                [
+                    {
+                        "case_id": app.case_id,
+                        "position": i,
+                        "name": o.name,
+                        "id_number": o.id_number,
+                        "relationship": o.relationship,
+                        "authorisation_signed": o.authorisation_signed,
+                        "family_members": [
+                            {
+                                "name": f.name,
+                                "id_number": f.id_number,
+                                "relationship": f.relationship,
+                            }
+                            for f in o.family_members
+                        ],
+                    }
+                    for i, o in enumerate(app.obligors)
+                ],
+            )
 
     def save(self, app: Application) -> None:
         """Store the case's state, materials and who has signed an authorisation, from the
         version it was read in (409 ``concurrent_update`` otherwise), and count the save."""
-        result = self.conn.execute(update(applications).where(and_(
-            applications.c.case_id == app.case_id, applications.c.version == app.version,
-        )).values(version=app.version + 1, **_state(app)))
+        result = self.conn.execute(
+            update(applications)
+            .where(
+                and_(
+                    applications.c.case_id == app.case_id,
+                    applications.c.version == app.version,
+                )
+            )
+            .values(version=app.version + 1, **_state(app))
+        )
         if result.rowcount != 1:
             raise stale(app)
-        for table, signed in ((members, [m.authorisation_signed for m in app.members]),
-                              (obligors, [o.authorisation_signed for o in app.obligors])):
+        for table, signed in (
+            (members, [m.authorisation_signed for m in app.members]),
+            (obligors, [o.authorisation_signed for o in app.obligors]),
+        ):
             for i, flag in enumerate(signed):
-                self.conn.execute(update(table).where(and_(
-                    table.c.case_id == app.case_id, table.c.position == i,
-                )).values(authorisation_signed=flag))
+                self.conn.execute(
+                    update(table)
+                    .where(
+                        and_(
+                            table.c.case_id == app.case_id,
+                            table.c.position == i,
+                        )
+                    )
+                    .values(authorisation_signed=flag)
+                )
         app.version += 1
 
     def open_case_no_for(self, program: str, id_numbers: list[str]) -> str | None:
@@ -168,19 +250,32 @@ class ApplicationRecords:
         row = self.conn.execute(
             select(applications.c.case_no)
             .join(members, members.c.case_id == applications.c.case_id)
-            .where(and_(applications.c.program == program,
-                        applications.c.status.in_(OPEN_STATUSES),
-                        members.c.id_number.in_(id_numbers)))
-            .limit(1)).first()
+            .where(
+                and_(
+                    applications.c.program == program,
+                    applications.c.status.in_(OPEN_STATUSES),
+                    members.c.id_number.in_(id_numbers),
+                )
+            )
+            .limit(1)
+        ).first()
         return row.case_no if row else None
 
     def awaiting_materials(self, street_code: str | None, limit: int) -> list[dict[str, Any]]:
         """Applications still waiting for materials, oldest first (IN-6)."""
-        query = (select(applications.c.case_id, applications.c.case_no, applications.c.program,
-                        applications.c.street_code, applications.c.community,
-                        applications.c.submitted_at)
-                 .where(applications.c.status == AWAITING_MATERIALS)
-                 .order_by(applications.c.submitted_at).limit(limit))
+        query = (
+            select(
+                applications.c.case_id,
+                applications.c.case_no,
+                applications.c.program,
+                applications.c.street_code,
+                applications.c.community,
+                applications.c.submitted_at,
+            )
+            .where(applications.c.status == AWAITING_MATERIALS)
+            .order_by(applications.c.submitted_at)
+            .limit(limit)
+        )
         if street_code:
             query = query.where(applications.c.street_code == street_code)
         return [dict(row._mapping) for row in self.conn.execute(query)]
@@ -201,21 +296,34 @@ class StreetRegister:
         row = self.conn.execute(
             select(case_counters.c.last_sequence)
             .where(and_(case_counters.c.street_code == street_code, case_counters.c.year == year))
-            .with_for_update()).first()
+            .with_for_update()
+        ).first()
         if row is None:
-            self.conn.execute(case_counters.insert().values(
-                street_code=street_code, year=year, last_sequence=1))
+            self.conn.execute(
+                case_counters.insert().values(street_code=street_code, year=year, last_sequence=1)
+            )
             return 1
-        self.conn.execute(update(case_counters).where(and_(
-            case_counters.c.street_code == street_code, case_counters.c.year == year,
-        )).values(last_sequence=row.last_sequence + 1))
+        self.conn.execute(
+            update(case_counters)
+            .where(
+                and_(
+                    case_counters.c.street_code == street_code,
+                    case_counters.c.year == year,
+                )
+            )
+            .values(last_sequence=row.last_sequence + 1)
+        )
         return int(row.last_sequence) + 1
 
 
 def _state(app: Application) -> dict[str, Any]:
-    return {"status": app.status, "accepted_at": app.accepted_at,
-            "materials_provided": list(app.materials_provided), "closed_at": app.closed_at,
-            "closed_reason": app.closed_reason}
+    return {
+        "status": app.status,
+        "accepted_at": app.accepted_at,
+        "materials_provided": list(app.materials_provided),
+        "closed_at": app.closed_at,
+        "closed_reason": app.closed_reason,
+    }
 
 
 def _since(row: Any) -> Any:
@@ -230,8 +338,11 @@ def _since(row: Any) -> Any:
 def seed(conn: Any, reference: Any) -> None:
     """Load the district's streets; existing rows are left as an administrator edited them."""
     known = {r.code for r in conn.execute(select(streets.c.code))}
-    rows = [{"code": s["code"], "name": s["name"], "abbr": s["abbr"]}
-            for s in reference.streets() if s["code"] not in known]
+    rows = [
+        {"code": s["code"], "name": s["name"], "abbr": s["abbr"]}
+        for s in reference.streets()
+        if s["code"] not in known
+    ]
     if rows:
         conn.execute(streets.insert(), rows)
 

@@ -8,6 +8,7 @@ changes it and returns the ``Effects`` the kit applies: the written notice, the
 States: ``awaiting_materials`` (the notice listed every missing item, IN-6) → ``accepted``
 once nothing is missing; either → ``closed`` when the case is decided or withdrawn.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Street:
 @dataclass
 class Person:
     """The applicant, or a member of a support obligor's family."""
+
     name: str
     id_number: str
     relationship: str
@@ -49,6 +51,7 @@ class Person:
 class Member:
     """A co-residing family member; ``authorisation_signed``: the verification authorisation
     of IN-7."""
+
     name: str
     id_number: str
     relationship: str
@@ -58,6 +61,7 @@ class Member:
 @dataclass
 class Obligor:
     """A support obligor and the obligor's own family members (IN-3)."""
+
     name: str
     id_number: str
     relationship: str
@@ -68,6 +72,7 @@ class Obligor:
 @dataclass(frozen=True)
 class Proxy:
     """Who filed for the applicant (IN-1, IN-2, ORG-6): the residents' committee or a person."""
+
     kind: str
     name: str
 
@@ -82,6 +87,7 @@ class PaymentAccount:
 @dataclass(frozen=True)
 class MissingItem:
     """One item the written notice asks for: a material, or a person's authorisation."""
+
     item: str
     label: str
     name: str | None = None
@@ -91,6 +97,7 @@ class MissingItem:
 @dataclass(kw_only=True)
 class Application(CaseAggregate):
     """What intake holds about one case: the household, who filed, the materials."""
+
     service: ClassVar[str] = "intake"
 
     community: str
@@ -110,6 +117,7 @@ class Application(CaseAggregate):
 
 # -- filing -------------------------------------------------------------------------------
 
+
 def case_number(street: Street, at: datetime, sequence: int) -> str:
     """Readable and unique per street and year: ``SGZ-2026-00042``."""
     return f"{street.abbr}-{local_date(at).year}-{sequence:05d}"
@@ -120,7 +128,9 @@ def refuse_duplicate(program: str, open_case_no: str | None) -> None:
     if open_case_no:
         raise Conflict(
             f"an open {program} case {open_case_no} already covers a member of this household",
-            field="members", code="duplicate_open_case", details={"case_no": open_case_no},
+            field="members",
+            code="duplicate_open_case",
+            details={"case_no": open_case_no},
         )
 
 
@@ -135,8 +145,11 @@ def filing_proxy(request: dict[str, Any], actor: Actor) -> Proxy | None:
     if proxy is None:
         return Proxy(RESIDENTS_COMMITTEE, f"{request['community']}居民委员会")
     if proxy.kind != RESIDENTS_COMMITTEE:  # ORG-6
-        raise ValidationFailed("a community worker files for the residents' committee",
-                               field="proxy.kind", code="invalid_proxy")
+        raise ValidationFailed(
+            "a community worker files for the residents' committee",
+            field="proxy.kind",
+            code="invalid_proxy",
+        )
     return proxy
 
 
@@ -151,10 +164,10 @@ def required_materials(program: str, has_obligors: bool, has_proxy: bool) -> lis
         "written_application": program == "tekun",  # IN-2: the person applies in writing
         "household_id_cards": True,
         "household_register": True,
-        "economic_declaration": True,                # IN-7: a truthful declaration
+        "economic_declaration": True,  # IN-7: a truthful declaration
         "obligor_id_cards": has_obligors,
         "obligor_household_registers": has_obligors,
-        "entrustment": has_proxy,                    # IN-1, IN-2: the applicant entrusts
+        "entrustment": has_proxy,  # IN-1, IN-2: the applicant entrusts
     }
     return [code for code in MATERIALS if wanted[code]]
 
@@ -163,27 +176,49 @@ def missing_items(app: Application) -> list[MissingItem]:
     """Everything still missing, all at once (IN-6): materials, then unsigned authorisations
     of members and obligors (IN-7)."""
     provided = set(app.materials_provided)
-    items = [MissingItem(code, MATERIALS[code])
-             for code in required_materials(app.program, bool(app.obligors), bool(app.proxy))
-             if code not in provided]
+    items = [
+        MissingItem(code, MATERIALS[code])
+        for code in required_materials(app.program, bool(app.obligors), bool(app.proxy))
+        if code not in provided
+    ]
     people: list[Member | Obligor] = [*app.members, *app.obligors]
-    items.extend(MissingItem("authorisation", f"{person.name}签署的家庭经济状况核对授权书",
-                             person.name, person.id_number)
-                 for person in people if not person.authorisation_signed)
+    items.extend(
+        MissingItem(
+            "authorisation",
+            f"{person.name}签署的家庭经济状况核对授权书",
+            person.name,
+            person.id_number,
+        )
+        for person in people
+        if not person.authorisation_signed
+    )
     return items
 
 
-def open_application(request: dict[str, Any], street: Street, actor: Actor, *, case_id: str,
-                     sequence: int, now: datetime) -> tuple[Application, Effects]:
+def open_application(
+    request: dict[str, Any],
+    street: Street,
+    actor: Actor,
+    *,
+    case_id: str,
+    sequence: int,
+    now: datetime,
+) -> tuple[Application, Effects]:
     """A new case from a validated ``intake.submit_application`` request: accepted at once
     when complete (IN-1 / IN-2, then IN-6), otherwise waiting for materials with the one
     written notice listing every missing item (IN-6)."""
     app = Application(
-        case_id=case_id, case_no=case_number(street, now, sequence),
-        program=request["program"], street_code=street.code, status=AWAITING_MATERIALS,
-        since=now, community=request["community"], applicant=_person(request["applicant"]),
+        case_id=case_id,
+        case_no=case_number(street, now, sequence),
+        program=request["program"],
+        street_code=street.code,
+        status=AWAITING_MATERIALS,
+        since=now,
+        community=request["community"],
+        applicant=_person(request["applicant"]),
         members=[_member(m) for m in request["members"]],
-        near_relative=bool(request.get("near_relative", False)), submitted_at=now,
+        near_relative=bool(request.get("near_relative", False)),
+        submitted_at=now,
         submitted_by=actor.user_id,
         obligors=[_obligor(o) for o in request.get("obligors") or []],
         proxy=filing_proxy(request, actor),
@@ -193,10 +228,11 @@ def open_application(request: dict[str, Any], street: Street, actor: Actor, *, c
     missing = missing_items(app)
     if not missing:
         return app, progress("application_submitted", filing_rule(app.program)).then(
-            accept(app, now))
-    return app, progress("application_submitted", "IN-6",
-                         note=f"missing {len(missing)} item(s)").issue(
-        notices.materials_notice(app, street, missing, now))
+            accept(app, now)
+        )
+    return app, progress(
+        "application_submitted", "IN-6", note=f"missing {len(missing)} item(s)"
+    ).issue(notices.materials_notice(app, street, missing, now))
 
 
 def accept(app: Application, now: datetime) -> Effects:
@@ -204,12 +240,16 @@ def accept(app: Application, now: datetime) -> Effects:
     the case on ``application.accepted``."""
     app.move((AWAITING_MATERIALS,), ACCEPTED, now, "accept")
     app.accepted_at = now
-    return (Effects().record("application_accepted", "IN-6")
-            .emit("application.accepted", accepted_event(app)))
+    return (
+        Effects()
+        .record("application_accepted", "IN-6")
+        .emit("application.accepted", accepted_event(app))
+    )
 
 
-def supply(app: Application, materials: list[str], authorisations: list[str],
-           now: datetime) -> Effects:
+def supply(
+    app: Application, materials: list[str], authorisations: list[str], now: datetime
+) -> Effects:
     """Record what was handed in after the notice (IN-6) and who has now signed the
     authorisation (IN-7); accepted once nothing is missing."""
     app.require_state((AWAITING_MATERIALS,), "supply_materials")
@@ -217,8 +257,11 @@ def supply(app: Application, materials: list[str], authorisations: list[str],
     people = {person.id_number: person for person in signers}
     for i, id_number in enumerate(authorisations):
         if id_number not in people:
-            raise ValidationFailed("not a member or support obligor of this household",
-                                   field=f"authorisations.{i}", code="unknown_person")
+            raise ValidationFailed(
+                "not a member or support obligor of this household",
+                field=f"authorisations.{i}",
+                code="unknown_person",
+            )
     for id_number in authorisations:
         people[id_number].authorisation_signed = True  # IN-7
     app.materials_provided = sorted(set(app.materials_provided) | set(materials))
@@ -228,6 +271,7 @@ def supply(app: Application, materials: list[str], authorisations: list[str],
 
 
 # -- closing ------------------------------------------------------------------------------
+
 
 def closing(event_type: str, payload: dict[str, Any]) -> tuple[str, str, datetime]:
     """Why, under which rule and when a case ends, from ``decision.made`` or
@@ -250,49 +294,68 @@ def close(app: Application, reason: str, rule_id: str, at: datetime) -> Effects:
 
 # -- what others see ----------------------------------------------------------------------
 
+
 def person_view(person: Person | Member) -> dict[str, Any]:
-    view: dict[str, Any] = {"name": person.name, "id_number": person.id_number,
-                            "relationship": person.relationship}
+    view: dict[str, Any] = {
+        "name": person.name,
+        "id_number": person.id_number,
+        "relationship": person.relationship,
+    }
     if isinstance(person, Member):
         view["authorisation_signed"] = person.authorisation_signed
     return view
 
 
 def obligor_view(obligor: Obligor) -> dict[str, Any]:
-    return {"name": obligor.name, "id_number": obligor.id_number,
-            "relationship": obligor.relationship,
-            "authorisation_signed": obligor.authorisation_signed,
-            "family_members": [person_view(p) for p in obligor.family_members]}
+    return {
+        "name": obligor.name,
+        "id_number": obligor.id_number,
+        "relationship": obligor.relationship,
+        "authorisation_signed": obligor.authorisation_signed,
+        "family_members": [person_view(p) for p in obligor.family_members],
+    }
 
 
 def accepted_event(app: Application) -> dict[str, Any]:
     """The payload of ``application.accepted``."""
     proxy, account = app.proxy, app.payment_account
     return {
-        "case_id": app.case_id, "case_no": app.case_no, "program": app.program,
-        "street_code": app.street_code, "community": app.community,
+        "case_id": app.case_id,
+        "case_no": app.case_no,
+        "program": app.program,
+        "street_code": app.street_code,
+        "community": app.community,
         "applicant": person_view(app.applicant),
         "members": [person_view(m) for m in app.members],
         "obligors": [obligor_view(o) for o in app.obligors],
         "proxy": {"kind": proxy.kind, "name": proxy.name} if proxy else None,
-        "payment_account": {"bank": account.bank, "account_number": account.account_number,
-                            "holder": account.holder} if account else None,
-        "near_relative": app.near_relative, "accepted_at": app.accepted_at,
+        "payment_account": {
+            "bank": account.bank,
+            "account_number": account.account_number,
+            "holder": account.holder,
+        }
+        if account
+        else None,
+        "near_relative": app.near_relative,
+        "accepted_at": app.accepted_at,
     }
 
 
 def missing_view(item: MissingItem) -> dict[str, Any]:
-    return {"item": item.item, "label": item.label, "name": item.name,
-            "id_number": item.id_number}
+    return {"item": item.item, "label": item.label, "name": item.name, "id_number": item.id_number}
 
 
 def case_view(app: Application, documents: list[dict[str, Any]]) -> dict[str, Any]:
     """``intake.get_case``: the household, materials and documents (the timeline is
     supervision's)."""
     return {
-        **accepted_event(app), "status": app.status, "submitted_at": app.submitted_at,
-        "submitted_by": app.submitted_by, "closed_at": app.closed_at,
-        "closed_reason": app.closed_reason, "materials_provided": list(app.materials_provided),
+        **accepted_event(app),
+        "status": app.status,
+        "submitted_at": app.submitted_at,
+        "submitted_by": app.submitted_by,
+        "closed_at": app.closed_at,
+        "closed_reason": app.closed_reason,
+        "materials_provided": list(app.materials_provided),
         "materials_missing": [missing_view(m) for m in missing_items(app)],
         "documents": documents,
     }
@@ -300,19 +363,28 @@ def case_view(app: Application, documents: list[dict[str, Any]]) -> dict[str, An
 
 # -- from a request -----------------------------------------------------------------------
 
+
 def _person(data: dict[str, Any]) -> Person:
     return Person(data["name"], data["id_number"], data["relationship"])
 
 
 def _member(data: dict[str, Any]) -> Member:
-    return Member(data["name"], data["id_number"], data["relationship"],
-                  bool(data.get("authorisation_signed", False)))
+    return Member(
+        data["name"],
+        data["id_number"],
+        data["relationship"],
+        bool(data.get("authorisation_signed", False)),
+    )
 
 
 def _obligor(data: dict[str, Any]) -> Obligor:
-    return Obligor(data["name"], data["id_number"], data["relationship"],
-                   bool(data["authorisation_signed"]),
-                   [_person(p) for p in data.get("family_members") or []])
+    return Obligor(
+        data["name"],
+        data["id_number"],
+        data["relationship"],
+        bool(data["authorisation_signed"]),
+        [_person(p) for p in data.get("family_members") or []],
+    )
 
 
 def _proxy(data: dict[str, Any] | None) -> Proxy | None:

@@ -5,6 +5,7 @@ Each is declared with the step skeleton of ``hqcore.steps``, which validates the
 loads the acting user (and for a case step the locked case), checks role, street and state,
 saves the case and applies the effects the domain returns. The rules are in ``domain``.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -24,8 +25,7 @@ class Cases(CaseStore[Application], Protocol):
 
     def open_case_no_for(self, program: str, id_numbers: list[str]) -> str | None: ...
 
-    def awaiting_materials(self, street_code: str | None, limit: int
-                           ) -> list[dict[str, Any]]: ...
+    def awaiting_materials(self, street_code: str | None, limit: int) -> list[dict[str, Any]]: ...
 
 
 class Streets(Protocol):
@@ -38,6 +38,7 @@ class Streets(Protocol):
 
 class IntakeUnitOfWork(Protocol):
     """What intake's handlers use of a unit of work (real or fake)."""
+
     cases: Cases
     streets: Streets
     documents: Any
@@ -59,6 +60,7 @@ def view(case: Application, ctx: Ctx) -> dict[str, Any]:
 
 # -- steps ------------------------------------------------------------------------------------
 
+
 @step("intake.submit_application", roles=domain.FILERS)
 def submit_application(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """A community worker (for the family, ORG-6) or a clerk of the street files an
@@ -67,23 +69,32 @@ def submit_application(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     uow = _uow(ctx)
     street = uow.streets.get(request["street_code"])
     if street is None:
-        raise NotFound(f"unknown street {request['street_code']!r}", field="street_code",
-                       code="unknown_street")
+        raise NotFound(
+            f"unknown street {request['street_code']!r}", field="street_code", code="unknown_street"
+        )
     ctx.authorize(domain.FILERS, street.code, "submit_application")
     # Taking the street's counter row first also serialises the duplicate check.
     sequence = uow.streets.next_sequence(street.code, local_date(ctx.now).year)
-    domain.refuse_duplicate(request["program"], uow.cases.open_case_no_for(
-        request["program"], [m["id_number"] for m in request["members"]]))
-    app, effects = domain.open_application(request, street, ctx.require_actor(),
-                                           case_id=str(uuid.uuid4()), sequence=sequence,
-                                           now=ctx.now)
+    domain.refuse_duplicate(
+        request["program"],
+        uow.cases.open_case_no_for(
+            request["program"], [m["id_number"] for m in request["members"]]
+        ),
+    )
+    app, effects = domain.open_application(
+        request,
+        street,
+        ctx.require_actor(),
+        case_id=str(uuid.uuid4()),
+        sequence=sequence,
+        now=ctx.now,
+    )
     uow.cases.add(app)
     ctx.apply(app, effects)
     return view(app, ctx)
 
 
-@case_step("intake.supply_materials", roles=domain.FILERS,
-           states=(domain.AWAITING_MATERIALS,))
+@case_step("intake.supply_materials", roles=domain.FILERS, states=(domain.AWAITING_MATERIALS,))
 def supply_materials(request: dict[str, Any], case: Application, ctx: Ctx) -> Effects:
     """Materials and signed authorisations handed in after the notice (IN-6, IN-7); the case
     is accepted once nothing is missing."""
@@ -104,6 +115,7 @@ def list_awaiting_materials(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]
 
 
 # -- events -----------------------------------------------------------------------------------
+
 
 @on_case_event("decision.made", "verification.withdrawn")
 def on_case_ended(event: Any, case: Application, ctx: Ctx) -> Effects:

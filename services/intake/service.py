@@ -1,6 +1,7 @@
 """The intake service: a street's handling agency takes applications, asks once for whatever is
 missing and accepts the complete ones (IN-1, IN-2, IN-3, IN-6, IN-7, ORG-6). Entrypoints only:
 the steps are in ``handlers``, the rules in ``domain``."""
+
 from __future__ import annotations
 
 from nameko.rpc import rpc
@@ -14,8 +15,12 @@ from services.intake import adapters, handlers, notices
 
 class IntakeService(CaseService):
     name = "intake"
-    work = UnitOfWorkProvider(adapters.TABLES, repositories=adapters.REPOSITORIES,
-                              templates=notices.TEMPLATES, view=handlers.view)
+    work = UnitOfWorkProvider(
+        adapters.TABLES,
+        repositories=adapters.REPOSITORIES,
+        templates=notices.TEMPLATES,
+        view=handlers.view,
+    )
 
     @rpc(expected_exceptions=EXPECTED, sensitive_arguments=("application",))
     def submit_application(self, application=None, actor=None):

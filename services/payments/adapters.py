@@ -1,4 +1,5 @@
 """Payments' tables: case records and the monthly payment schedules (PA-1)."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,8 @@ metadata = sa.MetaData()
 TABLES = {**platform_tables(metadata), "case_records": case_records_table(metadata)}
 
 payment_schedules = sa.Table(
-    "payment_schedules", metadata,
+    "payment_schedules",
+    metadata,
     sa.Column("case_id", sa.String(64), primary_key=True),
     sa.Column("case_no", sa.String(40), nullable=False),
     sa.Column("program", sa.String(20), nullable=False),
@@ -54,11 +56,20 @@ class ScheduleRepository:
         condition = payment_schedules.c.first_month <= month
         if street_code is not None:
             condition = and_(condition, payment_schedules.c.street_code == street_code)
-        rows = self._conn.execute(select(payment_schedules).where(condition).order_by(
-            payment_schedules.c.street_code, payment_schedules.c.case_no)).all()
-        return [Schedule(**{**{k: v for k, v in row._mapping.items() if k != "scheduled_at"},
-                            "payee_account": json.loads(row.payee_account)
-                            if row.payee_account else None}) for row in rows]
+        rows = self._conn.execute(
+            select(payment_schedules)
+            .where(condition)
+            .order_by(payment_schedules.c.street_code, payment_schedules.c.case_no)
+        ).all()
+        return [
+            Schedule(
+                **{
+                    **{k: v for k, v in row._mapping.items() if k != "scheduled_at"},
+                    "payee_account": json.loads(row.payee_account) if row.payee_account else None,
+                }
+            )
+            for row in rows
+        ]
 
 
 # ``uow.<name>`` for each unit of work (``hqcore.providers.UnitOfWorkProvider``).

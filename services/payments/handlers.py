@@ -4,6 +4,7 @@ Each is declared with the step skeleton of ``hqcore.steps``: events are applied 
 event, about a case loaded locked and saved with its version check; the read is authorised
 here. The rules themselves are in ``domain``.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,6 +28,7 @@ class Schedules(Protocol):
 
 class PaymentsUnitOfWork(Protocol):
     """What payments' handlers use of a unit of work (real or fake)."""
+
     cases: CaseStore[PaymentCase]
     schedules: Schedules
     deadlines: Any
@@ -42,12 +44,18 @@ def _uow(ctx: Ctx) -> PaymentsUnitOfWork:
 
 def view(case: PaymentCase, ctx: Ctx) -> dict[str, Any]:
     """``payments.get_case``: the case as payments holds it, with its schedule."""
-    return {"service": ctx.service, "case_id": case.case_id, "status": case.status,
-            "since": case.since, "details": domain.details(case),
-            "deadlines": [deadline_view(d) for d in _uow(ctx).deadlines.for_case(case.case_id)]}
+    return {
+        "service": ctx.service,
+        "case_id": case.case_id,
+        "status": case.status,
+        "since": case.since,
+        "details": domain.details(case),
+        "deadlines": [deadline_view(d) for d in _uow(ctx).deadlines.for_case(case.case_id)],
+    }
 
 
 # -- events -----------------------------------------------------------------------------------
+
 
 @on_event("application.accepted")
 def on_application_accepted(event: Any, ctx: Ctx) -> Opened[PaymentCase] | None:
@@ -70,6 +78,7 @@ def on_decision_made(event: Any, case: PaymentCase, ctx: Ctx) -> Effects:
 
 # -- reads ------------------------------------------------------------------------------------
 
+
 @step("payments.list_payments", roles=PAYMENT_VIEWERS)
 def list_payments(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """PA-1: the payments due in ``month``; street staff see their street (another is 403
@@ -78,5 +87,9 @@ def list_payments(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     street = domain.payee_street(request["street_code"], actor.street_code, actor.is_district)
     ctx.authorize(PAYMENT_VIEWERS, street, "list_payments")
     plans = _uow(ctx).schedules.due(request["month"], street)
-    return {"month": request["month"], "street_code": street,
-            "payments": [plan.view() for plan in plans], "total_fen": domain.month_total(plans)}
+    return {
+        "month": request["month"],
+        "street_code": street,
+        "payments": [plan.view() for plan in plans],
+        "total_fen": domain.month_total(plans),
+    }

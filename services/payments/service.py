@@ -1,5 +1,6 @@
 """The payments service: schedules the monthly payment of an approved case (PA-1).
 Entrypoints only: the events and the read are in ``handlers``, the rules in ``domain``."""
+
 from __future__ import annotations
 
 from nameko.rpc import rpc
@@ -13,8 +14,9 @@ from services.payments import adapters, handlers
 
 class PaymentsService(CaseService):
     name = "payments"
-    work = UnitOfWorkProvider(adapters.TABLES, repositories=adapters.REPOSITORIES,
-                              view=handlers.view)
+    work = UnitOfWorkProvider(
+        adapters.TABLES, repositories=adapters.REPOSITORIES, view=handlers.view
+    )
 
     @subscribe("application.accepted")
     def on_application_accepted(self, event):

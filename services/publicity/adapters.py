@@ -1,4 +1,5 @@
 """Publicity's tables: case records, running publicity periods, deliberation bodies."""
+
 from __future__ import annotations
 
 import json
@@ -18,19 +19,25 @@ DEMO_BODIES = Path(__file__).parent / "data" / "deliberation_bodies.json"
 metadata = sa.MetaData()
 # The publicities now running, one per case: what the end-of-publicity timer looks at (PU-1).
 publicity_periods = sa.Table(
-    "publicity_periods", metadata,
+    "publicity_periods",
+    metadata,
     sa.Column("case_id", sa.String(64), primary_key=True),
     sa.Column("ends_at", UtcDateTime, nullable=False, index=True),
 )
 deliberation_bodies = sa.Table(
-    "deliberation_bodies", metadata,
+    "deliberation_bodies",
+    metadata,
     sa.Column("street_code", sa.String(40), primary_key=True),
     sa.Column("members", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("updated_by", sa.String(64), nullable=False),
 )
-TABLES = {**platform_tables(metadata), "case_records": case_records_table(metadata),
-          "publicity_periods": publicity_periods, "deliberation_bodies": deliberation_bodies}
+TABLES = {
+    **platform_tables(metadata),
+    "case_records": case_records_table(metadata),
+    "publicity_periods": publicity_periods,
+    "deliberation_bodies": deliberation_bodies,
+}
 
 
 def cases(conn: Any) -> CaseRecords[PublicityCase]:
@@ -46,14 +53,19 @@ class PeriodRepository:
         self._conn.execute(publicity_periods.insert().values(case_id=case_id, ends_at=ends_at))
 
     def stop(self, case_id: str) -> None:
-        self._conn.execute(delete(publicity_periods).where(
-            publicity_periods.c.case_id == case_id))
+        self._conn.execute(delete(publicity_periods).where(publicity_periods.c.case_id == case_id))
 
     def ended(self, now: datetime, limit: int = 200) -> list[str]:
         """Cases whose publicity reached its end instant (PU-1)."""
-        return [r.case_id for r in self._conn.execute(
-            select(publicity_periods.c.case_id).where(publicity_periods.c.ends_at <= now)
-            .order_by(publicity_periods.c.ends_at).limit(limit))]
+        return [
+            r.case_id
+            for r in self._conn.execute(
+                select(publicity_periods.c.case_id)
+                .where(publicity_periods.c.ends_at <= now)
+                .order_by(publicity_periods.c.ends_at)
+                .limit(limit)
+            )
+        ]
 
 
 class BodyRepository:
@@ -63,20 +75,30 @@ class BodyRepository:
         self._conn = conn
 
     def get(self, street_code: str) -> dict | None:
-        row = self._conn.execute(select(deliberation_bodies).where(
-            deliberation_bodies.c.street_code == street_code)).first()
+        row = self._conn.execute(
+            select(deliberation_bodies).where(deliberation_bodies.c.street_code == street_code)
+        ).first()
         if row is None:
             return None
-        return {"street_code": row.street_code, "members": json.loads(row.members),
-                "updated_at": row.updated_at, "updated_by": row.updated_by}
+        return {
+            "street_code": row.street_code,
+            "members": json.loads(row.members),
+            "updated_at": row.updated_at,
+            "updated_by": row.updated_by,
+        }
 
-    def replace(self, street_code: str, members: list[dict], now: datetime,
-                user_id: str) -> None:
-        self._conn.execute(delete(deliberation_bodies).where(
-            deliberation_bodies.c.street_code == street_code))
-        self._conn.execute(deliberation_bodies.insert().values(
-            street_code=street_code, members=json.dumps(members, ensure_ascii=False),
-            updated_at=now, updated_by=user_id))
+    def replace(self, street_code: str, members: list[dict], now: datetime, user_id: str) -> None:
+        self._conn.execute(
+            delete(deliberation_bodies).where(deliberation_bodies.c.street_code == street_code)
+        )
+        self._conn.execute(
+            deliberation_bodies.insert().values(
+                street_code=street_code,
+                members=json.dumps(members, ensure_ascii=False),
+                updated_at=now,
+                updated_by=user_id,
+            )
+        )
 
 
 def seed(conn, reference) -> None:

@@ -4,6 +4,7 @@ Each is declared with the step skeleton of ``hqcore.steps``, which validates the
 loads the acting user and the locked case, checks role, street and state, saves the case and
 applies the effects the domain returns. The rules themselves are in ``domain``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -38,12 +39,14 @@ class Periods(Protocol):
 class Bodies(Protocol):
     def get(self, street_code: str) -> dict[str, Any] | None: ...
 
-    def replace(self, street_code: str, members: list[dict[str, Any]], now: Any,
-                user_id: str) -> None: ...
+    def replace(
+        self, street_code: str, members: list[dict[str, Any]], now: Any, user_id: str
+    ) -> None: ...
 
 
 class PublicityUnitOfWork(Protocol):
     """What publicity's handlers use of a unit of work (real or fake)."""
+
     cases: CaseStore[PublicityCase]
     periods: Periods
     bodies: Bodies
@@ -62,22 +65,32 @@ def _uow(ctx: Ctx) -> PublicityUnitOfWork:
 def view(case: PublicityCase, ctx: Ctx) -> dict[str, Any]:
     """``publicity.get_case``: the case as publicity holds it, its documents and deadlines."""
     uow = _uow(ctx)
-    return {"service": ctx.service, "case_id": case.case_id, "status": case.status,
-            "since": case.since, "details": {
-                **domain.details(case),
-                "documents": [d.ref() for d in uow.documents.for_case(case.case_id)]},
-            "deadlines": [deadline_view(d) for d in uow.deadlines.for_case(case.case_id)]}
+    return {
+        "service": ctx.service,
+        "case_id": case.case_id,
+        "status": case.status,
+        "since": case.since,
+        "details": {
+            **domain.details(case),
+            "documents": [d.ref() for d in uow.documents.for_case(case.case_id)],
+        },
+        "deadlines": [deadline_view(d) for d in uow.deadlines.for_case(case.case_id)],
+    }
 
 
 def _body(ctx: Ctx, street_code: str) -> dict[str, Any]:
     body = _uow(ctx).bodies.get(street_code)
     if body is None:
-        raise NotFound(f"street {street_code} has no deliberation body (PU-5)",
-                       field="street_code", code="no_deliberation_body")
+        raise NotFound(
+            f"street {street_code} has no deliberation body (PU-5)",
+            field="street_code",
+            code="no_deliberation_body",
+        )
     return body
 
 
 # -- events -----------------------------------------------------------------------------------
+
 
 @on_event("application.accepted")
 def on_application_accepted(event: Any, ctx: Ctx) -> Opened[PublicityCase]:
@@ -110,33 +123,44 @@ def _close(case: PublicityCase, ctx: Ctx, reason: str) -> Effects:
 
 # -- steps ------------------------------------------------------------------------------------
 
-@case_step("publicity.record_preliminary_opinion", roles=(CLERK,),
-           states=(domain.AWAITING_OPINION,))
-def record_preliminary_opinion(request: dict[str, Any], case: PublicityCase, ctx: Ctx
-                               ) -> Effects:
+
+@case_step(
+    "publicity.record_preliminary_opinion", roles=(CLERK,), states=(domain.AWAITING_OPINION,)
+)
+def record_preliminary_opinion(request: dict[str, Any], case: PublicityCase, ctx: Ctx) -> Effects:
     """PU-1: publicise the preliminary opinion for 5 D (PU-4: after a major dispute)."""
-    effects = domain.record_preliminary_opinion(case, request["opinion"], request["summary"],
-                                                ctx.now, ctx.calendar, ctx.new_document_id())
+    effects = domain.record_preliminary_opinion(
+        case, request["opinion"], request["summary"], ctx.now, ctx.calendar, ctx.new_document_id()
+    )
     _uow(ctx).periods.start(case.case_id, domain.ends_at(case.current_round))
     return effects
 
 
-@case_step("publicity.record_objection", roles=(COMMUNITY_WORKER, CLERK),
-           states=(domain.PUBLICITY,))
+@case_step(
+    "publicity.record_objection", roles=(COMMUNITY_WORKER, CLERK), states=(domain.PUBLICITY,)
+)
 def record_objection(request: dict[str, Any], case: PublicityCase, ctx: Ctx) -> Effects:
     """PU-3: an objection during publicity sends the case back to investigation."""
-    effects = domain.record_objection(case, request["objector"], request["detail"], ctx.now,
-                                      ctx.require_actor().user_id)
+    effects = domain.record_objection(
+        case, request["objector"], request["detail"], ctx.now, ctx.require_actor().user_id
+    )
     _uow(ctx).periods.stop(case.case_id)
     return effects
 
 
-@case_step("publicity.record_major_dispute", roles=(CLERK, DISTRICT_OFFICER),
-           states=(domain.PUBLICITY,))
+@case_step(
+    "publicity.record_major_dispute", roles=(CLERK, DISTRICT_OFFICER), states=(domain.PUBLICITY,)
+)
 def record_major_dispute(request: dict[str, Any], case: PublicityCase, ctx: Ctx) -> Effects:
     """PU-4: a major dispute: investigate again, new opinion within 10 WD."""
-    effects = domain.record_major_dispute(case, request["source"], request["detail"], ctx.now,
-                                          ctx.require_actor().user_id, ctx.calendar)
+    effects = domain.record_major_dispute(
+        case,
+        request["source"],
+        request["detail"],
+        ctx.now,
+        ctx.require_actor().user_id,
+        ctx.calendar,
+    )
     _uow(ctx).periods.stop(case.case_id)
     return effects
 
@@ -146,16 +170,24 @@ def record_deliberation(request: dict[str, Any], case: PublicityCase, ctx: Ctx) 
     """PU-5 to PU-7: the body's conclusion, minuted into the family's file."""
     body = _body(ctx, case.street_code)
     return domain.record_deliberation(
-        case, body["members"], request["members_present"], request["conclusion"],
-        request["minutes"], request["signed_off_by"],
-        request["leadership_meeting_approved_on"], ctx.now, ctx.new_document_id())
+        case,
+        body["members"],
+        request["members_present"],
+        request["conclusion"],
+        request["minutes"],
+        request["signed_off_by"],
+        request["leadership_meeting_approved_on"],
+        ctx.now,
+        ctx.new_document_id(),
+    )
 
 
 @step("publicity.set_deliberation_body", roles=(STREET_LEADER, DISTRICT_OFFICER))
 def set_deliberation_body(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """PU-5: the street's leader in charge (or the district) sets the street's body."""
-    ctx.authorize((STREET_LEADER, DISTRICT_OFFICER), request["street_code"],
-                  "set_deliberation_body")
+    ctx.authorize(
+        (STREET_LEADER, DISTRICT_OFFICER), request["street_code"], "set_deliberation_body"
+    )
     members = domain.validate_body(request["members"])
     bodies = _uow(ctx).bodies
     bodies.replace(request["street_code"], members, ctx.now, ctx.require_actor().user_id)
@@ -170,6 +202,7 @@ def get_deliberation_body(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
 
 
 # -- periodic ---------------------------------------------------------------------------------
+
 
 @periodic()
 def end_publicities(work: Work) -> None:

@@ -1,6 +1,7 @@
 """The publicity service: preliminary opinion, publicity, objections, major disputes and
 democratic deliberation (PU-1 to PU-7). Entrypoints only: the steps are in ``handlers``, the
 rules in ``domain``."""
+
 from __future__ import annotations
 
 from nameko.rpc import rpc
@@ -14,8 +15,12 @@ from services.publicity import adapters, handlers, notices
 
 class PublicityService(CaseService):
     name = "publicity"
-    work = UnitOfWorkProvider(adapters.TABLES, repositories=adapters.REPOSITORIES,
-                              templates=notices.TEMPLATES, view=handlers.view)
+    work = UnitOfWorkProvider(
+        adapters.TABLES,
+        repositories=adapters.REPOSITORIES,
+        templates=notices.TEMPLATES,
+        view=handlers.view,
+    )
 
     @subscribe("application.accepted")
     def on_application_accepted(self, event):

@@ -11,6 +11,7 @@ needs no version; two first reports of one deadline collide on its primary key a
 retried. The timeline, the breaches and the new recipients are only inserted, and a payment
 month is set by one conditional ``UPDATE``: nothing to version.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,8 @@ from services.supervision.domain import (
 metadata = sa.MetaData()
 
 cases = sa.Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     sa.Column("case_id", sa.String(64), primary_key=True),
     sa.Column("case_no", sa.String(40), nullable=False),
     sa.Column("program", sa.String(20), nullable=False),
@@ -53,7 +55,8 @@ cases = sa.Table(
 )
 
 timeline = sa.Table(
-    "timeline", metadata,
+    "timeline",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("event_id", sa.String(36), nullable=False, unique=True),
     sa.Column("case_id", sa.String(64), nullable=False, index=True),
@@ -71,7 +74,8 @@ timeline = sa.Table(
 )
 
 deadline_register = sa.Table(
-    "deadline_register", metadata,
+    "deadline_register",
+    metadata,
     sa.Column("deadline_id", sa.String(36), primary_key=True),
     sa.Column("service", sa.String(20), nullable=False),
     sa.Column("rule_id", sa.String(10), nullable=False),
@@ -88,7 +92,8 @@ deadline_register = sa.Table(
 )
 
 breaches = sa.Table(
-    "breaches", metadata,
+    "breaches",
+    metadata,
     sa.Column("deadline_id", sa.String(36), primary_key=True),
     sa.Column("service", sa.String(20), nullable=False),
     sa.Column("rule_id", sa.String(10), nullable=False),
@@ -100,7 +105,8 @@ breaches = sa.Table(
 )
 
 recipients = sa.Table(
-    "recipients", metadata,
+    "recipients",
+    metadata,
     sa.Column("case_id", sa.String(64), primary_key=True),
     sa.Column("case_no", sa.String(40), nullable=False),
     sa.Column("program", sa.String(20), nullable=False),
@@ -117,9 +123,14 @@ recipients = sa.Table(
     sa.Column("payee_kind", sa.String(10), nullable=True),
 )
 
-TABLES = {**platform_tables(metadata), "cases": cases, "timeline": timeline,
-          "deadline_register": deadline_register, "breaches": breaches,
-          "recipients": recipients}
+TABLES = {
+    **platform_tables(metadata),
+    "cases": cases,
+    "timeline": timeline,
+    "deadline_register": deadline_register,
+    "breaches": breaches,
+    "recipients": recipients,
+}
 
 
 class Register:
@@ -135,25 +146,50 @@ class Register:
         return _to_case(row) if row is not None else None
 
     def add(self, case: RegisteredCase) -> None:
-        self._conn.execute(cases.insert().values(
-            case_id=case.case_id, case_no=case.case_no, program=case.program,
-            street_code=case.street_code, community=case.community,
-            near_relative=case.near_relative, household_size=case.household_size,
-            accepted_at=case.accepted_at, version=case.version, **_step_columns(case)))
+        self._conn.execute(
+            cases.insert().values(
+                case_id=case.case_id,
+                case_no=case.case_no,
+                program=case.program,
+                street_code=case.street_code,
+                community=case.community,
+                near_relative=case.near_relative,
+                household_size=case.household_size,
+                accepted_at=case.accepted_at,
+                version=case.version,
+                **_step_columns(case),
+            )
+        )
 
     def save(self, case: RegisteredCase) -> None:
         """Store the case's step from the version it was read in, and count the save."""
-        result = self._conn.execute(update(cases).where(and_(
-            cases.c.case_id == case.case_id, cases.c.version == case.version,
-        )).values(version=case.version + 1, **_step_columns(case)))
+        result = self._conn.execute(
+            update(cases)
+            .where(
+                and_(
+                    cases.c.case_id == case.case_id,
+                    cases.c.version == case.version,
+                )
+            )
+            .values(version=case.version + 1, **_step_columns(case))
+        )
         if result.rowcount != 1:
             raise stale(case)
         case.version += 1
 
-    def page(self, now: datetime, *, street_code: str | None = None, program: str | None = None,
-             steps: tuple[str, ...] | None = None, overdue: bool | None = None,
-             open_only: bool = False, oldest_step_first: bool = False, page: int = 1,
-             per_page: int = 20) -> dict[str, Any]:
+    def page(
+        self,
+        now: datetime,
+        *,
+        street_code: str | None = None,
+        program: str | None = None,
+        steps: tuple[str, ...] | None = None,
+        overdue: bool | None = None,
+        open_only: bool = False,
+        oldest_step_first: bool = False,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> dict[str, Any]:
         """One page of the register, filtered; each case says whether it is overdue."""
         late = _overdue_deadline(now)
         conditions = []
@@ -168,38 +204,67 @@ class Register:
         if open_only:
             conditions.append(cases.c.closed == sa.false())
         where = and_(sa.true(), *conditions)
-        order = ((cases.c.step_at, cases.c.case_id) if oldest_step_first
-                 else (cases.c.accepted_at.desc(), cases.c.case_id))
+        order = (
+            (cases.c.step_at, cases.c.case_id)
+            if oldest_step_first
+            else (cases.c.accepted_at.desc(), cases.c.case_id)
+        )
         total = self._conn.execute(select(func.count()).select_from(cases).where(where)).scalar()
         rows = self._conn.execute(
-            select(cases, late.label("overdue")).where(where).order_by(*order)
-            .offset(domain.offset(page, per_page)).limit(per_page)).all()
-        return domain.page_of([domain.summary(_to_case(r), bool(r.overdue)) for r in rows],
-                              page, per_page, total)
+            select(cases, late.label("overdue"))
+            .where(where)
+            .order_by(*order)
+            .offset(domain.offset(page, per_page))
+            .limit(per_page)
+        ).all()
+        return domain.page_of(
+            [domain.summary(_to_case(r), bool(r.overdue)) for r in rows], page, per_page, total
+        )
 
 
 def _step_columns(case: RegisteredCase) -> dict[str, Any]:
-    return {"step": case.current_step, "service": case.current_service,
-            "step_at": case.step_at, "closed": case.closed, "closed_at": case.closed_at}
+    return {
+        "step": case.current_step,
+        "service": case.current_service,
+        "step_at": case.step_at,
+        "closed": case.closed,
+        "closed_at": case.closed_at,
+    }
 
 
 def _to_case(row: Any) -> RegisteredCase:
     return RegisteredCase(
-        case_id=row.case_id, case_no=row.case_no, program=row.program,
+        case_id=row.case_id,
+        case_no=row.case_no,
+        program=row.program,
         street_code=row.street_code,
-        status=domain.CLOSED if row.closed else domain.IN_PROCEDURE, since=row.step_at,
-        version=row.version, community=row.community, near_relative=bool(row.near_relative),
-        household_size=row.household_size, accepted_at=row.accepted_at,
-        current_step=row.step, current_service=row.service, step_at=row.step_at,
-        closed=bool(row.closed), closed_at=row.closed_at)
+        status=domain.CLOSED if row.closed else domain.IN_PROCEDURE,
+        since=row.step_at,
+        version=row.version,
+        community=row.community,
+        near_relative=bool(row.near_relative),
+        household_size=row.household_size,
+        accepted_at=row.accepted_at,
+        current_step=row.step,
+        current_service=row.service,
+        step_at=row.step_at,
+        closed=bool(row.closed),
+        closed_at=row.closed_at,
+    )
 
 
 def _overdue_deadline(now: datetime) -> Any:
     """EXISTS a deadline of the case that is breached, or open past its due instant."""
     d = deadline_register
-    return exists().where(and_(d.c.case_id == cases.c.case_id, or_(
-        d.c.status == domain.DEADLINE_BREACHED,
-        and_(d.c.status == domain.DEADLINE_OPEN, d.c.due_at < now))))
+    return exists().where(
+        and_(
+            d.c.case_id == cases.c.case_id,
+            or_(
+                d.c.status == domain.DEADLINE_BREACHED,
+                and_(d.c.status == domain.DEADLINE_OPEN, d.c.due_at < now),
+            ),
+        )
+    )
 
 
 class Timeline:
@@ -209,15 +274,28 @@ class Timeline:
         self._conn = conn
 
     def add(self, entry: TimelineEntry) -> None:
-        self._conn.execute(timeline.insert().values(
-            **{**asdict(entry), "document_ids": json.dumps(entry.document_ids)}))
+        self._conn.execute(
+            timeline.insert().values(
+                **{**asdict(entry), "document_ids": json.dumps(entry.document_ids)}
+            )
+        )
 
     def for_case(self, case_id: str) -> list[TimelineEntry]:
-        rows = self._conn.execute(select(timeline).where(timeline.c.case_id == case_id)
-                                  .order_by(timeline.c.at, timeline.c.id)).all()
-        return [TimelineEntry(**{**{k: v for k, v in row._mapping.items() if k != "id"},
-                                 "document_ids": json.loads(row.document_ids),
-                                 "closed": bool(row.closed)}) for row in rows]
+        rows = self._conn.execute(
+            select(timeline)
+            .where(timeline.c.case_id == case_id)
+            .order_by(timeline.c.at, timeline.c.id)
+        ).all()
+        return [
+            TimelineEntry(
+                **{
+                    **{k: v for k, v in row._mapping.items() if k != "id"},
+                    "document_ids": json.loads(row.document_ids),
+                    "closed": bool(row.closed),
+                }
+            )
+            for row in rows
+        ]
 
 
 class DeadlineRegister:
@@ -236,32 +314,54 @@ class DeadlineRegister:
         self._conn.execute(deadline_register.insert().values(**asdict(record)))
 
     def save(self, record: DeadlineRecord) -> None:
-        self._conn.execute(update(deadline_register).where(
-            deadline_register.c.deadline_id == record.deadline_id).values(**asdict(record)))
+        self._conn.execute(
+            update(deadline_register)
+            .where(deadline_register.c.deadline_id == record.deadline_id)
+            .values(**asdict(record))
+        )
 
     def for_case(self, case_id: str) -> list[DeadlineRecord]:
-        rows = self._conn.execute(select(deadline_register)
-                                  .where(deadline_register.c.case_id == case_id)
-                                  .order_by(deadline_register.c.due_at)).all()
+        rows = self._conn.execute(
+            select(deadline_register)
+            .where(deadline_register.c.case_id == case_id)
+            .order_by(deadline_register.c.due_at)
+        ).all()
         return [_deadline(row) for row in rows]
 
-    def page(self, now: datetime, *, street_code: str | None = None, status: str | None = None,
-             page: int = 1, per_page: int = 20) -> dict[str, Any]:
+    def page(
+        self,
+        now: datetime,
+        *,
+        street_code: str | None = None,
+        status: str | None = None,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> dict[str, Any]:
         d = deadline_register
         conditions = []
         if street_code:
             conditions.append(d.c.street_code == street_code)
         if status == "overdue":
-            conditions.append(or_(d.c.status == domain.DEADLINE_BREACHED,
-                                  and_(d.c.status == domain.DEADLINE_OPEN, d.c.due_at < now)))
+            conditions.append(
+                or_(
+                    d.c.status == domain.DEADLINE_BREACHED,
+                    and_(d.c.status == domain.DEADLINE_OPEN, d.c.due_at < now),
+                )
+            )
         elif status:
             conditions.append(d.c.status == status)
         where = and_(sa.true(), *conditions)
         total = self._conn.execute(select(func.count()).select_from(d).where(where)).scalar()
-        rows = self._conn.execute(select(d).where(where).order_by(d.c.due_at, d.c.deadline_id)
-                                  .offset(domain.offset(page, per_page)).limit(per_page)).all()
-        return domain.page_of([domain.deadline_view(_deadline(r), now) for r in rows],
-                              page, per_page, total)
+        rows = self._conn.execute(
+            select(d)
+            .where(where)
+            .order_by(d.c.due_at, d.c.deadline_id)
+            .offset(domain.offset(page, per_page))
+            .limit(per_page)
+        ).all()
+        return domain.page_of(
+            [domain.deadline_view(_deadline(r), now) for r in rows], page, per_page, total
+        )
 
 
 def _deadline(row: Any) -> DeadlineRecord:
@@ -292,16 +392,25 @@ class Recipients:
         self._conn = conn
 
     def add(self, entry: NewRecipient) -> None:
-        self._conn.execute(recipients.insert().values(
-            **{**asdict(entry), "recipients": json.dumps(entry.recipients, ensure_ascii=False)}))
+        self._conn.execute(
+            recipients.insert().values(
+                **{**asdict(entry), "recipients": json.dumps(entry.recipients, ensure_ascii=False)}
+            )
+        )
 
-    def schedule_payment(self, case_id: str, first_month: str, monthly_amount_fen: int,
-                         payee_kind: str) -> bool:
+    def schedule_payment(
+        self, case_id: str, first_month: str, monthly_amount_fen: int, payee_kind: str
+    ) -> bool:
         """PA-1: the first payment month; False when the approval is not registered yet."""
-        result = self._conn.execute(update(recipients).where(recipients.c.case_id == case_id)
-                                    .values(first_payment_month=first_month,
-                                            monthly_amount_fen=monthly_amount_fen,
-                                            payee_kind=payee_kind))
+        result = self._conn.execute(
+            update(recipients)
+            .where(recipients.c.case_id == case_id)
+            .values(
+                first_payment_month=first_month,
+                monthly_amount_fen=monthly_amount_fen,
+                payee_kind=payee_kind,
+            )
+        )
         return bool(result.rowcount == 1)
 
     def list(self, street_code: str | None, month: str | None) -> list[dict[str, Any]]:
@@ -310,8 +419,10 @@ class Recipients:
             query = query.where(recipients.c.street_code == street_code)
         if month:
             query = query.where(recipients.c.month == month)
-        return [{**row._mapping, "recipients": json.loads(row.recipients)}
-                for row in self._conn.execute(query)]
+        return [
+            {**row._mapping, "recipients": json.loads(row.recipients)}
+            for row in self._conn.execute(query)
+        ]
 
 
 class Figures:
@@ -334,33 +445,59 @@ def register_figures(conn: Any, now: datetime) -> dict[str, dict[tuple[str, ...]
     month = domain.month_of(now)
     open_cases = cases.c.closed == sa.false()
     by_step = conn.execute(
-        select(cases.c.street_code, cases.c.step, func.count()).where(open_cases)
-        .group_by(cases.c.street_code, cases.c.step)).all()
+        select(cases.c.street_code, cases.c.step, func.count())
+        .where(open_cases)
+        .group_by(cases.c.street_code, cases.c.step)
+    ).all()
     overdue = conn.execute(
-        select(cases.c.street_code, func.count()).where(and_(open_cases, _overdue_deadline(now)))
-        .group_by(cases.c.street_code)).all()
+        select(cases.c.street_code, func.count())
+        .where(and_(open_cases, _overdue_deadline(now)))
+        .group_by(cases.c.street_code)
+    ).all()
     decided = timeline.c.action.like("decided:%")
     decisions = conn.execute(
         select(timeline.c.street_code, timeline.c.action, func.count())
-        .where(and_(timeline.c.service == "decision", decided,
-                    timeline.c.at >= start, timeline.c.at < end))
-        .group_by(timeline.c.street_code, timeline.c.action)).all()
+        .where(
+            and_(
+                timeline.c.service == "decision",
+                decided,
+                timeline.c.at >= start,
+                timeline.c.at < end,
+            )
+        )
+        .group_by(timeline.c.street_code, timeline.c.action)
+    ).all()
     paid = conn.execute(
-        select(recipients.c.street_code, func.count(),
-               func.coalesce(func.sum(recipients.c.monthly_amount_fen), 0))
-        .where(and_(recipients.c.first_payment_month.is_not(None),
-                    recipients.c.first_payment_month <= month))
-        .group_by(recipients.c.street_code)).all()
+        select(
+            recipients.c.street_code,
+            func.count(),
+            func.coalesce(func.sum(recipients.c.monthly_amount_fen), 0),
+        )
+        .where(
+            and_(
+                recipients.c.first_payment_month.is_not(None),
+                recipients.c.first_payment_month <= month,
+            )
+        )
+        .group_by(recipients.c.street_code)
+    ).all()
     return {
         "open_cases": {(street, step): n for street, step, n in by_step},
         "overdue_cases": {(street,): n for street, n in overdue},
-        "decisions_this_month": {(street, action.split(":", 1)[1]): n
-                                 for street, action, n in decisions},
+        "decisions_this_month": {
+            (street, action.split(":", 1)[1]): n for street, action, n in decisions
+        },
         "payments_this_month": {(street,): n for street, n, _ in paid},
         "payments_this_month_fen": {(street,): int(fen) for street, _, fen in paid},
     }
 
 
 # ``uow.<name>`` for each unit of work (``hqcore.providers.UnitOfWorkProvider``).
-REPOSITORIES = {"cases": Register, "timeline": Timeline, "deadline_register": DeadlineRegister,
-                "breaches": Breaches, "recipients": Recipients, "figures": Figures}
+REPOSITORIES = {
+    "cases": Register,
+    "timeline": Timeline,
+    "deadline_register": DeadlineRegister,
+    "breaches": Breaches,
+    "recipients": Recipients,
+    "figures": Figures,
+}

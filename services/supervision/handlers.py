@@ -11,6 +11,7 @@ the registered case (``decision.made``: the near-relative flag, SU-3) or the reg
 (``payment.scheduled``) raises ``CaseNotYetKnown`` until it is there: retried with backoff, then
 dead-lettered, never dropped.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -43,11 +44,19 @@ from services.supervision.domain import (
 
 
 class RegisterStore(CaseStore[RegisteredCase], Protocol):
-    def page(self, now: datetime, *, street_code: str | None = None,
-             program: str | None = None, steps: tuple[str, ...] | None = None,
-             overdue: bool | None = None, open_only: bool = False,
-             oldest_step_first: bool = False, page: int = 1, per_page: int = 20
-             ) -> dict[str, Any]: ...
+    def page(
+        self,
+        now: datetime,
+        *,
+        street_code: str | None = None,
+        program: str | None = None,
+        steps: tuple[str, ...] | None = None,
+        overdue: bool | None = None,
+        open_only: bool = False,
+        oldest_step_first: bool = False,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> dict[str, Any]: ...
 
 
 class TimelineStore(Protocol):
@@ -65,9 +74,15 @@ class DeadlineStore(Protocol):
 
     def for_case(self, case_id: str) -> list[DeadlineRecord]: ...
 
-    def page(self, now: datetime, *, street_code: str | None = None,
-             status: str | None = None, page: int = 1, per_page: int = 20
-             ) -> dict[str, Any]: ...
+    def page(
+        self,
+        now: datetime,
+        *,
+        street_code: str | None = None,
+        status: str | None = None,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> dict[str, Any]: ...
 
 
 class BreachStore(Protocol):
@@ -79,8 +94,9 @@ class BreachStore(Protocol):
 class RecipientStore(Protocol):
     def add(self, entry: NewRecipient) -> None: ...
 
-    def schedule_payment(self, case_id: str, first_month: str, monthly_amount_fen: int,
-                         payee_kind: str) -> bool: ...
+    def schedule_payment(
+        self, case_id: str, first_month: str, monthly_amount_fen: int, payee_kind: str
+    ) -> bool: ...
 
     def list(self, street_code: str | None, month: str | None) -> list[dict[str, Any]]: ...
 
@@ -91,6 +107,7 @@ class FigureStore(Protocol):
 
 class SupervisionUnitOfWork(Protocol):
     """What supervision's handlers use of a unit of work (real or fake)."""
+
     cases: RegisterStore
     timeline: TimelineStore
     deadline_register: DeadlineStore
@@ -110,21 +127,35 @@ def _uow(ctx: Ctx) -> SupervisionUnitOfWork:
 def view(case: RegisteredCase, ctx: Ctx) -> dict[str, Any]:
     """``supervision.get_case``: the district's register entry of one case with the deadlines
     of every service (the timeline is ``get_timeline``)."""
-    deadlines = [domain.deadline_view(d, ctx.now)
-                 for d in _uow(ctx).deadline_register.for_case(case.case_id)]
-    return {"service": ctx.service, "case_id": case.case_id, "status": case.status,
-            "since": case.since, "deadlines": [], "details": {
-                "case_no": case.case_no, "program": case.program,
-                "street_code": case.street_code, "community": case.community,
-                "near_relative": case.near_relative, "household_size": case.household_size,
-                "accepted_at": case.accepted_at.isoformat(),
-                "current_step": case.current_step, "current_service": case.current_service,
-                "closed": case.closed, "overdue": any(d["overdue"] for d in deadlines),
-                "household_check_required": case.household_check_required,  # SU-3
-                "deadline_register": DeadlineEntry(many=True).dump(deadlines)}}
+    deadlines = [
+        domain.deadline_view(d, ctx.now) for d in _uow(ctx).deadline_register.for_case(case.case_id)
+    ]
+    return {
+        "service": ctx.service,
+        "case_id": case.case_id,
+        "status": case.status,
+        "since": case.since,
+        "deadlines": [],
+        "details": {
+            "case_no": case.case_no,
+            "program": case.program,
+            "street_code": case.street_code,
+            "community": case.community,
+            "near_relative": case.near_relative,
+            "household_size": case.household_size,
+            "accepted_at": case.accepted_at.isoformat(),
+            "current_step": case.current_step,
+            "current_service": case.current_service,
+            "closed": case.closed,
+            "overdue": any(d["overdue"] for d in deadlines),
+            "household_check_required": case.household_check_required,  # SU-3
+            "deadline_register": DeadlineEntry(many=True).dump(deadlines),
+        },
+    }
 
 
 # -- events -----------------------------------------------------------------------------------
+
 
 @on_event("application.accepted")
 def on_application_accepted(event: Any, ctx: Ctx) -> Opened[RegisteredCase] | None:
@@ -134,8 +165,7 @@ def on_application_accepted(event: Any, ctx: Ctx) -> Opened[RegisteredCase] | No
     case_id = event.payload["case_id"]
     if uow.cases.get(case_id) is not None:
         return None  # registered once already
-    return Opened(domain.register_case(event.payload, uow.timeline.for_case(case_id)),
-                  Effects())
+    return Opened(domain.register_case(event.payload, uow.timeline.for_case(case_id)), Effects())
 
 
 @on_event("case.progressed")
@@ -192,20 +222,25 @@ def on_payment_scheduled(event: Any, ctx: Ctx) -> None:
     registered."""
     scheduled = event.payload
     if not _uow(ctx).recipients.schedule_payment(
-            scheduled["case_id"], scheduled["first_month"], scheduled["monthly_amount_fen"],
-            scheduled["payee_kind"]):
-        raise CaseNotYetKnown(f"the approval of {scheduled['case_id']} is not registered yet "
-                              "(payment.scheduled is retried)")
+        scheduled["case_id"],
+        scheduled["first_month"],
+        scheduled["monthly_amount_fen"],
+        scheduled["payee_kind"],
+    ):
+        raise CaseNotYetKnown(
+            f"the approval of {scheduled['case_id']} is not registered yet "
+            "(payment.scheduled is retried)"
+        )
 
 
 # -- reads ------------------------------------------------------------------------------------
 # Street staff see their own street: a list without a street is their street's, a list of
 # another street is 403 ``wrong_street``; the district sees every street or the one it names.
 
+
 def _street(request: dict[str, Any], ctx: Ctx, what: str) -> str | None:
     actor = ctx.require_actor()
-    street = domain.scoped_street(request.get("street_code"), actor.street_code,
-                                  actor.is_district)
+    street = domain.scoped_street(request.get("street_code"), actor.street_code, actor.is_district)
     ctx.may_view(street, what)
     return street
 
@@ -225,9 +260,14 @@ def list_cases(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     street = _street(request, ctx, "register")
     chosen = request["step"]
     return _uow(ctx).cases.page(
-        ctx.now, street_code=street, program=request["program"],
-        steps=(chosen,) if chosen else None, overdue=request["overdue"],
-        page=request["page"], per_page=request["per_page"])
+        ctx.now,
+        street_code=street,
+        program=request["program"],
+        steps=(chosen,) if chosen else None,
+        overdue=request["overdue"],
+        page=request["page"],
+        per_page=request["per_page"],
+    )
 
 
 @step("supervision.worklist")
@@ -235,9 +275,14 @@ def worklist(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """The open cases waiting at ``role``'s steps, longest waiting first."""
     street = _street(request, ctx, "worklist")
     return _uow(ctx).cases.page(
-        ctx.now, street_code=street, steps=domain.steps_for_role(request["role"]),
-        open_only=True, oldest_step_first=True, page=request["page"],
-        per_page=request["per_page"])
+        ctx.now,
+        street_code=street,
+        steps=domain.steps_for_role(request["role"]),
+        open_only=True,
+        oldest_step_first=True,
+        page=request["page"],
+        per_page=request["per_page"],
+    )
 
 
 @step("supervision.list_deadlines")
@@ -246,8 +291,12 @@ def list_deadlines(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     due."""
     street = _street(request, ctx, "deadlines")
     return _uow(ctx).deadline_register.page(
-        ctx.now, street_code=street, status=request["status"], page=request["page"],
-        per_page=request["per_page"])
+        ctx.now,
+        street_code=street,
+        status=request["status"],
+        page=request["page"],
+        per_page=request["per_page"],
+    )
 
 
 @step("supervision.list_breaches")
@@ -264,6 +313,7 @@ def list_new_recipients(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
 
 
 # -- periodic ---------------------------------------------------------------------------------
+
 
 @periodic()
 def report_register_figures(work: Work) -> None:

@@ -5,6 +5,7 @@ the deadlines of every street, worklists, the breaches and the register of new r
 Entrypoints only: the events, reads and the periodic job are in ``handlers``, the rules in
 ``domain``.
 """
+
 from __future__ import annotations
 
 from nameko.rpc import rpc
@@ -18,8 +19,9 @@ from services.supervision import adapters, handlers
 
 class SupervisionService(CaseService):
     name = "supervision"
-    work = UnitOfWorkProvider(adapters.TABLES, repositories=adapters.REPOSITORIES,
-                              view=handlers.view)
+    work = UnitOfWorkProvider(
+        adapters.TABLES, repositories=adapters.REPOSITORIES, view=handlers.view
+    )
 
     @subscribe("application.accepted")
     def on_application_accepted(self, event):

@@ -5,6 +5,7 @@ policy rows the means test reads, the work waiting for the periodic jobs, and th
 verification platform, so a step's or a job's writes (the simulator's included) commit in
 its one transaction.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,8 @@ REGISTRY_FILE = Path(__file__).parent / "data" / "city_registry.json"
 metadata = sa.MetaData()
 policy_rates = policy_rates_table(metadata)
 city_requests = sa.Table(
-    "city_sim_requests", metadata,
+    "city_sim_requests",
+    metadata,
     sa.Column("request_id", sa.String(64), primary_key=True),
     sa.Column("reference", sa.String(100), nullable=False, unique=True),
     sa.Column("persons", sa.Text, nullable=False),
@@ -47,6 +49,7 @@ TABLES = {**platform_tables(metadata), "case_records": case_records_table(metada
 
 
 # -- cases and the work waiting for the periodic jobs ---------------------------------------
+
 
 def cases(conn: Any) -> CaseRecords[VerificationCase]:
     """``uow.cases``: verification's cases (``hqcore.case_records``)."""
@@ -62,24 +65,40 @@ class PendingWork:
     def city_checks(self, limit: int = 200) -> list[str]:
         """Cases waiting for the city's verification report (VE-2)."""
         table = TABLES["case_records"]
-        return [r.case_id for r in self._conn.execute(
-            select(table.c.case_id).where(table.c.status == CITY_CHECK)
-            .order_by(table.c.since).limit(limit))]
+        return [
+            r.case_id
+            for r in self._conn.execute(
+                select(table.c.case_id)
+                .where(table.c.status == CITY_CHECK)
+                .order_by(table.c.since)
+                .limit(limit)
+            )
+        ]
 
-    def ended_windows(self, status: str, rule_id: str, limit: int = 200
-                      ) -> list[tuple[str, str]]:
+    def ended_windows(self, status: str, rule_id: str, limit: int = 200) -> list[tuple[str, str]]:
         """(case_id, deadline_id) of cases in ``status`` whose ``rule_id`` window the deadline
         scanner has marked breached (the time ran out): VE-3, VE-5."""
         cases_, deadlines = TABLES["case_records"], TABLES["deadlines"]
-        return [(r.case_id, r.id) for r in self._conn.execute(
-            select(cases_.c.case_id, deadlines.c.id)
-            .join(deadlines, deadlines.c.case_id == cases_.c.case_id)
-            .where(and_(cases_.c.status == status, deadlines.c.rule_id == rule_id,
-                        deadlines.c.status == "breached"))
-            .order_by(deadlines.c.due_at).limit(limit))]
+        return [
+            (r.case_id, r.id)
+            for r in self._conn.execute(
+                select(cases_.c.case_id, deadlines.c.id)
+                .join(deadlines, deadlines.c.case_id == cases_.c.case_id)
+                .where(
+                    and_(
+                        cases_.c.status == status,
+                        deadlines.c.rule_id == rule_id,
+                        deadlines.c.status == "breached",
+                    )
+                )
+                .order_by(deadlines.c.due_at)
+                .limit(limit)
+            )
+        ]
 
 
 # -- policy tables --------------------------------------------------------------------------
+
 
 class PolicyRates:
     """``uow.policy``: the effective-dated policy rows the means test reads (VE-2)."""
@@ -98,6 +117,7 @@ def seed(conn, reference) -> None:
 
 
 # -- the city verification platform (VE-2) --------------------------------------------------
+
 
 class CityVerificationPlatform(Protocol):
     """The city economic verification agency's system (市级核对机构), as verification uses it.
@@ -119,14 +139,20 @@ class CityVerificationPlatform(Protocol):
 def load_registry(path: Path = REGISTRY_FILE) -> dict[str, PersonFindings]:
     """The simulator's registry of incomes and assets by ID number (JSON, integer fen)."""
     data = json.loads(path.read_text(encoding="utf-8"))["persons"]
-    return {id_number: PersonFindings(
-        id_number=id_number, wages_fen=p.get("wages_fen", 0), pension_fen=p.get("pension_fen", 0),
-        other_income_fen=p.get("other_income_fen", 0), deposits_fen=p.get("deposits_fen", 0),
-        securities_fen=p.get("securities_fen", 0),
-        vehicles=tuple(Vehicle(**v) for v in p.get("vehicles", ())),
-        properties=tuple(Property(**h) for h in p.get("properties", ())),
-        companies=tuple(Company(**c) for c in p.get("companies", ())))
-        for id_number, p in data.items()}
+    return {
+        id_number: PersonFindings(
+            id_number=id_number,
+            wages_fen=p.get("wages_fen", 0),
+            pension_fen=p.get("pension_fen", 0),
+            other_income_fen=p.get("other_income_fen", 0),
+            deposits_fen=p.get("deposits_fen", 0),
+            securities_fen=p.get("securities_fen", 0),
+            vehicles=tuple(Vehicle(**v) for v in p.get("vehicles", ())),
+            properties=tuple(Property(**h) for h in p.get("properties", ())),
+            companies=tuple(Company(**c) for c in p.get("companies", ())),
+        )
+        for id_number, p in data.items()
+    }
 
 
 class CityPlatformSimulator:
@@ -135,32 +161,37 @@ class CityPlatformSimulator:
     Requests are kept in verification's database, on the unit of work's connection, so every
     instance sees them and they commit with the step that commissioned them."""
 
-    def __init__(self, conn: Any, clock: Any, delay: float,
-                 registry: dict[str, PersonFindings]):
+    def __init__(self, conn: Any, clock: Any, delay: float, registry: dict[str, PersonFindings]):
         self._conn, self._clock, self._delay, self._registry = conn, clock, delay, registry
 
     def commission(self, reference: str, persons: list[dict[str, str]]) -> str:
-        row = self._conn.execute(select(city_requests.c.request_id)
-                                 .where(city_requests.c.reference == reference)).first()
+        row = self._conn.execute(
+            select(city_requests.c.request_id).where(city_requests.c.reference == reference)
+        ).first()
         if row is not None:
             request_id: str = row.request_id
             return request_id
         request_id = f"CITY-{uuid.uuid4().hex[:16].upper()}"
-        self._conn.execute(city_requests.insert().values(
-            request_id=request_id, reference=reference, commissioned_at=self._clock.now(),
-            persons=json.dumps([p["id_number"] for p in persons])))
+        self._conn.execute(
+            city_requests.insert().values(
+                request_id=request_id,
+                reference=reference,
+                commissioned_at=self._clock.now(),
+                persons=json.dumps([p["id_number"] for p in persons]),
+            )
+        )
         return request_id
 
     def report(self, request_id: str) -> VerificationReport | None:
-        row = self._conn.execute(select(city_requests)
-                                 .where(city_requests.c.request_id == request_id)).first()
+        row = self._conn.execute(
+            select(city_requests).where(city_requests.c.request_id == request_id)
+        ).first()
         if row is None:
             raise LookupError(f"the city platform knows no request {request_id}")
         issued_at: datetime = row.commissioned_at + timedelta(seconds=self._delay)
         if self._clock.now() < issued_at:
             return None
-        findings = tuple(self._registry.get(n, PersonFindings(n))
-                         for n in json.loads(row.persons))
+        findings = tuple(self._registry.get(n, PersonFindings(n)) for n in json.loads(row.persons))
         return VerificationReport(f"R-{request_id}", request_id, issued_at, findings)
 
 
@@ -172,6 +203,7 @@ def city_platform(settings: Any, clock: Any) -> Callable[[Any], CityVerification
 
     def on(conn: Any) -> CityVerificationPlatform:
         return CityPlatformSimulator(conn, clock, delay, registry)
+
     return on
 
 
@@ -179,5 +211,3 @@ def city_platform(settings: Any, clock: Any) -> Callable[[Any], CityVerification
 # is chosen from the settings once, then bound to each unit of work.
 REPOSITORIES = {"cases": cases, "policy": PolicyRates, "pending": PendingWork}
 PORTS = {"city": city_platform}
-
-

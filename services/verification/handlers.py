@@ -5,6 +5,7 @@ Each is declared with the step skeleton of ``hqcore.steps``, which validates the
 loads the acting user and the locked case, checks role, street and state, saves the case and
 applies the effects the domain returns. The rules themselves are in ``domain``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,12 +49,14 @@ class Policy(Protocol):
 class Pending(Protocol):
     def city_checks(self, limit: int = 200) -> list[str]: ...
 
-    def ended_windows(self, status: str, rule_id: str, limit: int = 200
-                      ) -> list[tuple[str, str]]: ...
+    def ended_windows(
+        self, status: str, rule_id: str, limit: int = 200
+    ) -> list[tuple[str, str]]: ...
 
 
 class VerificationUnitOfWork(Protocol):
     """What verification's handlers use of a unit of work (real or fake)."""
+
     cases: CaseStore[VerificationCase]
     city: City
     policy: Policy
@@ -75,14 +78,21 @@ def view(case: VerificationCase, ctx: Ctx) -> dict[str, Any]:
     """``verification.get_case``: the case as verification holds it, its documents and
     deadlines."""
     uow = _uow(ctx)
-    return {"service": ctx.service, "case_id": case.case_id, "status": case.status,
-            "since": case.since, "details": {
-                **domain.details(case),
-                "documents": [d.ref() for d in uow.documents.for_case(case.case_id)]},
-            "deadlines": [deadline_view(d) for d in uow.deadlines.for_case(case.case_id)]}
+    return {
+        "service": ctx.service,
+        "case_id": case.case_id,
+        "status": case.status,
+        "since": case.since,
+        "details": {
+            **domain.details(case),
+            "documents": [d.ref() for d in uow.documents.for_case(case.case_id)],
+        },
+        "deadlines": [deadline_view(d) for d in uow.deadlines.for_case(case.case_id)],
+    }
 
 
 # -- events -----------------------------------------------------------------------------------
+
 
 @on_event("application.accepted")
 def on_application_accepted(event: Any, ctx: Ctx) -> Opened[VerificationCase]:
@@ -96,8 +106,9 @@ def on_reinvestigation_requested(event: Any, case: VerificationCase, ctx: Ctx) -
     """PU-3, PU-4: an objection or a major dispute opens a new round of investigation (VE-1
     again). A case that is not verified (it ended, or a new round is open) stays as it is."""
     payload = event.payload
-    effects = domain.reopen_for_reinvestigation(case, payload["cause"], payload["detail"],
-                                                payload["requested_at"], ctx.calendar)
+    effects = domain.reopen_for_reinvestigation(
+        case, payload["cause"], payload["detail"], payload["requested_at"], ctx.calendar
+    )
     if not effects.save:
         log.warning("reinvestigation of case %s ignored: it is %s", case.case_id, case.status)
     return effects
@@ -105,60 +116,69 @@ def on_reinvestigation_requested(event: Any, case: VerificationCase, ctx: Ctx) -
 
 # -- steps ------------------------------------------------------------------------------------
 
-@case_step("verification.record_investigation", roles=(INVESTIGATOR,),
-           states=(domain.INVESTIGATION,))
-def record_investigation(request: dict[str, Any], case: VerificationCase, ctx: Ctx
-                         ) -> Effects:
+
+@case_step(
+    "verification.record_investigation", roles=(INVESTIGATOR,), states=(domain.INVESTIGATION,)
+)
+def record_investigation(request: dict[str, Any], case: VerificationCase, ctx: Ctx) -> Effects:
     """VE-1, VE-4: the household investigation by at least two of the street's investigators,
     signed by the applicant."""
-    return domain.record_investigation(case, request["investigators"], request["methods"],
-                                       request["findings"], request["self_care"],
-                                       ctx.require_actor(), ctx.now)
+    return domain.record_investigation(
+        case,
+        request["investigators"],
+        request["methods"],
+        request["findings"],
+        request["self_care"],
+        ctx.require_actor(),
+        ctx.now,
+    )
 
 
 @case_step("verification.pre_review", roles=(CLERK,), states=(domain.INFORMATION_CHECK,))
 def pre_review(request: dict[str, Any], case: VerificationCase, ctx: Ctx) -> Effects:
     """VE-2: the handling agency pre-reviews declarations and authorisations."""
-    return domain.record_check(case, "pre_review", request["opinion"], ctx.require_actor(),
-                               ctx.now)
+    return domain.record_check(case, "pre_review", request["opinion"], ctx.require_actor(), ctx.now)
 
 
-@case_step("verification.district_review", roles=(DISTRICT_OFFICER,),
-           states=(domain.DISTRICT_CHECK,))
+@case_step(
+    "verification.district_review", roles=(DISTRICT_OFFICER,), states=(domain.DISTRICT_CHECK,)
+)
 def district_review(request: dict[str, Any], case: VerificationCase, ctx: Ctx) -> Effects:
     """VE-2: the district verification agency reviews and commissions the city's check."""
-    effects = domain.record_check(case, "district_review", request["opinion"],
-                                  ctx.require_actor(), ctx.now)
+    effects = domain.record_check(
+        case, "district_review", request["opinion"], ctx.require_actor(), ctx.now
+    )
     _uow(ctx).city.commission(domain.city_reference(case), domain.persons_to_check(case))
     return effects
 
 
-@case_step("verification.record_explanation", roles=(CLERK,),
-           states=(domain.AWAITING_EXPLANATION,))
+@case_step("verification.record_explanation", roles=(CLERK,), states=(domain.AWAITING_EXPLANATION,))
 def record_explanation(request: dict[str, Any], case: VerificationCase, ctx: Ctx) -> Effects:
     """VE-3: the applicant's explanation; accepted, the case is verified; rejected,
     non-confirmation is proposed."""
-    return domain.record_explanation(case, request["explanation"], request["accepted"],
-                                     ctx.require_actor(), ctx.now)
+    return domain.record_explanation(
+        case, request["explanation"], request["accepted"], ctx.require_actor(), ctx.now
+    )
 
 
-@case_step("verification.record_untruthful_declaration", roles=(CLERK,),
-           states=domain.CORRECTABLE)
-def record_untruthful_declaration(request: dict[str, Any], case: VerificationCase, ctx: Ctx
-                                  ) -> Effects:
+@case_step("verification.record_untruthful_declaration", roles=(CLERK,), states=domain.CORRECTABLE)
+def record_untruthful_declaration(
+    request: dict[str, Any], case: VerificationCase, ctx: Ctx
+) -> Effects:
     """VE-5: a notice to correct within 5 WD."""
-    return domain.record_untruthful_declaration(case, request["detail"], ctx.require_actor(),
-                                                ctx.now, ctx.calendar, ctx.new_id())
+    return domain.record_untruthful_declaration(
+        case, request["detail"], ctx.require_actor(), ctx.now, ctx.calendar, ctx.new_id()
+    )
 
 
-@case_step("verification.record_correction", roles=(CLERK,),
-           states=(domain.AWAITING_CORRECTION,))
+@case_step("verification.record_correction", roles=(CLERK,), states=(domain.AWAITING_CORRECTION,))
 def record_correction(request: dict[str, Any], case: VerificationCase, ctx: Ctx) -> Effects:
     """VE-5: corrected in time; the case resumes where it was."""
     return domain.record_correction(case, request["detail"], ctx.require_actor(), ctx.now)
 
 
 # -- periodic ---------------------------------------------------------------------------------
+
 
 @periodic()
 def collect_city_reports(work: Work) -> None:
@@ -173,16 +193,15 @@ def _collect_report(case: VerificationCase, ctx: Ctx) -> Effects:
     if case.status != domain.CITY_CHECK:
         return Effects.nothing()  # another instance applied the report meanwhile
     uow = _uow(ctx)
-    request_id = uow.city.commission(domain.city_reference(case),
-                                     domain.persons_to_check(case))
+    request_id = uow.city.commission(domain.city_reference(case), domain.persons_to_check(case))
     report = uow.city.report(request_id)
     if report is None:
         return Effects.nothing()  # not issued yet
     day = domain.acceptance_day(case)
-    result = domain.means_test(case.program, case.members, report,
-                               uow.policy.in_force(domain.POLICY_KEYS, day), day)
-    return domain.apply_report(case, report, result, ctx.now, ctx.calendar,
-                               ctx.new_id())
+    result = domain.means_test(
+        case.program, case.members, report, uow.policy.in_force(domain.POLICY_KEYS, day), day
+    )
+    return domain.apply_report(case, report, result, ctx.now, ctx.calendar, ctx.new_id())
 
 
 @periodic()
@@ -191,8 +210,9 @@ def end_explanation_windows(work: Work) -> None:
     the windows the deadline scanner marked breached, each once)."""
     with work.unit() as ctx:
         ended = _uow(ctx).pending.ended_windows(domain.AWAITING_EXPLANATION, "VE-3")
-    work.each(((case_id, partial(_end_explanation_window, deadline_id))
-                 for case_id, deadline_id in ended))
+    work.each(
+        ((case_id, partial(_end_explanation_window, deadline_id)) for case_id, deadline_id in ended)
+    )
 
 
 def _end_explanation_window(deadline_id: str, case: VerificationCase, ctx: Ctx) -> Effects:
@@ -204,8 +224,9 @@ def end_correction_windows(work: Work) -> None:
     """VE-5: not corrected within 5 WD of the notice: deemed withdrawn."""
     with work.unit() as ctx:
         ended = _uow(ctx).pending.ended_windows(domain.AWAITING_CORRECTION, "VE-5")
-    work.each(((case_id, partial(_end_correction_window, deadline_id))
-                 for case_id, deadline_id in ended))
+    work.each(
+        ((case_id, partial(_end_correction_window, deadline_id)) for case_id, deadline_id in ended)
+    )
 
 
 def _end_correction_window(deadline_id: str, case: VerificationCase, ctx: Ctx) -> Effects:

@@ -1,5 +1,6 @@
 """The verification service: household investigation and the economic check (VE-1 to VE-5).
 Entrypoints only: the steps are in ``handlers``, the rules in ``domain``."""
+
 from __future__ import annotations
 
 from nameko.rpc import rpc
@@ -13,9 +14,13 @@ from services.verification import adapters, handlers, notices
 
 class VerificationService(PolicyTableService, CaseService):
     name = "verification"
-    work = UnitOfWorkProvider(adapters.TABLES, repositories=adapters.REPOSITORIES,
-                              ports=adapters.PORTS, templates=notices.TEMPLATES,
-                              view=handlers.view)
+    work = UnitOfWorkProvider(
+        adapters.TABLES,
+        repositories=adapters.REPOSITORIES,
+        ports=adapters.PORTS,
+        templates=notices.TEMPLATES,
+        view=handlers.view,
+    )
     policy_rates_table = adapters.policy_rates  # add_policy_rate, list_policy_rates
 
     @subscribe("application.accepted")

@@ -2,6 +2,7 @@
 Prometheus rules and the Grafana dashboard), checked offline, and the monitoring against a real
 Prometheus scraping the suite run as processes (``tests.support.suite``, started only for the
 tests that ask for ``suite``)."""
+
 import pytest
 
 from tests.support.suite import running_suite

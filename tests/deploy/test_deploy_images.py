@@ -7,6 +7,7 @@ command and metrics port; migrations never run at start; every COPY source prese
 repository and let through by .dockerignore. The health-check script itself is run against real
 HTTP servers on the loopback interface.
 """
+
 from __future__ import annotations
 
 import http.server
@@ -153,8 +154,11 @@ def test_the_base_is_multi_stage_on_a_pinned_slim_python_3_11():
     # The runtime stage installs nothing: it copies the venv and the source from the build stage.
     runtime_runs = " ".join(i.args for i in runtime if i.keyword == "RUN")
     assert "pip" not in runtime_runs and "apt-get" not in runtime_runs
-    copied = {i.args.split()[-1] for i in runtime if i.keyword == "COPY"
-              and i.args.startswith("--from=build")}
+    copied = {
+        i.args.split()[-1]
+        for i in runtime
+        if i.keyword == "COPY" and i.args.startswith("--from=build")
+    }
     assert {"/opt/venv", APP_ROOT} <= copied
 
 
@@ -167,8 +171,9 @@ def test_the_base_runtime_runs_as_a_numeric_non_root_user_that_owns_the_state_di
     assert f"--uid {uid}" in setup
     env = " ".join(i.args for i in runtime if i.keyword == "ENV")
     state = re.search(r"HQ_VAR_DIR=(\S+)", env).group(1)
-    assert re.search(rf"install -d -o hq -g hq [^&]*{re.escape(state)}", setup), \
+    assert re.search(rf"install -d -o hq -g hq [^&]*{re.escape(state)}", setup), (
         "the state directory (HQ_VAR_DIR) must be writable by the image's user"
+    )
     # The source lives at /app, as in the repository, so hqcore.config.PROJECT_ROOT is /app and
     # each service's migrations are found at /app/services/<service>/migrations.
     assert f"PYTHONPATH={APP_ROOT}" in env
@@ -227,8 +232,9 @@ def test_each_image_has_a_health_check_of_its_own_process(name):
 def test_no_image_migrates_at_start_or_at_build(name):
     for instruction in dockerfile(name):
         if instruction.keyword in ("CMD", "ENTRYPOINT", "RUN"):
-            assert "migrate" not in instruction.args and " seed" not in instruction.args, \
+            assert "migrate" not in instruction.args and " seed" not in instruction.args, (
                 f"{name}: {instruction.keyword} {instruction.args}: migrations are one-off commands"
+            )
 
 
 def test_every_copy_source_exists_and_is_sent_to_the_builder():
@@ -267,15 +273,25 @@ def test_the_runtime_files_reach_the_image_and_local_state_does_not():
     for path in needed:
         assert (PROJECT_ROOT / path).exists(), path
         assert sent_to_builder(path, rules), f"{path} would be missing from the image"
-    for path in (".git/config", ".venv/bin/python", "var/intake.db", "tests/unit/conftest.py",
-                 "hqcore/__pycache__/config.cpython-311.pyc", "deploy/compose/.env",
-                 "deploy/k8s/README.md"):
+    for path in (
+        ".git/config",
+        ".venv/bin/python",
+        "var/intake.db",
+        "tests/unit/conftest.py",
+        "hqcore/__pycache__/config.cpython-311.pyc",
+        "deploy/compose/.env",
+        "deploy/k8s/README.md",
+    ):
         assert not sent_to_builder(path, rules), f"{path} must not be sent to the builder"
 
 
 def test_the_dockerignore_reader_follows_dockers_rules():
-    rules = [(False, _pattern_regex("*")), (True, _pattern_regex("keep")),
-             (True, _pattern_regex("deep/one.py")), (False, _pattern_regex("**/*.pyc"))]
+    rules = [
+        (False, _pattern_regex("*")),
+        (True, _pattern_regex("keep")),
+        (True, _pattern_regex("deep/one.py")),
+        (False, _pattern_regex("**/*.pyc")),
+    ]
     assert sent_to_builder("keep/a/b.py", rules)
     assert not sent_to_builder("keep/a/b.pyc", rules)
     assert sent_to_builder("deep/one.py", rules)
@@ -334,7 +350,8 @@ def test_the_health_check_passes_when_the_service_serves_its_metrics(http_server
 
 
 def test_the_health_check_fails_when_nothing_listens_or_the_answer_is_an_error(
-        http_server, monkeypatch):
+    http_server, monkeypatch
+):
     healthcheck = _healthcheck_module()
     monkeypatch.setenv("INTAKE_METRICS_PORT", str(_closed_port()))
     assert healthcheck.main(["intake"]) == 1

@@ -13,6 +13,7 @@
   PodDisruptionBudget; probes point at declared ports; every ConfigMap and Secret reference names
   an existing object and key; images are pinned; each service reaches its own database only.
 """
+
 from __future__ import annotations
 
 import copy
@@ -74,7 +75,8 @@ def merge_patch(target, patch, where: str = ""):
     if not isinstance(patch, dict) or not isinstance(target, dict):
         if isinstance(patch, list):
             raise ValueError(
-                f"patch list at {where or '/'}: only {sorted(NAMED_LISTS)} are supported")
+                f"patch list at {where or '/'}: only {sorted(NAMED_LISTS)} are supported"
+            )
         return copy.deepcopy(patch)
     merged = copy.deepcopy(target)
     for key, value in patch.items():
@@ -131,8 +133,9 @@ def _set_images(node, rule: dict) -> None:
                         container["image"] = f"{new}@{rule['digest']}"
                     else:
                         tag = rule.get("newTag", tag)
-                        container["image"] = new + (f":{tag}" if tag else "") + (
-                            f"@{digest}" if digest else "")
+                        container["image"] = (
+                            new + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+                        )
             else:
                 _set_images(value, rule)
     elif isinstance(node, list):
@@ -186,100 +189,183 @@ def rendered() -> dict[str, list[dict]]:
 
 QUANTITY = {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"}
 RESOURCES = {
-    "type": "object", "additionalProperties": False,
-    "properties": {part: {"type": "object", "additionalProperties": False,
-                          "properties": {"cpu": QUANTITY, "memory": QUANTITY}}
-                   for part in ("requests", "limits")},
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        part: {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"cpu": QUANTITY, "memory": QUANTITY},
+        }
+        for part in ("requests", "limits")
+    },
 }
 PINNED_IMAGE = {"type": "string", "pattern": r"^[^:@\s]+(:[A-Za-z0-9._-]+|@sha256:[0-9a-f]{64})$"}
-NAME_REF = {"type": "object", "additionalProperties": False, "required": ["name"],
-            "properties": {"name": {"type": "string", "minLength": 1}}}
+NAME_REF = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {"name": {"type": "string", "minLength": 1}},
+}
 LABELS = {"type": "object", "additionalProperties": {"type": "string"}}
 METADATA = {
-    "type": "object", "required": ["name"],
+    "type": "object",
+    "required": ["name"],
     "properties": {
         "name": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63},
-        "namespace": {"type": "string"}, "labels": LABELS, "annotations": LABELS,
+        "namespace": {"type": "string"},
+        "labels": LABELS,
+        "annotations": LABELS,
     },
 }
 
 
 def _resource_schema(api_version: str, kind: str, spec: dict) -> dict:
     return {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "required": ["apiVersion", "kind", "metadata", "spec"],
-        "properties": {"apiVersion": {"const": api_version}, "kind": {"const": kind},
-                       "metadata": METADATA, "spec": spec},
+        "properties": {
+            "apiVersion": {"const": api_version},
+            "kind": {"const": kind},
+            "metadata": METADATA,
+            "spec": spec,
+        },
     }
 
 
 CUSTOM_SCHEMAS = {
     ("rabbitmq.com/v1beta1", "RabbitmqCluster"): _resource_schema(
-        "rabbitmq.com/v1beta1", "RabbitmqCluster", {
-            "type": "object", "additionalProperties": False, "required": ["replicas", "image"],
+        "rabbitmq.com/v1beta1",
+        "RabbitmqCluster",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["replicas", "image"],
             "properties": {
                 "replicas": {"type": "integer", "minimum": 1},
                 "image": PINNED_IMAGE,
                 "resources": RESOURCES,
-                "persistence": {"type": "object", "additionalProperties": False,
-                                "properties": {"storage": QUANTITY,
-                                               "storageClassName": {"type": "string"}}},
-                "rabbitmq": {"type": "object", "additionalProperties": False,
-                             "properties": {"additionalConfig": {"type": "string"},
-                                            "additionalPlugins": {"type": "array",
-                                                                  "items": {"type": "string"}}}},
+                "persistence": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"storage": QUANTITY, "storageClassName": {"type": "string"}},
+                },
+                "rabbitmq": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "additionalConfig": {"type": "string"},
+                        "additionalPlugins": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
                 "affinity": {"type": "object"},
             },
-        }),
+        },
+    ),
     ("postgresql.cnpg.io/v1", "Cluster"): _resource_schema(
-        "postgresql.cnpg.io/v1", "Cluster", {
-            "type": "object", "additionalProperties": False,
+        "postgresql.cnpg.io/v1",
+        "Cluster",
+        {
+            "type": "object",
+            "additionalProperties": False,
             "required": ["instances", "imageName", "storage"],
             "properties": {
                 "instances": {"type": "integer", "minimum": 1},
                 "imageName": PINNED_IMAGE,
                 "primaryUpdateStrategy": {"enum": ["unsupervised", "supervised"]},
-                "storage": {"type": "object", "additionalProperties": False, "required": ["size"],
-                            "properties": {"size": QUANTITY, "storageClass": {"type": "string"}}},
+                "storage": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["size"],
+                    "properties": {"size": QUANTITY, "storageClass": {"type": "string"}},
+                },
                 "resources": RESOURCES,
-                "affinity": {"type": "object", "additionalProperties": False,
-                             "properties": {"enablePodAntiAffinity": {"type": "boolean"},
-                                            "topologyKey": {"type": "string"}}},
-                "postgresql": {"type": "object", "additionalProperties": False,
-                               "properties": {"parameters": {
-                                   "type": "object", "additionalProperties": {"type": "string"}}}},
-                "managed": {"type": "object", "additionalProperties": False, "properties": {
-                    "roles": {"type": "array", "items": {
-                        "type": "object", "additionalProperties": False,
-                        "required": ["name", "ensure", "login", "passwordSecret"],
-                        "properties": {"name": {"type": "string"},
-                                       "ensure": {"enum": ["present", "absent"]},
-                                       "login": {"type": "boolean"},
-                                       "passwordSecret": NAME_REF}}}}},
+                "affinity": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "enablePodAntiAffinity": {"type": "boolean"},
+                        "topologyKey": {"type": "string"},
+                    },
+                },
+                "postgresql": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "parameters": {"type": "object", "additionalProperties": {"type": "string"}}
+                    },
+                },
+                "managed": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "roles": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["name", "ensure", "login", "passwordSecret"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "ensure": {"enum": ["present", "absent"]},
+                                    "login": {"type": "boolean"},
+                                    "passwordSecret": NAME_REF,
+                                },
+                            },
+                        }
+                    },
+                },
             },
-        }),
+        },
+    ),
     ("postgresql.cnpg.io/v1", "Database"): _resource_schema(
-        "postgresql.cnpg.io/v1", "Database", {
-            "type": "object", "additionalProperties": False,
+        "postgresql.cnpg.io/v1",
+        "Database",
+        {
+            "type": "object",
+            "additionalProperties": False,
             "required": ["cluster", "name", "owner"],
-            "properties": {"cluster": NAME_REF, "name": {"type": "string"},
-                           "owner": {"type": "string"},
-                           "ensure": {"enum": ["present", "absent"]},
-                           "databaseReclaimPolicy": {"enum": ["retain", "delete"]}},
-        }),
+            "properties": {
+                "cluster": NAME_REF,
+                "name": {"type": "string"},
+                "owner": {"type": "string"},
+                "ensure": {"enum": ["present", "absent"]},
+                "databaseReclaimPolicy": {"enum": ["retain", "delete"]},
+            },
+        },
+    ),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): _resource_schema(
-        "monitoring.coreos.com/v1", "ServiceMonitor", {
-            "type": "object", "additionalProperties": False, "required": ["selector", "endpoints"],
+        "monitoring.coreos.com/v1",
+        "ServiceMonitor",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["selector", "endpoints"],
             "properties": {
                 "jobLabel": {"type": "string"},
-                "selector": {"type": "object", "additionalProperties": False,
-                             "properties": {"matchLabels": LABELS}},
-                "endpoints": {"type": "array", "minItems": 1, "items": {
-                    "type": "object", "additionalProperties": False, "required": ["port"],
-                    "properties": {"port": {"type": "string"}, "path": {"type": "string"},
-                                   "interval": {"type": "string", "pattern": r"^[0-9]+[smh]$"}}}},
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"matchLabels": LABELS},
+                },
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["port"],
+                        "properties": {
+                            "port": {"type": "string"},
+                            "path": {"type": "string"},
+                            "interval": {"type": "string", "pattern": r"^[0-9]+[smh]$"},
+                        },
+                    },
+                },
             },
-        }),
+        },
+    ),
 }
 
 
@@ -293,6 +379,7 @@ def validate(obj: dict) -> None:
 
 
 # --- small helpers ------------------------------------------------------------------------
+
 
 def objects_of(objects: list[dict], kind: str) -> dict[str, dict]:
     return {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == kind}
@@ -354,8 +441,16 @@ def cpu(quantity: str) -> float:
 
 
 def memory(quantity: str) -> int:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6,
-             "G": 10**9, "T": 10**12}
+    units = {
+        "Ki": 2**10,
+        "Mi": 2**20,
+        "Gi": 2**30,
+        "Ti": 2**40,
+        "k": 10**3,
+        "M": 10**6,
+        "G": 10**9,
+        "T": 10**12,
+    }
     for unit, factor in units.items():
         if quantity.endswith(unit):
             return int(float(quantity[: -len(unit)]) * factor)
@@ -379,6 +474,7 @@ def pool_connections() -> int:
 
 
 # --- the rendering helper itself -------------------------------------------------------------
+
 
 def _write(directory: Path, name: str, text: str) -> None:
     directory.mkdir(parents=True, exist_ok=True)
@@ -410,13 +506,20 @@ metadata: {name: shop}
 def test_render_applies_patches_images_and_namespace(tmp_path):
     _write(tmp_path / "base", "kustomization.yaml", "resources: [all.yaml]\n")
     _write(tmp_path / "base", "all.yaml", DEPLOYMENT)
-    _write(tmp_path / "overlay", "kustomization.yaml", """
+    _write(
+        tmp_path / "overlay",
+        "kustomization.yaml",
+        """
 namespace: shop
 resources: [../base]
 images: [{name: acme/web, newTag: "1.1"}]
 patches: [{path: patch.yaml}]
-""")
-    _write(tmp_path / "overlay", "patch.yaml", """
+""",
+    )
+    _write(
+        tmp_path / "overlay",
+        "patch.yaml",
+        """
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: web}
@@ -431,32 +534,49 @@ spec:
       containers:
         - {name: web, args: null, resources: {requests: {cpu: 100m}}}
         - {name: extra, image: "acme/extra:3"}
-""")
+""",
+    )
     objects = render(tmp_path / "overlay")
     deployment = objects_of(objects, "Deployment")["web"]
     by_name = {c["name"]: c for c in pod_spec(deployment)["containers"]}
     assert list(by_name) == ["web", "side", "extra"]
-    assert by_name["web"] == {"name": "web", "image": "acme/web:1.1",
-                              "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "100m"}}}
+    assert by_name["web"] == {
+        "name": "web",
+        "image": "acme/web:1.1",
+        "resources": {"limits": {"cpu": "1"}, "requests": {"cpu": "100m"}},
+    }
     assert by_name["side"]["image"] == "acme/side:2.0"
     assert objects_of(objects, "HorizontalPodAutoscaler")["web"]["spec"] == {
-        "minReplicas": 2, "maxReplicas": 9}
+        "minReplicas": 2,
+        "maxReplicas": 9,
+    }
     assert deployment["metadata"]["namespace"] == "shop"
     assert "namespace" not in objects_of(objects, "Namespace")["shop"]["metadata"]
 
 
-@pytest.mark.parametrize("kustomization, patch, message", [
-    ("resources: [all.yaml]\nconfigMapGenerator: []\n", None, "not supported"),
-    ("resources: [all.yaml]\npatches: [{path: p.yaml}]\n",
-     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nothing}\n", "no target"),
-    ("resources: [all.yaml]\npatches: [{path: p.yaml}]\n",
-     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
-     "spec: {template: {spec: {containers: [{name: web, ports: [{containerPort: 1}]}]}}}\n",
-     "only"),
-    ("resources: [all.yaml]\npatches: [{path: p.yaml, target: {kind: Deployment}}]\n",
-     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n", "only patches"),
-    ("resources: [all.yaml, all.yaml]\n", None, "defined twice"),
-])
+@pytest.mark.parametrize(
+    "kustomization, patch, message",
+    [
+        ("resources: [all.yaml]\nconfigMapGenerator: []\n", None, "not supported"),
+        (
+            "resources: [all.yaml]\npatches: [{path: p.yaml}]\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nothing}\n",
+            "no target",
+        ),
+        (
+            "resources: [all.yaml]\npatches: [{path: p.yaml}]\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+            "spec: {template: {spec: {containers: [{name: web, ports: [{containerPort: 1}]}]}}}\n",
+            "only",
+        ),
+        (
+            "resources: [all.yaml]\npatches: [{path: p.yaml, target: {kind: Deployment}}]\n",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+            "only patches",
+        ),
+        ("resources: [all.yaml, all.yaml]\n", None, "defined twice"),
+    ],
+)
 def test_render_rejects_what_it_does_not_implement(tmp_path, kustomization, patch, message):
     _write(tmp_path, "kustomization.yaml", kustomization)
     _write(tmp_path, "all.yaml", DEPLOYMENT)
@@ -478,10 +598,13 @@ def _kustomize_command() -> list[str] | None:
 def test_render_agrees_with_kustomize(name, rendered):
     command = _kustomize_command()
     if command is None:
-        pytest.skip("neither kustomize nor kubectl is installed: "
-                    "render() is checked by the tests above only")
-    output = subprocess.run(command + [str(RENDERINGS[name])], capture_output=True, text=True,
-                            timeout=60)
+        pytest.skip(
+            "neither kustomize nor kubectl is installed: "
+            "render() is checked by the tests above only"
+        )
+    output = subprocess.run(
+        command + [str(RENDERINGS[name])], capture_output=True, text=True, timeout=60
+    )
     assert output.returncode == 0, output.stderr
 
     def keyed(objects):
@@ -492,6 +615,7 @@ def test_render_agrees_with_kustomize(name, rendered):
 
 # --- schemas -------------------------------------------------------------------------------
 
+
 def test_every_manifest_file_is_part_of_a_kustomization():
     used = set()
     for kustomization in K8S.rglob("kustomization.yaml"):
@@ -500,8 +624,11 @@ def test_every_manifest_file_is_part_of_a_kustomization():
             path = (kustomization.parent / entry).resolve()
             if path.is_file():
                 used.add(path)
-    manifests = {p.resolve() for p in K8S.rglob("*.yaml")
-                 if p.name != "kustomization.yaml" and p != SECRETS_EXAMPLE}
+    manifests = {
+        p.resolve()
+        for p in K8S.rglob("*.yaml")
+        if p.name != "kustomization.yaml" and p != SECRETS_EXAMPLE
+    }
     assert manifests - used == set(), "manifests no kustomization includes"
     for name, path in RENDERINGS.items():
         assert (path / "kustomization.yaml").is_file(), name
@@ -517,8 +644,9 @@ def test_every_object_validates_against_its_schema(name, rendered):
             pytest.fail(f"{name}: no schema for {obj['apiVersion']} {obj['kind']}")
         except jsonschema.ValidationError as error:
             where = ".".join(str(p) for p in error.path)
-            pytest.fail(f"{name}: {obj['kind']}/{obj['metadata']['name']}: {where}: "
-                        f"{error.message}")
+            pytest.fail(
+                f"{name}: {obj['kind']}/{obj['metadata']['name']}: {where}: {error.message}"
+            )
 
 
 def test_the_secrets_example_validates():
@@ -526,11 +654,14 @@ def test_the_secrets_example_validates():
         validate(obj)
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda d: pod_spec(d)["containers"][0].update(readinesProbe={}),
-    lambda d: pod_spec(d)["containers"][0].pop("name"),
-    lambda d: d["spec"].update(replicas="two"),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: pod_spec(d)["containers"][0].update(readinesProbe={}),
+        lambda d: pod_spec(d)["containers"][0].pop("name"),
+        lambda d: d["spec"].update(replicas="two"),
+    ],
+)
 def test_the_validator_rejects_a_broken_deployment(mutate, rendered):
     deployment = copy.deepcopy(objects_of(rendered["base"], "Deployment")["intake"])
     validate(deployment)
@@ -539,13 +670,16 @@ def test_the_validator_rejects_a_broken_deployment(mutate, rendered):
         validate(deployment)
 
 
-@pytest.mark.parametrize("kind, mutate", [
-    ("RabbitmqCluster", lambda r: r["spec"].update(replica=3)),
-    ("RabbitmqCluster", lambda r: r["spec"].update(image="rabbitmq")),
-    ("Cluster", lambda r: r["spec"]["postgresql"]["parameters"].update(max_connections=450)),
-    ("Database", lambda r: r["spec"].pop("owner")),
-    ("ServiceMonitor", lambda r: r["spec"]["endpoints"][0].update(targetPort="metrics")),
-])
+@pytest.mark.parametrize(
+    "kind, mutate",
+    [
+        ("RabbitmqCluster", lambda r: r["spec"].update(replica=3)),
+        ("RabbitmqCluster", lambda r: r["spec"].update(image="rabbitmq")),
+        ("Cluster", lambda r: r["spec"]["postgresql"]["parameters"].update(max_connections=450)),
+        ("Database", lambda r: r["spec"].pop("owner")),
+        ("ServiceMonitor", lambda r: r["spec"]["endpoints"][0].update(targetPort="metrics")),
+    ],
+)
 def test_the_validator_rejects_a_broken_custom_resource(kind, mutate, rendered):
     resource = copy.deepcopy(next(o for o in rendered["district"] if o["kind"] == kind))
     validate(resource)
@@ -555,6 +689,7 @@ def test_the_validator_rejects_a_broken_custom_resource(kind, mutate, rendered):
 
 
 # --- workloads -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", WITH_WORKLOADS)
 def test_each_workload_has_its_service_autoscaler_and_disruption_budget(name, rendered):
@@ -573,16 +708,21 @@ def test_each_workload_has_its_service_autoscaler_and_disruption_budget(name, re
 
         service_selector = services[workload]["spec"]["selector"]
         assert matches(service_selector, pod_labels), workload
-        assert not any(matches(service_selector, labels) for labels in job_pods), \
+        assert not any(matches(service_selector, labels) for labels in job_pods), (
             f"{workload}: the Service would select migration pods"
+        )
         for other, other_deployment in deployments.items():
             if other != workload:
-                assert not matches(service_selector,
-                                   other_deployment["spec"]["template"]["metadata"]["labels"])
+                assert not matches(
+                    service_selector, other_deployment["spec"]["template"]["metadata"]["labels"]
+                )
 
         hpa = hpas[workload]["spec"]
-        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                         "name": workload}
+        assert hpa["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": workload,
+        }
         assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"], workload
         assert hpa["metrics"], workload
 
@@ -591,8 +731,9 @@ def test_each_workload_has_its_service_autoscaler_and_disruption_budget(name, re
         if "maxUnavailable" in pdb:
             assert pdb["maxUnavailable"] >= 1, f"{workload}: a drain could never evict a pod"
         else:
-            assert pdb["minAvailable"] < hpa["minReplicas"], \
+            assert pdb["minAvailable"] < hpa["minReplicas"], (
                 f"{workload}: a drain could never evict a pod"
+            )
 
 
 @pytest.mark.parametrize("name", WITH_WORKLOADS)
@@ -634,7 +775,8 @@ def test_every_container_has_requests_within_limits(name, rendered):
             resources = container["resources"]
             assert cpu(resources["requests"]["cpu"]) <= cpu(resources["limits"]["cpu"]), where
             assert memory(resources["requests"]["memory"]) <= memory(
-                resources["limits"]["memory"]), where
+                resources["limits"]["memory"]
+            ), where
 
 
 @pytest.mark.parametrize("name", WITH_WORKLOADS)
@@ -679,12 +821,19 @@ def test_every_variable_is_one_the_suite_reads_or_composes(name, rendered):
     known = settings_variables()
     assert {"AMQP_URI", "INTAKE_DATABASE_URL", "HQ_HOLIDAY_FILE", "GATEWAY_PORT"} <= known
     configmaps = objects_of(rendered[name], "ConfigMap")
-    environments = [(f"{obj['metadata']['name']}/{container['name']}",
-                     container_env(container, configmaps))
-                    for obj in workloads(rendered[name]) for container in containers(obj)]
+    environments = [
+        (f"{obj['metadata']['name']}/{container['name']}", container_env(container, configmaps))
+        for obj in workloads(rendered[name])
+        for container in containers(obj)
+    ]
     # Variables that only build another one's value (AMQP_URI, <SERVICE>_DATABASE_URL).
-    composed = {ref for _, env in environments for value in env.values() if value
-                for ref in re.findall(r"\$\(([A-Za-z0-9_]+)\)", value)}
+    composed = {
+        ref
+        for _, env in environments
+        for value in env.values()
+        if value
+        for ref in re.findall(r"\$\(([A-Za-z0-9_]+)\)", value)
+    }
     assert {"RABBITMQ_HOST", "POSTGRES_HOST", "DB_PASSWORD"} <= composed
     for where, env in environments:
         unknown = set(env) - known - composed
@@ -703,11 +852,16 @@ def test_each_service_reaches_its_own_database_only(name, rendered):
                 assert urls == {}
                 continue
             assert list(urls) == [f"{workload.upper()}_DATABASE_URL"], obj["metadata"]["name"]
-            secrets = {var["valueFrom"]["secretKeyRef"]["name"] for var in container["env"]
-                       if var["name"] in ("DB_USER", "DB_PASSWORD")}
+            secrets = {
+                var["valueFrom"]["secretKeyRef"]["name"]
+                for var in container["env"]
+                if var["name"] in ("DB_USER", "DB_PASSWORD")
+            }
             assert secrets == {f"hq-{workload}-db"}
-            url = expand(urls[f"{workload.upper()}_DATABASE_URL"],
-                         {**env, "DB_USER": "u", "DB_PASSWORD": "p"})
+            url = expand(
+                urls[f"{workload.upper()}_DATABASE_URL"],
+                {**env, "DB_USER": "u", "DB_PASSWORD": "p"},
+            )
             assert re.fullmatch(rf"postgresql://u:p@[a-z0-9.-]+:\d+/hq_{workload}", url), url
 
 
@@ -757,8 +911,11 @@ def test_migrations_run_as_jobs_and_never_at_start(name, rendered):
     for workload, deployment in objects_of(objects, "Deployment").items():
         (container,) = pod_spec(deployment)["containers"]
         assert "initContainers" not in pod_spec(deployment)
-        expected = (["python", "-m", "gateway"] if workload == "gateway"
-                    else ["python", "-m", "hqcore.run", workload])
+        expected = (
+            ["python", "-m", "gateway"]
+            if workload == "gateway"
+            else ["python", "-m", "hqcore.run", workload]
+        )
         assert container["command"] == expected
         assert "args" not in container
 
@@ -784,7 +941,8 @@ def test_images_are_pinned(name, rendered):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_each_overlay_sets_every_image_version(overlay):
     kustomization = yaml.safe_load(
-        (RENDERINGS[overlay] / "kustomization.yaml").read_text(encoding="utf-8"))
+        (RENDERINGS[overlay] / "kustomization.yaml").read_text(encoding="utf-8")
+    )
     rules = {rule["name"]: rule for rule in kustomization["images"]}
     assert set(rules) == {f"{IMAGE_REPOSITORY}/{w}" for w in WORKLOADS}
     assert all(rule.get("newTag") or rule.get("digest") for rule in rules.values())
@@ -821,6 +979,7 @@ def test_no_secret_values_are_committed(rendered):
 
 # --- backing services and overlays -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_rabbitmq_is_a_quorum_cluster_the_suite_points_at(name, rendered):
     objects = rendered[name]
@@ -835,8 +994,11 @@ def test_rabbitmq_is_a_quorum_cluster_the_suite_points_at(name, rendered):
     for deployment in objects_of(objects, "Deployment").values():
         (container,) = pod_spec(deployment)["containers"]
         env = container_env(container, configmaps)
-        refs = {var["valueFrom"]["secretKeyRef"]["name"] for var in container["env"]
-                if var["name"] in ("AMQP_USER", "AMQP_PASSWORD")}
+        refs = {
+            var["valueFrom"]["secretKeyRef"]["name"]
+            for var in container["env"]
+            if var["name"] in ("AMQP_USER", "AMQP_PASSWORD")
+        }
         assert refs == {f"{rabbit['metadata']['name']}-default-user"}
         uri = expand(env["AMQP_URI"], {**env, "AMQP_USER": "u", "AMQP_PASSWORD": "p"})
         assert uri == f"amqp://u:p@{rabbit['metadata']['name']}:5672//"
@@ -881,15 +1043,21 @@ def test_the_pilot_is_smaller_than_the_district(rendered):
     pilot_hpas = objects_of(pilot, "HorizontalPodAutoscaler")
     district_hpas = objects_of(district, "HorizontalPodAutoscaler")
     for workload in WORKLOADS:
-        assert pilot_hpas[workload]["spec"]["maxReplicas"] <= \
-            district_hpas[workload]["spec"]["maxReplicas"], workload
-        assert pilot_hpas[workload]["spec"]["minReplicas"] <= \
-            district_hpas[workload]["spec"]["minReplicas"], workload
-    assert sum(h["spec"]["maxReplicas"] for h in pilot_hpas.values()) < \
-        sum(h["spec"]["maxReplicas"] for h in district_hpas.values())
+        assert (
+            pilot_hpas[workload]["spec"]["maxReplicas"]
+            <= district_hpas[workload]["spec"]["maxReplicas"]
+        ), workload
+        assert (
+            pilot_hpas[workload]["spec"]["minReplicas"]
+            <= district_hpas[workload]["spec"]["minReplicas"]
+        ), workload
+    assert sum(h["spec"]["maxReplicas"] for h in pilot_hpas.values()) < sum(
+        h["spec"]["maxReplicas"] for h in district_hpas.values()
+    )
     for service in SERVICES:
-        assert district_hpas[service]["spec"]["minReplicas"] >= 2, \
+        assert district_hpas[service]["spec"]["minReplicas"] >= 2, (
             f"{service}: the district keeps two pods through a node's loss"
+        )
     (pilot_db,) = objects_of(pilot, "Cluster").values()
     (district_db,) = objects_of(district, "Cluster").values()
     assert pilot_db["spec"]["instances"] < district_db["spec"]["instances"]
@@ -897,8 +1065,10 @@ def test_the_pilot_is_smaller_than_the_district(rendered):
     reference = json.loads((ROOT / "hqcore" / "data" / "reference.json").read_text("utf-8"))
     pilot_streets = [s["name_en"] for s in reference["streets"] if s.get("pilot")]
     assert len(pilot_streets) == 2
-    assert all(street in pilot_ns["metadata"]["annotations"]["hongqiao-assist/scope"]
-               for street in pilot_streets)
+    assert all(
+        street in pilot_ns["metadata"]["annotations"]["hongqiao-assist/scope"]
+        for street in pilot_streets
+    )
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
@@ -915,8 +1085,11 @@ def test_service_monitors_scrape_every_workload_under_its_name(rendered):
     services = objects_of(rendered["district"], "Service")
     for workload in WORKLOADS:
         service = services[workload]
-        scraping = [m for m in monitors
-                    if matches(m["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])]
+        scraping = [
+            m
+            for m in monitors
+            if matches(m["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
+        ]
         assert len(scraping) == 1, workload
         (monitor,) = scraping
         port_names = {p["name"] for p in service["spec"]["ports"]}

@@ -2,6 +2,7 @@
 README's walk-through shows it: the script itself, then the case view with its one timeline
 and its documents (rules IN-1, IN-6, VE-1, VE-2, VE-4, PU-1, PU-2, DE-1, DE-2, DE-4, DE-5,
 ORG-7, PA-1)."""
+
 import importlib.util
 
 from hqcore.config import PROJECT_ROOT
@@ -10,7 +11,8 @@ from tests.support.plugin import wait_until
 
 def _walkthrough():
     spec = importlib.util.spec_from_file_location(
-        "walkthrough", PROJECT_ROOT / "scripts" / "walkthrough.py")
+        "walkthrough", PROJECT_ROOT / "scripts" / "walkthrough.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -28,11 +30,18 @@ def test_dibao_case_from_application_to_scheduled_payment_PA1(suite):
     clerk = suite.as_user("sgz-clerk")
     case_id = result["case_id"]
     # every event of the case handled: the case view and the timeline are final
-    wait_until(lambda: not suite.pending_work(), timeout=30, interval=0.2,
-               message="every event to be handled")
+    wait_until(
+        lambda: not suite.pending_work(),
+        timeout=30,
+        interval=0.2,
+        message="every event to be handled",
+    )
     view = clerk.get(f"/api/v1/cases/{case_id}").json()
-    rules = {d["rule_id"]: d["status"] for service in view["services"].values()
-             for d in service.get("deadlines", [])}
+    rules = {
+        d["rule_id"]: d["status"]
+        for service in view["services"].values()
+        for d in service.get("deadlines", [])
+    }
     assert rules["VE-1"] == "met" and rules["DE-4"] == "met" and rules["DE-1"] == "met"
 
     kinds = {d["kind"]: d for d in view["documents"]}

@@ -4,6 +4,7 @@ One step of each service that takes steps, and one read of each service, against
 role, the wrong street and the wrong state; no login; ID numbers masked for the community
 worker. Every step of each service against every refusal is in the service tier
 (tests/service/test_<service>_steps.py)."""
+
 import json
 
 import pytest
@@ -17,18 +18,25 @@ from tests.support.plugin import wait_until
 #        a valid body): one step of each service that takes steps
 STEPS = {
     "materials": ("sgz-clerk", "sgz-investigator-1", {"materials": ["household_register"]}),
-    "investigation": ("sgz-investigator-1", "sgz-clerk", {
-        "investigators": ["sgz-investigator-1", "sgz-investigator-2"],
-        "methods": ["household_visit"], "findings": "入户调查。", "applicant_signed": True}),
+    "investigation": (
+        "sgz-investigator-1",
+        "sgz-clerk",
+        {
+            "investigators": ["sgz-investigator-1", "sgz-investigator-2"],
+            "methods": ["household_visit"],
+            "findings": "入户调查。",
+            "applicant_signed": True,
+        },
+    ),
     "objections": ("sgz-community", "sgz-investigator-1", {"objector": "居民", "detail": "异议。"}),
     "decision": ("sgz-leader", "sgz-head", {"outcome": "approve"}),
 }
 # a step of each of those services that a case just accepted is not ready for, by its user
 OUT_OF_TURN = {
-    "materials": ("sgz-clerk", {"materials": ["household_register"]}),           # intake
+    "materials": ("sgz-clerk", {"materials": ["household_register"]}),  # intake
     "explanation": ("sgz-clerk", {"explanation": "说明。", "accepted": True}),  # verification
-    "objections": ("sgz-community", {"objector": "居民", "detail": "异议。"}),      # publicity
-    "decision": ("sgz-leader", {"outcome": "approve"}),                             # decision
+    "objections": ("sgz-community", {"objector": "居民", "detail": "异议。"}),  # publicity
+    "decision": ("sgz-leader", {"outcome": "approve"}),  # decision
 }
 # one read of each service that answers for a street, asked by another street's clerk
 READS = {
@@ -48,8 +56,12 @@ def fresh(suite):
     api = GatewayClient(suite.url, timeout=30)
     api.set_clock("2026-11-02T01:00:00+00:00")
     case_id = api.accepted_case(sample_application(ID_NUMBER), "sgz")
-    wait_until(lambda: not suite.pending_work(), timeout=30, interval=0.2,
-               message="every event to be handled")
+    wait_until(
+        lambda: not suite.pending_work(),
+        timeout=30,
+        interval=0.2,
+        message="every event to be handled",
+    )
     return api, case_id
 
 
@@ -75,9 +87,12 @@ def test_ORG5_wrong_role_is_forbidden(fresh, step):
 def test_ORG4_wrong_street_is_forbidden(fresh, step):
     api, case_id = fresh
     user, _, body = STEPS[step]
-    other_street = "shc" + user[len("sgz"):]
-    body = {**body, "investigators": ["shc-investigator-1", "shc-investigator-2"]} \
-        if step == "investigation" else body
+    other_street = "shc" + user[len("sgz") :]
+    body = (
+        {**body, "investigators": ["shc-investigator-1", "shc-investigator-2"]}
+        if step == "investigation"
+        else body
+    )
     error = refused(api, case_id, step, other_street, body)
     assert (error.status, error.error["code"]) == (403, "wrong_street")
 
@@ -111,15 +126,21 @@ def test_ORG4_an_application_for_another_street_is_forbidden(fresh):
 def test_without_a_login_nothing_is_answered(suite, fresh):
     _, case_id = fresh
     for method, path, body in (
-            ("POST", "/api/v1/applications", sample_application(make_id_number(703))),
-            ("POST", f"/api/v1/cases/{case_id}/investigation", STEPS["investigation"][2]),
-            ("GET", f"/api/v1/cases/{case_id}", None),
-            ("GET", f"/api/v1/cases/{case_id}/timeline", None)):
+        ("POST", "/api/v1/applications", sample_application(make_id_number(703))),
+        ("POST", f"/api/v1/cases/{case_id}/investigation", STEPS["investigation"][2]),
+        ("GET", f"/api/v1/cases/{case_id}", None),
+        ("GET", f"/api/v1/cases/{case_id}/timeline", None),
+    ):
         answer = suite.http.request(method, suite.url + path, json=body, timeout=30)
-        assert (answer.status_code, answer.json()["error"]["code"]) == (
-            401, "not_authenticated"), (method, path)
-    answer = suite.http.get(suite.url + f"/api/v1/cases/{case_id}", timeout=30,
-                            headers={"Authorization": "Bearer not-a-token"})
+        assert (answer.status_code, answer.json()["error"]["code"]) == (401, "not_authenticated"), (
+            method,
+            path,
+        )
+    answer = suite.http.get(
+        suite.url + f"/api/v1/cases/{case_id}",
+        timeout=30,
+        headers={"Authorization": "Bearer not-a-token"},
+    )
     assert (answer.status_code, answer.json()["error"]["code"]) == (401, "invalid_token")
 
 

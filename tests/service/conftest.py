@@ -1,4 +1,5 @@
 """Service tier: nameko containers against the real broker. eventlet is patched first."""
+
 import eventlet
 
 eventlet.monkey_patch()  # noqa: E402  (before anything imports socket or threading)
@@ -31,5 +32,6 @@ def start_service(settings):
 @pytest.fixture
 def rpc(settings):
     from nameko.standalone.rpc import ClusterRpcProxy
+
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=15) as proxy:
         yield proxy

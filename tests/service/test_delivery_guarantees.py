@@ -1,10 +1,12 @@
 """No lost and no doubled messages, proven against the real broker (platform issue, item 5)."""
+
 import json
 import subprocess
 from contextlib import contextmanager
 
 import pytest
 from kombu import Connection, Exchange, Producer
+from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from prometheus_client import REGISTRY
@@ -56,13 +58,26 @@ def submitted_envelope(settings, serial=1):
     now = get_clock(settings).now()
     person = {"name": "李桂兰", "id_number": make_id_number(serial), "relationship": "self"}
     return build_envelope(
-        event_type="application.accepted", version=1, occurred_at=now,
-        case_id=f"case-{serial}", street_code="shaogongzhuang", correlation_id="test",
-        acting_user="clerk", source="intake",
-        payload={"case_id": f"case-{serial}", "case_no": f"SGZ-2026-{serial:05d}",
-                 "program": "dibao", "street_code": "shaogongzhuang", "community": "前园社区",
-                 "applicant": person, "members": [person], "near_relative": False,
-                 "accepted_at": now})
+        event_type="application.accepted",
+        version=1,
+        occurred_at=now,
+        case_id=f"case-{serial}",
+        street_code="shaogongzhuang",
+        correlation_id="test",
+        acting_user="clerk",
+        source="intake",
+        payload={
+            "case_id": f"case-{serial}",
+            "case_no": f"SGZ-2026-{serial:05d}",
+            "program": "dibao",
+            "street_code": "shaogongzhuang",
+            "community": "前园社区",
+            "applicant": person,
+            "members": [person],
+            "near_relative": False,
+            "accepted_at": now,
+        },
+    )
 
 
 def count_rows(settings, service, table):
@@ -92,6 +107,7 @@ def test_redelivered_event_is_applied_once(start_service, settings):
 
 class FailingPublicity(PublicityService):
     """Publicity whose handler fails until told otherwise."""
+
     calls = []
 
     @subscribe("application.accepted")
@@ -101,7 +117,8 @@ class FailingPublicity(PublicityService):
 
 
 def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
-        start_service, settings, broker):
+    start_service, settings, broker
+):
     labels = {"service": "publicity", "handler": "on_application_accepted"}
     retries_before = sample("hq_event_retries_total", **labels)
     dead_before = sample("hq_dead_lettered_total", reason="handler_failed", **labels)
@@ -111,14 +128,22 @@ def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
     publisher.publish(envelope)
 
     dead_queue = "hq.publicity.on_application_accepted.dead"
-    wait_until(lambda: deadletters.depth(broker, dead_queue) == 1, timeout=15,
-               message="the event to reach the dead-letter queue")
+    wait_until(
+        lambda: deadletters.depth(broker, dead_queue) == 1,
+        timeout=15,
+        message="the event to reach the dead-letter queue",
+    )
     attempts = 1 + len(settings.retry_delays)
     assert FailingPublicity.calls == [envelope["event_id"]] * attempts
     assert sample("hq_event_retries_total", **labels) - retries_before == len(settings.retry_delays)
     # the counter moves right after the broker confirmed the dead letter
-    wait_until(lambda: sample("hq_dead_lettered_total", reason="handler_failed", **labels)
-               - dead_before == 1, timeout=5, message="the dead-letter metric")
+    wait_until(
+        lambda: (
+            sample("hq_dead_lettered_total", reason="handler_failed", **labels) - dead_before == 1
+        ),
+        timeout=5,
+        message="the dead-letter metric",
+    )
     [letter] = deadletters.peek(broker, dead_queue)
     assert letter.event_id == envelope["event_id"] and letter.reason == "handler_failed"
     assert "simulated failure" in letter.error
@@ -128,34 +153,57 @@ def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
     start_service(PublicityService)
     assert deadletters.replay(broker, dead_queue) == 1
     with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
-        view = wait_until(lambda: _get_case(rpc.publicity, "case-7"), timeout=10,
-                          message="publicity to apply the replayed event")
+        view = wait_until(
+            lambda: _get_case(rpc.publicity, "case-7"),
+            timeout=10,
+            message="publicity to apply the replayed event",
+        )
     assert view["status"] == "awaiting_verification"
     assert deadletters.depth(broker, dead_queue) == 0
     publisher.close()
 
 
-def test_message_breaking_its_contract_is_dead_lettered_not_applied(start_service, settings,
-                                                                    broker):
+def test_message_breaking_its_contract_is_dead_lettered_not_applied(
+    start_service, settings, broker
+):
     start_service(SupervisionService)
     envelope = submitted_envelope(settings, serial=8)
     envelope["payload"]["members"] = []  # the contract needs at least one member
-    before = sample("hq_dead_lettered_total", service="supervision",
-                    handler="on_application_accepted", reason="contract_violation")
+    before = sample(
+        "hq_dead_lettered_total",
+        service="supervision",
+        handler="on_application_accepted",
+        reason="contract_violation",
+    )
     with Connection(settings.amqp_uri, transport_options={"confirm_publish": True}) as conn:
         Producer(conn.default_channel).publish(
-            envelope, exchange=Exchange(EVENTS_EXCHANGE, type="topic", durable=True),
-            routing_key="application.accepted", serializer="json")
+            envelope,
+            exchange=Exchange(EVENTS_EXCHANGE, type="topic", durable=True),
+            routing_key="application.accepted",
+            serializer="json",
+        )
     dead_queue = "hq.supervision.on_application_accepted.dead"
-    wait_until(lambda: deadletters.depth(broker, dead_queue) == 1, timeout=10,
-               message="the invalid event to be dead-lettered")
+    wait_until(
+        lambda: deadletters.depth(broker, dead_queue) == 1,
+        timeout=10,
+        message="the invalid event to be dead-lettered",
+    )
     [letter] = deadletters.peek(broker, dead_queue)
     assert letter.reason == "contract_violation" and "members" in letter.error
     assert count_rows(settings, "supervision", supervision_tables.cases) == 0
-    wait_until(lambda: sample("hq_dead_lettered_total", service="supervision",
-                              handler="on_application_accepted",
-                              reason="contract_violation") == before + 1,
-               timeout=5, message="the dead-letter metric")
+    wait_until(
+        lambda: (
+            sample(
+                "hq_dead_lettered_total",
+                service="supervision",
+                handler="on_application_accepted",
+                reason="contract_violation",
+            )
+            == before + 1
+        ),
+        timeout=5,
+        message="the dead-letter metric",
+    )
 
 
 def _get_case(proxy, case_id):
@@ -166,14 +214,15 @@ def _get_case(proxy, case_id):
 
 
 def test_process_killed_between_commit_and_publish_delivers_after_restart(
-        start_service, settings, suite_env):
+    start_service, settings, suite_env
+):
     start_service(SupervisionService)
     with processes(suite_env) as suite:
         suite.faults["intake"] = "crash-after-commit"
         suite.start_process("intake")
         with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
             wait_until(lambda: _ping(rpc.intake), timeout=30, message="intake to start")
-            with pytest.raises(Exception):  # intake dies before it can answer
+            with pytest.raises(RpcTimeout):  # intake dies before it can answer
                 rpc.intake.submit_application(application=sample_application(), actor=CLERK)
         assert suite.wait_exit("intake", timeout=10) == faults.CRASH_EXIT_CODE
         del suite.faults["intake"]
@@ -182,8 +231,9 @@ def test_process_killed_between_commit_and_publish_delivers_after_restart(
         outbox = intake_tables.TABLES["outbox"]
         database = Database(settings.database_url("intake"))
         with database.transaction() as conn:
-            rows = conn.execute(select(outbox.c.event_type, outbox.c.envelope,
-                                       outbox.c.published_at)).all()
+            rows = conn.execute(
+                select(outbox.c.event_type, outbox.c.envelope, outbox.c.published_at)
+            ).all()
         database.dispose()
         assert all(r.published_at is None for r in rows)
         [row] = [r for r in rows if r.event_type == "application.accepted"]
@@ -191,8 +241,11 @@ def test_process_killed_between_commit_and_publish_delivers_after_restart(
 
         suite.start_process("intake")
         with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
-            view = wait_until(lambda: _get_case(rpc.supervision, case_id), timeout=30,
-                              message="the committed event to be delivered after restart")
+            view = wait_until(
+                lambda: _get_case(rpc.supervision, case_id),
+                timeout=30,
+                message="the committed event to be delivered after restart",
+            )
     assert view["case_id"] == case_id
 
 
@@ -219,6 +272,7 @@ def test_broker_restart_in_a_stream_of_cases_loses_none(settings, suite_env):
                 return submit(serial)
             except Exception as exc:
                 return "stored" if "duplicate_open_case" in str(exc) else None
+
         return wait_until(attempt, timeout=90, interval=1.0, message=f"case {serial} accepted")
 
     with processes(suite_env) as suite:
@@ -241,7 +295,10 @@ def test_broker_restart_in_a_stream_of_cases_loses_none(settings, suite_env):
         intake_ids = case_ids("intake", intake_tables.applications)
         assert len(intake_ids) == 20
         assert accepted - {"stored"} <= intake_ids
-        wait_until(lambda: case_ids("supervision", supervision_tables.cases)
-                   == intake_ids, timeout=60, interval=0.5,
-                   message="supervision to hold every case intake accepted")
+        wait_until(
+            lambda: case_ids("supervision", supervision_tables.cases) == intake_ids,
+            timeout=60,
+            interval=0.5,
+            message="supervision to hold every case intake accepted",
+        )
         assert suite.is_running("intake") and suite.is_running("supervision")

@@ -3,6 +3,7 @@ duplicates, authorisation, the worklist and closing (IN-1, IN-2, IN-3, IN-6, IN-
 
 The timeline is the ``case.progressed`` events in intake's outbox (supervision keeps the
 suite's one timeline)."""
+
 import json
 from concurrent.futures import Future
 from datetime import datetime, timedelta, timezone
@@ -53,16 +54,20 @@ def outbox(settings, event_type: str) -> list[dict]:
     table = intake_tables.TABLES["outbox"]
     database = Database(settings.database_url("intake"))
     with database.transaction() as conn:
-        rows = conn.execute(select(table.c.envelope).where(table.c.event_type == event_type)
-                            .order_by(table.c.id)).all()
+        rows = conn.execute(
+            select(table.c.envelope).where(table.c.event_type == event_type).order_by(table.c.id)
+        ).all()
     database.dispose()
     return [json.loads(r.envelope) for r in rows]
 
 
 def timeline(settings, case_id: str) -> list[dict]:
     """The case's timeline entries intake wrote: its ``case.progressed`` payloads, in order."""
-    return [e["payload"] for e in outbox(settings, "case.progressed")
-            if e["payload"]["case_id"] == case_id]
+    return [
+        e["payload"]
+        for e in outbox(settings, "case.progressed")
+        if e["payload"]["case_id"] == case_id
+    ]
 
 
 def inbox_claims(settings, handler: str) -> int:
@@ -76,18 +81,30 @@ def inbox_claims(settings, handler: str) -> int:
 
 def incomplete_family() -> dict:
     body = sample_application()
-    body["members"].append({"name": "李强", "id_number": SPOUSE, "relationship": "spouse",
-                            "authorisation_signed": False})
+    body["members"].append(
+        {
+            "name": "李强",
+            "id_number": SPOUSE,
+            "relationship": "spouse",
+            "authorisation_signed": False,
+        }
+    )
     body["materials_provided"] = ["household_register"]
     return body
 
 
 def publish(settings, event_type: str, case: dict, **payload) -> dict:
     envelope = build_envelope(
-        event_type=event_type, version=1, occurred_at=get_clock(settings).now(),
-        case_id=case["case_id"], street_code=case["street_code"], correlation_id="test",
-        acting_user="sgz-leader", source=event_type.split(".")[0],
-        payload={k: case[k] for k in ("case_id", "case_no", "program", "street_code")} | payload)
+        event_type=event_type,
+        version=1,
+        occurred_at=get_clock(settings).now(),
+        case_id=case["case_id"],
+        street_code=case["street_code"],
+        correlation_id="test",
+        acting_user="sgz-leader",
+        source=event_type.split(".")[0],
+        payload={k: case[k] for k in ("case_id", "case_no", "program", "street_code")} | payload,
+    )
     publisher = EventPublisher(settings.amqp_uri)
     publisher.publish(envelope)
     publisher.close()
@@ -95,14 +112,23 @@ def publish(settings, event_type: str, case: dict, **payload) -> dict:
 
 
 def decision_made(settings, case: dict) -> dict:
-    return publish(settings, "decision.made", case, community=case["community"],
-                   outcome="refused", authority="street", decided_at=get_clock(settings).now(),
-                   reasons=["收入超过标准"], document_id="decision:1")
+    return publish(
+        settings,
+        "decision.made",
+        case,
+        community=case["community"],
+        outcome="refused",
+        authority="street",
+        decided_at=get_clock(settings).now(),
+        reasons=["收入超过标准"],
+        document_id="decision:1",
+    )
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_IN6_incomplete_application_gets_one_notice_listing_everything_then_is_accepted(
-        intake, rpc, settings, backend):
+    intake, rpc, settings, backend
+):
     case = rpc.intake.submit_application(application=incomplete_family(), actor=CLERK)
     assert case["status"] == "awaiting_materials" and case["accepted_at"] is None
     assert case["case_no"] == "SGZ-2026-00001"
@@ -112,15 +138,22 @@ def test_IN6_incomplete_application_gets_one_notice_listing_everything_then_is_a
     assert notice["kind"] == "materials_notice" and notice["served_at"] is not None
     html = rpc.intake.get_document(document_id=notice["document_id"], actor=CLERK)["html"]
     assert "一次性告知书" in html and case["case_no"] in html
-    for label in (MATERIALS["household_id_cards"], MATERIALS["economic_declaration"],
-                  "李强签署的家庭经济状况核对授权书"):
+    for label in (
+        MATERIALS["household_id_cards"],
+        MATERIALS["economic_declaration"],
+        "李强签署的家庭经济状况核对授权书",
+    ):
         assert label in html
     assert outbox(settings, "application.accepted") == []
 
     # Part of it on Tuesday: still waiting, and no second notice (IN-6: once).
     get_clock(settings).set(FILED_AT + timedelta(days=1))
-    case = rpc.intake.supply_materials(case_id=case["case_id"], materials=["household_id_cards"],
-                                       authorisations=[SPOUSE], actor=COMMUNITY)
+    case = rpc.intake.supply_materials(
+        case_id=case["case_id"],
+        materials=["household_id_cards"],
+        authorisations=[SPOUSE],
+        actor=COMMUNITY,
+    )
     assert case["status"] == "awaiting_materials"
     assert [m["item"] for m in case["materials_missing"]] == ["economic_declaration"]
     assert len(case["documents"]) == 1
@@ -128,32 +161,44 @@ def test_IN6_incomplete_application_gets_one_notice_listing_everything_then_is_a
     # The rest on Thursday: accepted at that instant, and every later deadline runs from it.
     supplied_at = FILED_AT + timedelta(days=3)
     get_clock(settings).set(supplied_at)
-    case = rpc.intake.supply_materials(case_id=case["case_id"],
-                                       materials=["economic_declaration"], actor=CLERK)
+    case = rpc.intake.supply_materials(
+        case_id=case["case_id"], materials=["economic_declaration"], actor=CLERK
+    )
     assert case["status"] == "accepted" and case["materials_missing"] == []
     assert near(case["accepted_at"], supplied_at)
     [accepted] = outbox(settings, "application.accepted")
     assert accepted["payload"]["accepted_at"] == case["accepted_at"]
     assert [m["id_number"] for m in accepted["payload"]["members"]] == [
-        sample_application()["applicant"]["id_number"], SPOUSE]
+        sample_application()["applicant"]["id_number"],
+        SPOUSE,
+    ]
     assert "timeline" not in case
     entries = timeline(settings, case["case_id"])
     assert [(e["action"], e["step"]) for e in entries] == [
         ("application_submitted", "awaiting_materials"),
         ("materials_supplied", "awaiting_materials"),
         ("materials_supplied", "accepted"),
-        ("application_accepted", "accepted")]
+        ("application_accepted", "accepted"),
+    ]
     assert entries[0]["document_ids"] == [notice["document_id"]]
     assert [e["actor_user"] for e in entries] == [
-        "sgz-clerk", "sgz-community", "sgz-clerk", "sgz-clerk"]
+        "sgz-clerk",
+        "sgz-community",
+        "sgz-clerk",
+        "sgz-clerk",
+    ]
 
 
 def test_IN6_supply_on_an_accepted_case_is_409_and_changes_nothing(intake, rpc, settings):
     case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     assert case["status"] == "accepted"
     assert near(case["accepted_at"], FILED_AT)
-    error = refused(rpc.intake.supply_materials, case_id=case["case_id"],
-                    materials=["economic_declaration"], actor=CLERK)
+    error = refused(
+        rpc.intake.supply_materials,
+        case_id=case["case_id"],
+        materials=["economic_declaration"],
+        actor=CLERK,
+    )
     assert (error["type"], error["code"]) == ("InvalidState", "invalid_state")
     assert error["details"] == {"status": "accepted", "allowed": ["awaiting_materials"]}
     assert rpc.intake.get_case(case_id=case["case_id"], actor=CLERK) == case
@@ -164,14 +209,19 @@ def test_IN2_tekun_filed_by_another_person_for_the_applicant_alone(intake, rpc, 
     body = sample_application(program="tekun")
     body["proxy"] = {"kind": "person", "name": "张桂芳"}
     body["materials_provided"].append("entrustment")
-    body["payment_account"] = {"bank": "天津银行", "account_number": "6221000012345678",
-                               "holder": "王秀英"}
+    body["payment_account"] = {
+        "bank": "天津银行",
+        "account_number": "6221000012345678",
+        "holder": "王秀英",
+    }
     case = rpc.intake.submit_application(application=body, actor=CLERK)
     assert case["status"] == "accepted" and case["program"] == "tekun"
     assert case["proxy"] == {"kind": "person", "name": "张桂芳"}
     assert len(case["members"]) == 1 and case["payment_account"]["holder"] == "王秀英"
     assert [(e["action"], e["rule_id"]) for e in timeline(settings, case["case_id"])] == [
-        ("application_submitted", "IN-2"), ("application_accepted", "IN-6")]
+        ("application_submitted", "IN-2"),
+        ("application_accepted", "IN-6"),
+    ]
     assert rpc.intake.get_case(case_id=case["case_id"], actor=CLERK)["proxy"]["name"] == "张桂芳"
 
 
@@ -184,8 +234,9 @@ def test_IN2_tekun_listing_other_members_is_refused_naming_the_field(intake, rpc
 
 def test_IN3_invalid_id_number_is_400_naming_the_member(intake, rpc):
     body = sample_application()
-    body["members"].append({"name": "李强", "id_number": "110105194912310021",
-                            "relationship": "spouse"})
+    body["members"].append(
+        {"name": "李强", "id_number": "110105194912310021", "relationship": "spouse"}
+    )
     error = refused(rpc.intake.submit_application, application=body, actor=CLERK)
     assert (error["type"], error["field"]) == ("ValidationFailed", "members.1.id_number")
     assert "check digit" in error["message"]
@@ -199,21 +250,30 @@ def test_ORG6_community_worker_files_for_the_family_as_the_residents_committee(i
     assert "entrustment" in [m["item"] for m in case["materials_missing"]]
 
 
-@pytest.mark.parametrize("username, code", [
-    ("sgz-investigator-1", "wrong_role"),
-    ("district-officer", "wrong_role"),
-    ("shc-clerk", "wrong_street"),
-    ("shc-community", "wrong_street"),
-])
+@pytest.mark.parametrize(
+    "username, code",
+    [
+        ("sgz-investigator-1", "wrong_role"),
+        ("district-officer", "wrong_role"),
+        ("shc-clerk", "wrong_street"),
+        ("shc-community", "wrong_street"),
+    ],
+)
 def test_ORG6_only_the_streets_community_worker_or_clerk_files_or_supplies(
-        intake, rpc, settings, username, code):
-    error = refused(rpc.intake.submit_application, application=sample_application(),
-                    actor=actor_for(username))
+    intake, rpc, settings, username, code
+):
+    error = refused(
+        rpc.intake.submit_application, application=sample_application(), actor=actor_for(username)
+    )
     assert (error["type"], error["code"]) == ("Forbidden", code)
     case = rpc.intake.submit_application(application=incomplete_family(), actor=CLERK)
     assert case["case_no"] == "SGZ-2026-00001"  # the refused filing used no number
-    error = refused(rpc.intake.supply_materials, case_id=case["case_id"],
-                    materials=["economic_declaration"], actor=actor_for(username))
+    error = refused(
+        rpc.intake.supply_materials,
+        case_id=case["case_id"],
+        materials=["economic_declaration"],
+        actor=actor_for(username),
+    )
     assert (error["type"], error["code"]) == ("Forbidden", code)
     after = rpc.intake.get_case(case_id=case["case_id"], actor=CLERK)
     assert after["materials_provided"] == ["household_register"]
@@ -223,10 +283,14 @@ def test_ORG6_only_the_streets_community_worker_or_clerk_files_or_supplies(
 def test_missing_actor_and_unknown_case_are_refused(intake, rpc):
     error = refused(rpc.intake.submit_application, application=sample_application())
     assert (error["type"], error["field"]) == ("ValidationFailed", "actor.role")
-    error = refused(rpc.intake.supply_materials, case_id="nope",
-                    materials=["economic_declaration"], actor=CLERK)
+    error = refused(
+        rpc.intake.supply_materials, case_id="nope", materials=["economic_declaration"], actor=CLERK
+    )
     assert (error["type"], error["code"], error["field"]) == (
-        "CaseNotFound", "case_not_found", "case_id")
+        "CaseNotFound",
+        "case_not_found",
+        "case_id",
+    )
     error = refused(rpc.intake.get_case, case_id="nope", actor=CLERK)
     assert (error["type"], error["code"]) == ("CaseNotFound", "case_not_found")
     error = refused(rpc.intake.get_case, case_id="nope")
@@ -234,41 +298,55 @@ def test_missing_actor_and_unknown_case_are_refused(intake, rpc):
 
 
 def test_unknown_street_is_404_unknown_street(intake, rpc):
-    error = refused(rpc.intake.submit_application,
-                    application=sample_application(street_code="nowhere"), actor=CLERK)
+    error = refused(
+        rpc.intake.submit_application,
+        application=sample_application(street_code="nowhere"),
+        actor=CLERK,
+    )
     assert (error["type"], error["code"], error["field"]) == (
-        "NotFound", "unknown_street", "street_code")
+        "NotFound",
+        "unknown_street",
+        "street_code",
+    )
 
 
 def test_IN6_worklist_is_the_streets_own_and_the_districts_whole(intake, rpc):
     waiting = rpc.intake.submit_application(application=incomplete_family(), actor=CLERK)
-    rpc.intake.submit_application(application=sample_application(id_number=make_id_number(41)),
-                                  actor=CLERK)  # accepted: not waiting
+    rpc.intake.submit_application(
+        application=sample_application(id_number=make_id_number(41)), actor=CLERK
+    )  # accepted: not waiting
     other = rpc.intake.submit_application(
-        application={**sample_application(id_number=make_id_number(42),
-                                          street_code="shuanghuancun"),
-                     "materials_provided": []}, actor=actor_for("shc-clerk"))
+        application={
+            **sample_application(id_number=make_id_number(42), street_code="shuanghuancun"),
+            "materials_provided": [],
+        },
+        actor=actor_for("shc-clerk"),
+    )
     mine = rpc.intake.list_awaiting_materials(street_code="shaogongzhuang", actor=COMMUNITY)
     assert [c["case_no"] for c in mine["cases"]] == [waiting["case_no"]]
     assert rpc.intake.list_awaiting_materials(actor=COMMUNITY) == mine  # scoped to its street
-    every = rpc.intake.list_awaiting_materials(street_code=None, limit=100,
-                                               actor=actor_for("district-officer"))
+    every = rpc.intake.list_awaiting_materials(
+        street_code=None, limit=100, actor=actor_for("district-officer")
+    )
     assert {c["case_no"] for c in every["cases"]} == {waiting["case_no"], other["case_no"]}
-    error = refused(rpc.intake.list_awaiting_materials, street_code="shuanghuancun",
-                    actor=CLERK)
+    error = refused(rpc.intake.list_awaiting_materials, street_code="shuanghuancun", actor=CLERK)
     assert (error["type"], error["code"]) == ("Forbidden", "wrong_street")
 
 
 def test_case_numbers_count_per_street(intake, rpc):
     first = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     second = rpc.intake.submit_application(
-        application=sample_application(id_number=make_id_number(31)), actor=CLERK)
+        application=sample_application(id_number=make_id_number(31)), actor=CLERK
+    )
     other = rpc.intake.submit_application(
-        application=sample_application(id_number=make_id_number(32),
-                                       street_code="shuanghuancun"),
-        actor=actor_for("shc-clerk"))
+        application=sample_application(id_number=make_id_number(32), street_code="shuanghuancun"),
+        actor=actor_for("shc-clerk"),
+    )
     assert [first["case_no"], second["case_no"], other["case_no"]] == [
-        "SGZ-2026-00001", "SGZ-2026-00002", "SHC-2026-00001"]
+        "SGZ-2026-00001",
+        "SGZ-2026-00002",
+        "SHC-2026-00001",
+    ]
 
 
 def test_duplicate_open_case_is_409_naming_it_while_waiting_or_accepted(intake, rpc):
@@ -280,15 +358,17 @@ def test_duplicate_open_case_is_409_naming_it_while_waiting_or_accepted(intake, 
     assert error["details"] == {"case_no": waiting["case_no"]}
     # Another program is another matter.
     low_income = sample_application(id_number=SPOUSE, program="low_income")
-    assert rpc.intake.submit_application(application=low_income, actor=CLERK)["status"] == \
-        "accepted"
+    assert (
+        rpc.intake.submit_application(application=low_income, actor=CLERK)["status"] == "accepted"
+    )
 
 
 def test_new_case_allowed_after_decision_made_closes_the_first_once(intake, rpc, settings):
     first = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     envelope = decision_made(settings, first)
-    closed = wait_until(lambda: _closed(rpc, first["case_id"]),
-                        message="intake to close the case on decision.made")
+    closed = wait_until(
+        lambda: _closed(rpc, first["case_id"]), message="intake to close the case on decision.made"
+    )
     assert closed["closed_reason"] == "decision_refused"
     [*_, last] = timeline(settings, first["case_id"])
     assert (last["action"], last["rule_id"], last["closed"]) == ("case_closed", "DE-1", True)
@@ -308,23 +388,39 @@ def test_new_case_allowed_after_decision_made_closes_the_first_once(intake, rpc,
 
 def test_VE5_withdrawal_closes_the_case(intake, rpc, settings):
     case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
-    publish(settings, "verification.withdrawn", case, reason="未如实申报",
-            withdrawn_at=get_clock(settings).now())
-    closed = wait_until(lambda: _closed(rpc, case["case_id"]),
-                        message="intake to close the case on verification.withdrawn")
+    publish(
+        settings,
+        "verification.withdrawn",
+        case,
+        reason="未如实申报",
+        withdrawn_at=get_clock(settings).now(),
+    )
+    closed = wait_until(
+        lambda: _closed(rpc, case["case_id"]),
+        message="intake to close the case on verification.withdrawn",
+    )
     last = timeline(settings, case["case_id"])[-1]
     assert (closed["closed_reason"], last["rule_id"]) == ("withdrawn", "VE-5")
 
 
 def test_decision_for_a_case_intake_does_not_hold_is_retried_then_dead_lettered(
-        intake, rpc, settings, broker):
+    intake, rpc, settings, broker
+):
     """Never logged and dropped: retried with backoff, then visible in the dead letters."""
-    unknown = {"case_id": "unknown-case", "case_no": "SGZ-2026-09999", "program": "dibao",
-               "street_code": "shaogongzhuang", "community": "前园社区"}
+    unknown = {
+        "case_id": "unknown-case",
+        "case_no": "SGZ-2026-09999",
+        "program": "dibao",
+        "street_code": "shaogongzhuang",
+        "community": "前园社区",
+    }
     envelope = decision_made(settings, unknown)
     dead_queue = "hq.intake.on_case_ended.dead"
-    wait_until(lambda: deadletters.depth(broker, dead_queue) == 1, timeout=15,
-               message="the event to reach the dead-letter queue")
+    wait_until(
+        lambda: deadletters.depth(broker, dead_queue) == 1,
+        timeout=15,
+        message="the event to reach the dead-letter queue",
+    )
     [letter] = deadletters.peek(broker, dead_queue)
     assert letter.event_id == envelope["event_id"] and "unknown-case" in letter.error
     assert inbox_claims(settings, "on_case_ended") == 0  # not applied: a replay still can be
@@ -342,8 +438,9 @@ class ProxyRpc:
         self.proxy = proxy
         self.calls: list[str] = []
 
-    def call_async(self, service, method, timeout=None, correlation_id=None, acting_user=None,
-                   **kwargs) -> Future:
+    def call_async(
+        self, service, method, timeout=None, correlation_id=None, acting_user=None, **kwargs
+    ) -> Future:
         self.calls.append(f"{service}.{method}")
         future: Future = Future()
         try:
@@ -366,8 +463,7 @@ def test_IN6_gateway_route_supplies_materials(intake, rpc, settings):
 
     case = rpc.intake.submit_application(application=incomplete_family(), actor=CLERK)
     path = f"/api/v1/cases/{case['case_id']}/materials"
-    body = {"materials": ["household_id_cards", "economic_declaration"],
-            "authorisations": [SPOUSE]}
+    body = {"materials": ["household_id_cards", "economic_declaration"], "authorisations": [SPOUSE]}
 
     assert app.test_client().post(path, json=body).status_code == 401
     answer = as_user("sgz-clerk").post(path, json={"materials": ["visa"]})
@@ -383,5 +479,7 @@ def test_IN6_gateway_route_supplies_materials(intake, rpc, settings):
     assert view["members"][1]["id_number"] == idnumber.mask(SPOUSE)  # not for this role
     answer = as_user("sgz-clerk").post(path, json=body)
     assert (answer.status_code, answer.get_json()["error"]["code"]) == (409, "invalid_state")
-    assert "/api/v1/cases/{case_id}/materials" in app.test_client().get(
-        "/api/v1/openapi.json").get_json()["paths"]
+    assert (
+        "/api/v1/cases/{case_id}/materials"
+        in app.test_client().get("/api/v1/openapi.json").get_json()["paths"]
+    )

@@ -1,4 +1,5 @@
 """RpcClient against the real broker and a tiny nameko service in a private vhost."""
+
 from __future__ import annotations
 
 import socket
@@ -34,8 +35,12 @@ class ProbeService:
 
     @rpc
     def refuse(self, case_no):
-        raise Conflict(f"case {case_no} is already open", field="applicant.id_number",
-                       code="duplicate_open_case", details={"case_no": case_no})
+        raise Conflict(
+            f"case {case_no} is already open",
+            field="applicant.id_number",
+            code="duplicate_open_case",
+            details={"case_no": case_no},
+        )
 
     @rpc
     def slow(self, seconds):
@@ -44,9 +49,11 @@ class ProbeService:
 
     @rpc
     def context(self):
-        return {"call_id_stack": self.worker.call_id_stack,
-                "correlation_id": self.worker.data.get("correlation_id"),
-                "acting_user": self.worker.data.get("acting_user")}
+        return {
+            "call_id_stack": self.worker.call_id_stack,
+            "correlation_id": self.worker.data.get("correlation_id"),
+            "acting_user": self.worker.data.get("acting_user"),
+        }
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +129,11 @@ def test_timeout_raises_upstream_timeout_and_the_late_reply_is_ignored(client, s
     # Both late replies are sent once the slow workers finish; they reach the client's one
     # reply queue before the reply to any later call, so a call answered after that proves
     # they were received and dropped.
-    wait_until(lambda: not service._worker_threads, timeout=5.0,
-               message="the slow workers to finish and reply")
+    wait_until(
+        lambda: not service._worker_threads,
+        timeout=5.0,
+        message="the slow workers to finish and reply",
+    )
     assert works(client)
     assert client._pending == {}
 

@@ -1,5 +1,6 @@
 """Supervision against the real broker: upstream events are published here directly (SU-1 to
 SU-5, ORG-3, PA-1), in and out of order, and redelivered."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,9 +31,16 @@ def publish(settings):
 
     def send(event_type: str, payload: dict, envelope: dict | None = None) -> dict:
         envelope = envelope or build_envelope(
-            event_type=event_type, version=1, payload=payload, occurred_at=T0,
-            case_id=payload["case_id"], street_code=payload["street_code"],
-            correlation_id=f"test-{uuid.uuid4()}", acting_user="test", source="test")
+            event_type=event_type,
+            version=1,
+            payload=payload,
+            occurred_at=T0,
+            case_id=payload["case_id"],
+            street_code=payload["street_code"],
+            correlation_id=f"test-{uuid.uuid4()}",
+            acting_user="test",
+            source="test",
+        )
         publisher.publish(envelope)
         return envelope
 
@@ -46,47 +54,113 @@ def supervision(start_service, settings):
     return start_service(SupervisionService)
 
 
-def accepted(case_id: str, street: str = SGZ, at: datetime = T0, near_relative: bool = False,
-             program: str = "dibao") -> dict:
-    person = {"name": "王秀英", "id_number": make_id_number(int(case_id[-5:])),
-              "relationship": "self"}
-    return {"case_id": case_id, "case_no": f"{street[:3].upper()}-2026-{case_id[-5:]}",
-            "program": program, "street_code": street, "community": "前园社区",
-            "applicant": person, "members": [person], "near_relative": near_relative,
-            "accepted_at": at}
+def accepted(
+    case_id: str,
+    street: str = SGZ,
+    at: datetime = T0,
+    near_relative: bool = False,
+    program: str = "dibao",
+) -> dict:
+    person = {
+        "name": "王秀英",
+        "id_number": make_id_number(int(case_id[-5:])),
+        "relationship": "self",
+    }
+    return {
+        "case_id": case_id,
+        "case_no": f"{street[:3].upper()}-2026-{case_id[-5:]}",
+        "program": program,
+        "street_code": street,
+        "community": "前园社区",
+        "applicant": person,
+        "members": [person],
+        "near_relative": near_relative,
+        "accepted_at": at,
+    }
 
 
-def progressed(case_id: str, service: str, step: str, at: datetime, street: str = SGZ,
-               closed: bool = False, action: str = "step") -> dict:
-    return {"case_id": case_id, "case_no": None, "program": "dibao", "street_code": street,
-            "service": service, "step": step, "action": action, "actor_user": "sgz-clerk",
-            "actor_role": "clerk", "rule_id": None, "note": None, "document_ids": [],
-            "closed": closed, "at": at}
+def progressed(
+    case_id: str,
+    service: str,
+    step: str,
+    at: datetime,
+    street: str = SGZ,
+    closed: bool = False,
+    action: str = "step",
+) -> dict:
+    return {
+        "case_id": case_id,
+        "case_no": None,
+        "program": "dibao",
+        "street_code": street,
+        "service": service,
+        "step": step,
+        "action": action,
+        "actor_user": "sgz-clerk",
+        "actor_role": "clerk",
+        "rule_id": None,
+        "note": None,
+        "document_ids": [],
+        "closed": closed,
+        "at": at,
+    }
 
 
-def deadline(case_id: str, rule_id: str, due_at: datetime, street: str = SGZ,
-             deadline_id: str | None = None, **extra) -> dict:
-    return {"deadline_id": deadline_id or str(uuid.uuid4()), "service": "verification",
-            "rule_id": rule_id, "case_id": case_id, "street_code": street, "unit": "WD",
-            "amount": 3, "due_at": due_at, "provisional": False, **extra}
+def deadline(
+    case_id: str,
+    rule_id: str,
+    due_at: datetime,
+    street: str = SGZ,
+    deadline_id: str | None = None,
+    **extra,
+) -> dict:
+    return {
+        "deadline_id": deadline_id or str(uuid.uuid4()),
+        "service": "verification",
+        "rule_id": rule_id,
+        "case_id": case_id,
+        "street_code": street,
+        "unit": "WD",
+        "amount": 3,
+        "due_at": due_at,
+        "provisional": False,
+        **extra,
+    }
 
 
-def decision(case_id: str, outcome: str = "approved", street: str = SGZ,
-             program: str = "dibao", at: datetime = T0) -> dict:
-    return {"case_id": case_id, "case_no": f"SGZ-2026-{case_id[-5:]}", "program": program,
-            "street_code": street, "community": "前园社区", "outcome": outcome,
-            "authority": "street", "decided_at": at,
-            "monthly_amount_fen": 104500 if outcome == "approved" else None,
-            "recipients": [], "payee_kind": "recipient" if outcome == "approved" else None,
-            "payee_name": "王秀英", "payee_account": None, "reasons": [],
-            "document_id": f"decision:{uuid.uuid4()}"}
+def decision(
+    case_id: str,
+    outcome: str = "approved",
+    street: str = SGZ,
+    program: str = "dibao",
+    at: datetime = T0,
+) -> dict:
+    return {
+        "case_id": case_id,
+        "case_no": f"SGZ-2026-{case_id[-5:]}",
+        "program": program,
+        "street_code": street,
+        "community": "前园社区",
+        "outcome": outcome,
+        "authority": "street",
+        "decided_at": at,
+        "monthly_amount_fen": 104500 if outcome == "approved" else None,
+        "recipients": [],
+        "payee_kind": "recipient" if outcome == "approved" else None,
+        "payee_name": "王秀英",
+        "payee_account": None,
+        "reasons": [],
+        "document_id": f"decision:{uuid.uuid4()}",
+    }
 
 
 def register(rpc, publish, *payloads) -> None:
     for payload in payloads:
         publish("application.accepted", payload)
-    wait_until(lambda: _cases(rpc, per_page=100)["total"] >= len(payloads),
-               message="supervision to register the cases")
+    wait_until(
+        lambda: _cases(rpc, per_page=100)["total"] >= len(payloads),
+        message="supervision to register the cases",
+    )
 
 
 def remote_field(raised) -> str:
@@ -95,10 +169,13 @@ def remote_field(raised) -> str:
 
 
 def test_SU3_accepted_case_is_registered_with_its_near_relative_flag_once(
-        supervision, rpc, publish):
+    supervision, rpc, publish
+):
     envelope = publish("application.accepted", accepted("c-00001", near_relative=True))
-    view = wait_until(lambda: _safe(rpc.supervision.get_case, "c-00001"),
-                      message="supervision to register the case")
+    view = wait_until(
+        lambda: _safe(rpc.supervision.get_case, "c-00001"),
+        message="supervision to register the case",
+    )
     publish("application.accepted", {}, envelope=envelope)  # redelivered: changes nothing
     publish("application.accepted", accepted("c-00002"))
     wait_until(lambda: _cases(rpc)["total"] == 2, message="second case")
@@ -118,45 +195,64 @@ def test_SU3_accepted_case_is_registered_with_its_near_relative_flag_once(
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_timeline_keeps_the_newest_step_when_case_progressed_arrives_out_of_order(
-        supervision, rpc, publish, backend):
+    supervision, rpc, publish, backend
+):
     case_id = "c-00010"
     # Verification's entry arrives before the case is even registered.
-    publish("case.progressed", progressed(case_id, "verification", "investigation",
-                                          T0 + timedelta(hours=1)))
-    wait_until(lambda: rpc.supervision.get_timeline(actor=CLERK, case_id=case_id)["entries"],
-               message="the early entry")
+    publish(
+        "case.progressed",
+        progressed(case_id, "verification", "investigation", T0 + timedelta(hours=1)),
+    )
+    wait_until(
+        lambda: rpc.supervision.get_timeline(actor=CLERK, case_id=case_id)["entries"],
+        message="the early entry",
+    )
     register(rpc, publish, accepted(case_id))
     assert _details(rpc, case_id)["current_step"] == "investigation"
 
-    newest = publish("case.progressed", progressed(case_id, "publicity", "publicity",
-                                                   T0 + timedelta(days=5)))
-    publish("case.progressed", progressed(case_id, "verification", "information_check",
-                                          T0 + timedelta(days=2)))  # older, arrives later
+    newest = publish(
+        "case.progressed", progressed(case_id, "publicity", "publicity", T0 + timedelta(days=5))
+    )
+    publish(
+        "case.progressed",
+        progressed(case_id, "verification", "information_check", T0 + timedelta(days=2)),
+    )  # older, arrives later
     publish("case.progressed", {}, envelope=newest)  # redelivery
     entries = wait_until(lambda: _entries(rpc, case_id, 3), message="three timeline entries")
     assert [e["step"] for e in entries] == ["investigation", "information_check", "publicity"]
     view = rpc.supervision.get_case(actor=DISTRICT, case_id=case_id)
     assert (view["details"]["current_step"], view["details"]["current_service"]) == (
-        "publicity", "publicity")
+        "publicity",
+        "publicity",
+    )
     assert entries[0] == {  # the fields of case.progressed, as the gateway shows them
-        "at": (T0 + timedelta(hours=1)).isoformat(), "service": "verification",
-        "step": "investigation", "action": "step", "actor_user": "sgz-clerk",
-        "actor_role": "clerk", "rule_id": None, "note": None, "document_ids": []}
+        "at": (T0 + timedelta(hours=1)).isoformat(),
+        "service": "verification",
+        "step": "investigation",
+        "action": "step",
+        "actor_user": "sgz-clerk",
+        "actor_role": "clerk",
+        "rule_id": None,
+        "note": None,
+        "document_ids": [],
+    }
     assert _cases(rpc, step="publicity")["total"] == 1
     assert _cases(rpc, step="information_check")["total"] == 0
 
-    publish("case.progressed", progressed(case_id, "decision", "approved",
-                                          T0 + timedelta(days=9), closed=True))
+    publish(
+        "case.progressed",
+        progressed(case_id, "decision", "approved", T0 + timedelta(days=9), closed=True),
+    )
     closed = wait_until(lambda: _closed(rpc, case_id), message="the case to close")
     assert closed["status"] == "closed" and closed["details"]["current_step"] == "approved"
     assert len(rpc.supervision.get_timeline(actor=DISTRICT, case_id=case_id)["entries"]) == 4
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-def test_VE1_DE4_deadline_register_and_overdue_filter(supervision, rpc, publish, settings,
-                                                     backend):
-    register(rpc, publish, accepted("c-00021"), accepted("c-00022"),
-             accepted("c-00023", street=SHC))
+def test_VE1_DE4_deadline_register_and_overdue_filter(supervision, rpc, publish, settings, backend):
+    register(
+        rpc, publish, accepted("c-00021"), accepted("c-00022"), accepted("c-00023", street=SHC)
+    )
     early = deadline("c-00021", "VE-1", T0 + timedelta(days=1))
     late = deadline("c-00022", "DE-4", T0 + timedelta(days=40))
     met_first = deadline("c-00023", "VE-1", T0 + timedelta(days=1), street=SHC)
@@ -165,8 +261,10 @@ def test_VE1_DE4_deadline_register_and_overdue_filter(supervision, rpc, publish,
     publish("deadline.met", {**met_first, "met_at": T0 + timedelta(hours=2)})
     publish("deadline.opened", met_first)  # arrives after its "met": stays met
     wait_until(lambda: _deadlines(rpc)["total"] == 3, message="3 deadlines")
-    wait_until(lambda: _statuses(rpc) == {"c-00021": "open", "c-00022": "open",
-                                          "c-00023": "met"}, message="statuses")
+    wait_until(
+        lambda: _statuses(rpc) == {"c-00021": "open", "c-00022": "open", "c-00023": "met"},
+        message="statuses",
+    )
     assert _cases(rpc, overdue=True)["total"] == 0
     assert _deadlines(rpc, street_code=SHC)["items"][0]["status"] == "met"
     [theirs] = rpc.supervision.list_deadlines(actor=SHC_CLERK)["items"]  # their street only
@@ -182,8 +280,7 @@ def test_VE1_DE4_deadline_register_and_overdue_filter(supervision, rpc, publish,
     assert (item["case_id"], item["status"], item["overdue"]) == ("c-00021", "open", True)
 
     publish("deadline.breached", late)
-    wait_until(lambda: _deadlines(rpc, status="breached")["total"] == 1,
-               message="the DE-4 breach")
+    wait_until(lambda: _deadlines(rpc, status="breached")["total"] == 1, message="the DE-4 breach")
     assert {c["case_id"] for c in _cases(rpc, overdue=True)["items"]} == {"c-00021", "c-00022"}
     [breach] = rpc.supervision.list_breaches(actor=DISTRICT)["breaches"]
     assert breach["rule_id"] == "DE-4" and breach["case_id"] == "c-00022"
@@ -194,8 +291,7 @@ def test_VE1_DE4_deadline_register_and_overdue_filter(supervision, rpc, publish,
 
 
 def test_list_cases_pages_newest_acceptance_first(supervision, rpc, publish):
-    register(rpc, publish, *[accepted(f"c-0003{i}", at=T0 + timedelta(hours=i))
-                             for i in range(5)])
+    register(rpc, publish, *[accepted(f"c-0003{i}", at=T0 + timedelta(hours=i)) for i in range(5)])
     answer = _cases(rpc, page=2, per_page=2)
     assert (answer["page"], answer["per_page"], answer["total"]) == (2, 2, 5)
     assert [c["case_id"] for c in answer["items"]] == ["c-00032", "c-00031"]
@@ -210,38 +306,51 @@ def test_list_cases_pages_newest_acceptance_first(supervision, rpc, publish):
     assert _error(other_street) == ("Forbidden", "wrong_street")
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"per_page": 0}, "per_page"), ({"per_page": 101}, "per_page"), ({"page": "x"}, "page"),
-    ({"program": "pension"}, "program"), ({"overdue": "maybe"}, "overdue"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"per_page": 0}, "per_page"),
+        ({"per_page": 101}, "per_page"),
+        ({"page": "x"}, "page"),
+        ({"program": "pension"}, "program"),
+        ({"overdue": "maybe"}, "overdue"),
+    ],
+)
 def test_bad_list_query_is_refused_naming_the_field(supervision, rpc, query, field):
     with pytest.raises(RemoteError) as raised:
         rpc.supervision.list_cases(actor=DISTRICT, **query)
     assert remote_field(raised) == field
 
 
-def test_worklist_lists_the_open_cases_at_each_roles_step_in_its_street(
-        supervision, rpc, publish):
-    steps = {"c-00041": ("verification", "information_check", SGZ),
-             "c-00042": ("verification", "investigation", SGZ),
-             "c-00043": ("verification", "investigation", SHC),
-             "c-00044": ("decision", "management_review", SGZ),
-             "c-00045": ("verification", "district_check", SHC),
-             "c-00046": ("verification", "district_check", SGZ),
-             "c-00047": ("verification", "information_check", SGZ)}
+def test_worklist_lists_the_open_cases_at_each_roles_step_in_its_street(supervision, rpc, publish):
+    steps = {
+        "c-00041": ("verification", "information_check", SGZ),
+        "c-00042": ("verification", "investigation", SGZ),
+        "c-00043": ("verification", "investigation", SHC),
+        "c-00044": ("decision", "management_review", SGZ),
+        "c-00045": ("verification", "district_check", SHC),
+        "c-00046": ("verification", "district_check", SGZ),
+        "c-00047": ("verification", "information_check", SGZ),
+    }
     register(rpc, publish, *[accepted(c, street=s) for c, (_, _, s) in steps.items()])
     for hours, (case_id, (service, step, street)) in enumerate(steps.items(), start=1):
-        publish("case.progressed", progressed(case_id, service, step,
-                                              T0 + timedelta(hours=hours), street=street))
-    publish("case.progressed", progressed("c-00047", "decision", "approved",
-                                          T0 + timedelta(days=3), closed=True))
-    wait_until(lambda: _cases(rpc, step="approved")["total"] == 1,
-               message="every step recorded")
+        publish(
+            "case.progressed",
+            progressed(case_id, service, step, T0 + timedelta(hours=hours), street=street),
+        )
+    publish(
+        "case.progressed",
+        progressed("c-00047", "decision", "approved", T0 + timedelta(days=3), closed=True),
+    )
+    wait_until(lambda: _cases(rpc, step="approved")["total"] == 1, message="every step recorded")
 
     def worklist(role, street=None, **page):
-        return [c["case_id"] for c in rpc.supervision.worklist(actor=DISTRICT, role=role,
-                                                               street_code=street,
-                                                               **page)["items"]]
+        return [
+            c["case_id"]
+            for c in rpc.supervision.worklist(
+                actor=DISTRICT, role=role, street_code=street, **page
+            )["items"]
+        ]
 
     assert worklist("clerk", SGZ) == ["c-00041"]  # VE-2 pre-review; the closed case is gone
     assert worklist("investigator", SGZ) == ["c-00042"]
@@ -259,16 +368,21 @@ def test_worklist_lists_the_open_cases_at_each_roles_step_in_its_street(
 
 
 def test_SU1_SU3_new_recipients_flag_near_relative_dibao_families(
-        start_service, settings, rpc, publish):
+    start_service, settings, rpc, publish
+):
     get_clock(settings).set(T0)
     start_service(SupervisionService, dataclasses.replace(settings, retry_delays=(0.5, 1, 2)))
     # The approval of c-00051 arrives before its acceptance: retried until it is registered.
     publish("decision.made", decision("c-00051"))
-    register(rpc, publish, accepted("c-00051", near_relative=True),
-             accepted("c-00052", near_relative=False),
-             accepted("c-00053", near_relative=True),
-             accepted("c-00054", near_relative=True, program="low_income"),
-             accepted("c-00055", street=SHC))
+    register(
+        rpc,
+        publish,
+        accepted("c-00051", near_relative=True),
+        accepted("c-00052", near_relative=False),
+        accepted("c-00053", near_relative=True),
+        accepted("c-00054", near_relative=True, program="low_income"),
+        accepted("c-00055", street=SHC),
+    )
     approval = publish("decision.made", decision("c-00052"))
     publish("decision.made", decision("c-00053", outcome="refused"))
     publish("decision.made", decision("c-00054", program="low_income"))
@@ -284,12 +398,23 @@ def test_SU1_SU3_new_recipients_flag_near_relative_dibao_families(
         rpc.supervision.list_new_recipients(actor=CLERK)
     assert _error(clerk) == ("Forbidden", "wrong_role")  # SU-1 to SU-3: the district's
 
-    publish("payment.scheduled", {
-        "case_id": "c-00051", "case_no": "SGZ-2026-00051", "program": "dibao",
-        "street_code": SGZ, "first_month": "2026-04", "monthly_amount_fen": 104500,
-        "payee_kind": "recipient", "payee_name": "王秀英"})
-    wait_until(lambda: _recipient(rpc, "c-00051")["first_payment_month"] == "2026-04",
-               message="PA-1 payment month")
+    publish(
+        "payment.scheduled",
+        {
+            "case_id": "c-00051",
+            "case_no": "SGZ-2026-00051",
+            "program": "dibao",
+            "street_code": SGZ,
+            "first_month": "2026-04",
+            "monthly_amount_fen": 104500,
+            "payee_kind": "recipient",
+            "payee_name": "王秀英",
+        },
+    )
+    wait_until(
+        lambda: _recipient(rpc, "c-00051")["first_payment_month"] == "2026-04",
+        message="PA-1 payment month",
+    )
     with pytest.raises(RemoteError) as raised:
         rpc.supervision.list_new_recipients(actor=DISTRICT, month="2026-13")
     assert remote_field(raised) == "month"

@@ -1,4 +1,5 @@
 """The thin path through every service, on SQLite and on PostgreSQL (issue: platform)."""
+
 import pytest
 
 from hqops.samples import actor_for, sample_application
@@ -12,8 +13,13 @@ from tests.support.plugin import wait_until
 
 CLERK = actor_for("sgz-clerk")
 
-DOWNSTREAM = [VerificationService, PublicityService, DecisionService, PaymentsService,
-              SupervisionService]
+DOWNSTREAM = [
+    VerificationService,
+    PublicityService,
+    DecisionService,
+    PaymentsService,
+    SupervisionService,
+]
 
 
 def _known_by(rpc, service_name, case_id):
@@ -29,9 +35,13 @@ def test_application_reaches_every_service_IN1_VE1_DE4(start_service, rpc, backe
         start_service(cls)
     case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
     assert case["case_no"].startswith("SGZ-")
-    views = {cls.name: wait_until(lambda cls=cls: _known_by(rpc, cls.name, case["case_id"]),
-                                  message=f"{cls.name} to record the case")
-             for cls in DOWNSTREAM}
+    views = {
+        cls.name: wait_until(
+            lambda cls=cls: _known_by(rpc, cls.name, case["case_id"]),
+            message=f"{cls.name} to record the case",
+        )
+        for cls in DOWNSTREAM
+    }
     assert views["verification"]["status"] == "investigation"
     assert [d["rule_id"] for d in views["verification"]["deadlines"]] == ["VE-1"]
     assert [d["rule_id"] for d in views["decision"]["deadlines"]] == ["DE-4"]

@@ -10,6 +10,7 @@ skeleton (``hqcore.steps``) with no broker and no database.
 The store outlives each unit of work (like a database); a unit of work that raises leaves it
 as it was (its changes are rolled back), so a test sees exactly what a user would.
 """
+
 from __future__ import annotations
 
 import copy
@@ -36,6 +37,7 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         from datetime import timedelta
+
         self.current += timedelta(**delta)
 
 
@@ -79,10 +81,19 @@ class FakeOutbox:
         self._sink, self._context = sink, context
         self.added = 0
 
-    def add(self, event_type: str, payload: dict[str, Any], *, case_id: str | None = None,
-            street_code: str | None = None) -> None:
-        self._sink.append(PublishedEvent(event_type, copy.deepcopy(payload), case_id,
-                                         street_code, self._context.acting_user))
+    def add(
+        self,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        case_id: str | None = None,
+        street_code: str | None = None,
+    ) -> None:
+        self._sink.append(
+            PublishedEvent(
+                event_type, copy.deepcopy(payload), case_id, street_code, self._context.acting_user
+            )
+        )
         self.added += 1
 
 
@@ -106,8 +117,13 @@ class FakeDeadlines:
 
     def _announce(self, event_type: str, deadline: Deadline, **extra: Any) -> None:
         from hqcore.uow import deadline_event
-        self._outbox.add(event_type, {**deadline_event(deadline, self._service), **extra},
-                         case_id=deadline.case_id, street_code=deadline.street_code)
+
+        self._outbox.add(
+            event_type,
+            {**deadline_event(deadline, self._service), **extra},
+            case_id=deadline.case_id,
+            street_code=deadline.street_code,
+        )
 
     def add(self, deadline: Deadline) -> Deadline:
         deadline.id = deadline.id or str(uuid.uuid4())
@@ -116,8 +132,9 @@ class FakeDeadlines:
         return deadline
 
     def for_case(self, case_id: str) -> list[Deadline]:
-        return sorted((copy.deepcopy(d) for d in self._rows if d.case_id == case_id),
-                      key=lambda d: d.due_at)
+        return sorted(
+            (copy.deepcopy(d) for d in self._rows if d.case_id == case_id), key=lambda d: d.due_at
+        )
 
     def open_for_case(self, case_id: str) -> list[Deadline]:
         return [d for d in self.for_case(case_id) if d.status == DeadlineStatus.OPEN]
@@ -125,8 +142,11 @@ class FakeDeadlines:
     def meet(self, case_id: str, rule_id: str, now: datetime) -> list[Deadline]:
         met = []
         for index, held in enumerate(self._rows):
-            if held.case_id == case_id and held.rule_id == rule_id and \
-                    held.status == DeadlineStatus.OPEN:
+            if (
+                held.case_id == case_id
+                and held.rule_id == rule_id
+                and held.status == DeadlineStatus.OPEN
+            ):
                 deadline = copy.deepcopy(held)
                 deadline.meet(now)
                 self._rows[index] = deadline
@@ -137,30 +157,54 @@ class FakeDeadlines:
     def extend(self, deadline: Deadline) -> bool:
         for index, held in enumerate(self._rows):
             if held.id == deadline.id and held.status == DeadlineStatus.OPEN:
-                self._rows[index] = replace(held, amount=deadline.amount,
-                                            due_at=deadline.due_at,
-                                            provisional=deadline.provisional)
+                self._rows[index] = replace(
+                    held,
+                    amount=deadline.amount,
+                    due_at=deadline.due_at,
+                    provisional=deadline.provisional,
+                )
                 self._announce("deadline.opened", deadline)
                 return True
         return False
 
     def overdue(self, now: datetime, limit: int = 200) -> list[Deadline]:
-        return [copy.deepcopy(d) for d in self._rows
-                if d.status == DeadlineStatus.OPEN and d.due_at <= now][:limit]
+        return [
+            copy.deepcopy(d)
+            for d in self._rows
+            if d.status == DeadlineStatus.OPEN and d.due_at <= now
+        ][:limit]
 
     def open_provisional(self) -> list[Deadline]:
-        return [copy.deepcopy(d) for d in self._rows
-                if d.status == DeadlineStatus.OPEN and d.provisional]
+        return [
+            copy.deepcopy(d)
+            for d in self._rows
+            if d.status == DeadlineStatus.OPEN and d.provisional
+        ]
 
 
 class FakeDocuments:
     def __init__(self, rows: dict[str, Document], service: str):
         self._rows, self._service = rows, service
 
-    def issue(self, case_id: str, kind: str, title: str, html: str, issued_at: datetime,
-              served_at: datetime | None = None, document_id: str | None = None) -> Document:
-        document = Document(document_id or new_document_id(self._service), case_id, kind, title,
-                            html, issued_at, served_at)
+    def issue(
+        self,
+        case_id: str,
+        kind: str,
+        title: str,
+        html: str,
+        issued_at: datetime,
+        served_at: datetime | None = None,
+        document_id: str | None = None,
+    ) -> Document:
+        document = Document(
+            document_id or new_document_id(self._service),
+            case_id,
+            kind,
+            title,
+            html,
+            issued_at,
+            served_at,
+        )
         self._rows[document.document_id] = document
         return document
 
@@ -173,14 +217,16 @@ class FakeDocuments:
         return self._rows.get(document_id)
 
     def for_case(self, case_id: str) -> list[Document]:
-        return sorted((d for d in self._rows.values() if d.case_id == case_id),
-                      key=lambda d: d.issued_at)
+        return sorted(
+            (d for d in self._rows.values() if d.case_id == case_id), key=lambda d: d.issued_at
+        )
 
 
 @dataclass
 class FakeStore:
     """What a service's database holds, in memory: cases, deadlines, documents, the events
     written to its outbox, the events its inbox has seen, and any other repositories."""
+
     service: str
     cases: InMemoryCases = field(default_factory=InMemoryCases)
     deadlines: list[Deadline] = field(default_factory=list)
@@ -194,12 +240,10 @@ class FakeStore:
 
     def timeline(self, case_id: str | None = None) -> list[dict[str, Any]]:
         """The ``case.progressed`` payloads written, in order."""
-        return [e.payload for e in self.events("case.progressed")
-                if case_id in (None, e.case_id)]
+        return [e.payload for e in self.events("case.progressed") if case_id in (None, e.case_id)]
 
     def deadlines_of(self, case_id: str, rule_id: str | None = None) -> list[Deadline]:
-        return [d for d in self.deadlines
-                if d.case_id == case_id and rule_id in (None, d.rule_id)]
+        return [d for d in self.deadlines if d.case_id == case_id and rule_id in (None, d.rule_id)]
 
 
 class FakeUnitOfWork:
@@ -212,10 +256,16 @@ class FakeUnitOfWork:
 
     def __enter__(self) -> FakeUnitOfWork:
         store = self._store
-        self._snapshot = copy.deepcopy((store.cases.rows, store.deadlines, store.documents,
-                                        store.published, store.seen,
-                                        [getattr(r, "__dict__", None)
-                                         for r in store.repositories.values()]))
+        self._snapshot = copy.deepcopy(
+            (
+                store.cases.rows,
+                store.deadlines,
+                store.documents,
+                store.published,
+                store.seen,
+                [getattr(r, "__dict__", None) for r in store.repositories.values()],
+            )
+        )
         self.now = self._clock.now()
         self.outbox = FakeOutbox(store.published, self.context)
         self.inbox = FakeInbox(store.seen)
@@ -250,24 +300,38 @@ class FakeRuntime(Runtime):
     fake_clock: FakeClock = field(default=None)  # type: ignore[assignment]
 
 
-def fake_runtime(service: str, *, now: datetime, view: Any = None,
-                 templates: Path | Templates | None = None, calendar: Any = None,
-                 **repositories: Any) -> FakeRuntime:
+def fake_runtime(
+    service: str,
+    *,
+    now: datetime,
+    view: Any = None,
+    templates: Path | Templates | None = None,
+    calendar: Any = None,
+    **repositories: Any,
+) -> FakeRuntime:
     """A runtime of ``hqcore.steps`` over an in-memory store; ``repositories`` become
     ``uow.<name>`` (in-memory fakes of the service's own repositories)."""
     store = FakeStore(service, repositories=repositories)
     clock = FakeClock(now)
     if isinstance(templates, Path):
         templates = Templates(templates)
-    runtime = FakeRuntime(service, clock, calendar or WorkingCalendar(None),
-                          lambda context: FakeUnitOfWork(store, clock, context), templates,
-                          view, store=store, fake_clock=clock)
+    runtime = FakeRuntime(
+        service,
+        clock,
+        calendar or WorkingCalendar(None),
+        lambda context: FakeUnitOfWork(store, clock, context),
+        templates,
+        view,
+        store=store,
+        fake_clock=clock,
+    )
     return runtime
 
 
 @dataclass
 class FakeEvent:
     """An event as a handler receives it (the envelope's fields it reads)."""
+
     event_type: str
     payload: dict[str, Any]
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -281,6 +345,7 @@ def as_received(event_type: str, payload: dict[str, Any], version: int = 1) -> F
     import json
 
     from hqcore.contracts.registry import event_schema, load_event_payload
+
     wire = json.loads(json.dumps(event_schema(event_type, version).dump(payload), default=str))
     return FakeEvent(event_type, load_event_payload(event_type, version, wire))
 

@@ -2,6 +2,7 @@
 runs a service whose process dies right after a unit of work commits events, before the outbox
 relay can publish them (exit code 70). The runtime package knows nothing of it: the service
 class is wrapped here with a unit-of-work provider that overrides the commit hook."""
+
 import eventlet
 
 eventlet.monkey_patch()  # noqa: E402  (as hqcore.run: before anything imports socket)
@@ -25,8 +26,13 @@ class CrashAfterCommit(UnitOfWorkProvider):
 
 def crash_after_commit(service_cls: Any) -> Any:
     work = service_cls.work
-    faulty = CrashAfterCommit(work.tables, repositories=work.repositories, ports=work.ports,
-                              templates=work.templates_folder, view=work.view)
+    faulty = CrashAfterCommit(
+        work.tables,
+        repositories=work.repositories,
+        ports=work.ports,
+        templates=work.templates_folder,
+        view=work.view,
+    )
     return type(service_cls.__name__, (service_cls,), {"work": faulty})
 
 
@@ -41,7 +47,8 @@ def command(python: str, fault: str, service: str) -> list[str]:
 if __name__ == "__main__":
     fault, *rest = sys.argv[1:] or ["?"]
     if fault not in FAULTS:
-        print(f"usage: python -m tests.support.faults {{{'|'.join(FAULTS)}}} SERVICE",
-              file=sys.stderr)
+        print(
+            f"usage: python -m tests.support.faults {{{'|'.join(FAULTS)}}} SERVICE", file=sys.stderr
+        )
         sys.exit(2)
     sys.exit(run.main(rest, wrap=FAULTS[fault]))

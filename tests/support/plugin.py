@@ -9,6 +9,7 @@ Every test gets its own RabbitMQ virtual host, so queues and exchanges of one te
 meet another's; databases are SQLite files in a temporary folder, or fresh PostgreSQL
 databases on the local server for the tests parametrised with ``backend``.
 """
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,9 @@ def amqp_uri():
 
 
 def _postgres_databases(prefix: str) -> dict[str, str]:
-    admin = create_engine(normalise_database_url(POSTGRES_ADMIN_URL + "/postgres"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        normalise_database_url(POSTGRES_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
+    )
     urls = {}
     with admin.connect() as conn:
         for service in SERVICES:
@@ -78,8 +80,9 @@ def _postgres_databases(prefix: str) -> dict[str, str]:
 
 
 def _drop_postgres_databases(urls: dict[str, str]) -> None:
-    admin = create_engine(normalise_database_url(POSTGRES_ADMIN_URL + "/postgres"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        normalise_database_url(POSTGRES_ADMIN_URL + "/postgres"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         for url in urls.values():
             name = url.rsplit("/", 1)[-1]
@@ -148,8 +151,10 @@ def broker(settings):
 
 # -- direct checks that nothing is left to happen (instead of sleeping and looking) --------------
 
+
 def _vhost_of(amqp_uri: str) -> str:
     from urllib.parse import unquote, urlsplit
+
     path = urlsplit(amqp_uri).path
     return unquote(path[1:]) if len(path) > 1 else "/"
 
@@ -160,29 +165,53 @@ def queue_messages(amqp_uri: str) -> dict[str, tuple[int, int]]:
     AMQP's passive ``queue_declare`` counts only the ready messages; a message a consumer holds
     without having acknowledged it yet is counted here too (``rabbitmqctl list_queues``)."""
     import json
+
     answer = subprocess.run(
-        ["rabbitmqctl", "-q", "list_queues", "-p", _vhost_of(amqp_uri), "name",
-         "messages_ready", "messages_unacknowledged", "--formatter", "json"],
-        check=True, capture_output=True, text=True, timeout=60)
-    return {row["name"]: (int(row["messages_ready"] or 0), int(row["messages_unacknowledged"] or 0))
-            for row in json.loads(answer.stdout or "[]")}
+        [
+            "rabbitmqctl",
+            "-q",
+            "list_queues",
+            "-p",
+            _vhost_of(amqp_uri),
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+            "--formatter",
+            "json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return {
+        row["name"]: (int(row["messages_ready"] or 0), int(row["messages_unacknowledged"] or 0))
+        for row in json.loads(answer.stdout or "[]")
+    }
 
 
 def wait_until_handled(amqp_uri: str, *queues: str, timeout: float = 15.0) -> None:
     """Wait until each handler queue is empty with no unacknowledged message: every event
     delivered to it so far has been handled (and acknowledged) or dead-lettered."""
+
     def drained():
         counts = queue_messages(amqp_uri)
         missing = [q for q in queues if q not in counts]
         assert not missing, f"no such queue: {missing} (queues: {sorted(counts)})"
         return all(counts[q] == (0, 0) for q in queues)
-    wait_until(drained, timeout=timeout, interval=0.2,
-               message=f"{', '.join(queues)} to be empty with nothing unacknowledged")
+
+    wait_until(
+        drained,
+        timeout=timeout,
+        interval=0.2,
+        message=f"{', '.join(queues)} to be empty with nothing unacknowledged",
+    )
 
 
 def run_deadline_scan(container) -> int:
     """Run one deadline scan of a started service container now, in the calling thread, beside
     the scanner's own periodic runs; returns how many deadlines it marked breached."""
     from hqcore.providers import DeadlineScanner  # the service tier imports it after patching
+
     [scanner] = [ext for ext in container.subextensions if isinstance(ext, DeadlineScanner)]
     return scanner.scan()

@@ -7,6 +7,7 @@ stops: ``tests.support.plugin.prepared_suite_env``), the controlled clock, metri
 ports and the processes' output kept in ``RunningSuite.log``. Each tier's conftest makes it a
 session fixture: one suite per pytest run, so its tests must not depend on each other's data.
 """
+
 from __future__ import annotations
 
 import io
@@ -91,8 +92,10 @@ class RunningSuite(Client):
             try:
                 with database.transaction() as conn:
                     counts[service] = conn.execute(
-                        select(func.count()).select_from(outbox)
-                        .where(outbox.c.published_at.is_(None))).scalar_one()
+                        select(func.count())
+                        .select_from(outbox)
+                        .where(outbox.c.published_at.is_(None))
+                    ).scalar_one()
             finally:
                 database.dispose()
         return counts
@@ -101,9 +104,9 @@ class RunningSuite(Client):
         """What is still in flight: unpublished outbox rows and event queues (``hq.*``, their
         retry queues included) holding ready or unacknowledged messages. Empty when every
         event committed so far has been handled; dead-lettered events are not "in flight"."""
-        pending: dict[str, object] = {f"{name} outbox": count
-                                      for name, count in self.unpublished_events().items()
-                                      if count}
+        pending: dict[str, object] = {
+            f"{name} outbox": count for name, count in self.unpublished_events().items() if count
+        }
         for queue, (ready, unacked) in queue_messages(self.env["AMQP_URI"]).items():
             if queue.startswith("hq.") and not queue.endswith(".dead") and (ready or unacked):
                 pending[queue] = {"ready": ready, "unacked": unacked}
@@ -115,11 +118,19 @@ def running_suite(var_dir: Path, **overrides: str) -> Iterator[RunningSuite]:
     """The suite as processes on PostgreSQL, healthy; stopped and its databases and virtual
     host removed afterwards."""
     ports = {f"{name.upper()}_METRICS_PORT": str(free_port()) for name in SERVICES}
-    settings = {"HQ_QUEUE_TYPE": "quorum", "HQ_METRICS_ENABLED": "1", "HQ_LOG_LEVEL": "INFO",
-                "GATEWAY_PORT": str(free_port()), "CITY_PLATFORM_DELAY_SECONDS": "0.3",
-                **ports, **overrides}
-    with private_vhost("hq-e2e") as amqp_uri, \
-            prepared_suite_env(var_dir, amqp_uri, "postgres", **settings) as env:
+    settings = {
+        "HQ_QUEUE_TYPE": "quorum",
+        "HQ_METRICS_ENABLED": "1",
+        "HQ_LOG_LEVEL": "INFO",
+        "GATEWAY_PORT": str(free_port()),
+        "CITY_PLATFORM_DELAY_SECONDS": "0.3",
+        **ports,
+        **overrides,
+    }
+    with (
+        private_vhost("hq-e2e") as amqp_uri,
+        prepared_suite_env(var_dir, amqp_uri, "postgres", **settings) as env,
+    ):
         log = io.StringIO()
         suite = Suite(env=env, out=log)
         suite.start()

@@ -1,4 +1,5 @@
 """The benchmark's pure parts: percentiles, ratios, the table and the BENCH line (no broker)."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,8 @@ from bench.report import (
     table_lines,
 )
 
-
 # -- percentile ------------------------------------------------------------------------------
+
 
 def test_percentile_of_one_value_is_that_value():
     assert percentile([3.5], 0) == 3.5
@@ -73,14 +74,22 @@ def test_percentile_of_nothing_is_refused():
 
 # -- ratio -----------------------------------------------------------------------------------
 
+
 def test_ratio_divides_measured_by_baseline():
     assert ratio(4.75, 1.0) == pytest.approx(4.75)
     assert ratio(0.5, 2.0) == pytest.approx(0.25)
 
 
-@pytest.mark.parametrize("measured, baseline", [
-    (None, 1.0), (1.0, None), (1.0, 0.0), (1.0, -2.0), (1.0, float("nan")),
-])
+@pytest.mark.parametrize(
+    "measured, baseline",
+    [
+        (None, 1.0),
+        (1.0, None),
+        (1.0, 0.0),
+        (1.0, -2.0),
+        (1.0, float("nan")),
+    ],
+)
 def test_ratio_without_a_usable_baseline_is_none(measured, baseline):
     assert ratio(measured, baseline) is None
 
@@ -94,11 +103,20 @@ def test_longest_gap():
 
 # -- rows ------------------------------------------------------------------------------------
 
+
 def _rows():
-    base = Row("1. rpc", "raw", "raw round trip", 4, 0.004, [0.001, 0.001, 0.001, 0.001],
-               BASELINE)
-    slow = Row("1. rpc", "gw", "gateway", 4, 0.02, [0.004, 0.005, 0.006, 0.005], LATENCY, "raw",
-               note="one RPC")
+    base = Row("1. rpc", "raw", "raw round trip", 4, 0.004, [0.001, 0.001, 0.001, 0.001], BASELINE)
+    slow = Row(
+        "1. rpc",
+        "gw",
+        "gateway",
+        4,
+        0.02,
+        [0.004, 0.005, 0.006, 0.005],
+        LATENCY,
+        "raw",
+        note="one RPC",
+    )
     conc = Row("1. rpc", "gw8", "gateway, 8 threads", 8, 0.02, [0.01] * 8, THROUGHPUT, "raw")
     events_base = Row("2. events", "rawev", "raw events", 1000, 0.5, [], BASELINE)
     events = Row("2. events", "ev", "outbox events", 1000, 2.0, [], THROUGHPUT, "rawev")
@@ -122,9 +140,9 @@ def test_row_ratio_by_comparison_kind():
     rows = _rows()
     by_key = {r.key: r for r in rows}
     assert row_ratio(by_key["raw"], by_key) == 1.0
-    assert row_ratio(by_key["gw"], by_key) == pytest.approx(5.0)      # median 5 ms / 1 ms
-    assert row_ratio(by_key["gw8"], by_key) == pytest.approx(0.4)     # 400/s vs 1000/s
-    assert row_ratio(by_key["ev"], by_key) == pytest.approx(0.25)     # 500/s vs 2000/s
+    assert row_ratio(by_key["gw"], by_key) == pytest.approx(5.0)  # median 5 ms / 1 ms
+    assert row_ratio(by_key["gw8"], by_key) == pytest.approx(0.4)  # 400/s vs 1000/s
+    assert row_ratio(by_key["ev"], by_key) == pytest.approx(0.25)  # 500/s vs 2000/s
 
 
 def test_row_ratio_with_a_missing_baseline_is_none():
@@ -140,6 +158,7 @@ def test_row_ratio_with_an_unknown_comparison_is_an_error():
 
 
 # -- the table -------------------------------------------------------------------------------
+
 
 def test_table_has_the_header_sections_and_one_line_per_row():
     lines = table_lines(_rows())
@@ -159,8 +178,11 @@ def test_table_columns_are_aligned():
 
 def test_table_cells_show_ms_rate_and_ratio_with_its_basis():
     lines = table_lines(_rows())
-    cells = {line.split("|")[0].strip(): [c.strip() for c in line.split("|")]
-             for line in lines if "|" in line}
+    cells = {
+        line.split("|")[0].strip(): [c.strip() for c in line.split("|")]
+        for line in lines
+        if "|" in line
+    }
     assert cells["raw round trip"][1:] == ["4", "1.00", "1.00", "1,000", "1.00 (baseline)"]
     assert cells["gateway"][1:] == ["4", "5.00", "5.85", "200", "5.00 (median)"]
     assert cells["gateway, 8 threads"][-1] == "0.40 (per s)"
@@ -174,6 +196,7 @@ def test_table_lists_notes_below():
 
 
 # -- the JSON line ---------------------------------------------------------------------------
+
 
 def test_summary_holds_every_row_with_ms_and_ratios():
     data = summary(_rows(), {"quick": True})
@@ -192,6 +215,6 @@ def test_bench_line_is_one_line_of_json():
     line = bench_line(_rows(), {"label": "naïve"})
     assert line.startswith("BENCH {")
     assert "\n" not in line
-    data = json.loads(line[len("BENCH "):])
+    data = json.loads(line[len("BENCH ") :])
     assert set(data["results"]) == {"raw", "gw", "gw8", "rawev", "ev"}
     assert data["label"] == "naïve"

@@ -1,4 +1,5 @@
 """Working-day calendar: PRC holidays, make-up working days, unknown years, data files."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,12 @@ import pytest
 from hqcore.calendar import PACKAGED_DATA_FILE, CalendarAnswer, WorkingCalendar
 
 MAKE_UP_DAYS_2026 = [
-    "2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10",
+    "2026-01-04",
+    "2026-02-14",
+    "2026-02-28",
+    "2026-05-09",
+    "2026-09-20",
+    "2026-10-10",
 ]
 
 
@@ -27,6 +33,7 @@ def write_data(path: Path, years: dict[str, object]) -> Path:
 
 # --- packaged data --------------------------------------------------------------------------
 
+
 def test_packaged_2026_make_up_days_are_exactly_the_published_ones() -> None:
     data = json.loads(PACKAGED_DATA_FILE.read_text(encoding="utf-8"))
     assert sorted(data["years"]) == ["2026"]
@@ -41,6 +48,7 @@ def test_packaged_2026_agrees_with_chinese_calendar_every_day(calendar: WorkingC
 
 
 # --- 2026 examples ----------------------------------------------------------------------------
+
 
 def test_spring_festival_3_wd_after_2026_02_12_is_2026_02_24(calendar: WorkingCalendar) -> None:
     assert calendar.add_working_days(date(2026, 2, 12), 3) == CalendarAnswer(
@@ -92,6 +100,7 @@ def test_working_days_between(calendar: WorkingCalendar) -> None:
 
 # --- years without data -----------------------------------------------------------------------
 
+
 def test_known_years(calendar: WorkingCalendar) -> None:
     assert calendar.is_known_year(2026) and calendar.is_known_year(2004)
     assert not calendar.is_known_year(2027) and not calendar.is_known_year(2003)
@@ -123,6 +132,7 @@ def test_staying_inside_2026_touches_no_unknown_year(calendar: WorkingCalendar) 
 
 
 # --- administrator's data file ----------------------------------------------------------------
+
 
 def test_administrator_file_adding_2027_makes_it_known(tmp_path: Path) -> None:
     extra = write_data(
@@ -163,14 +173,22 @@ def test_reload_picks_up_a_newly_published_year(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("years", "message"),
     [
-        ({"2027": {"source": "x", "holidays": ["2027-01-02"], "workdays": []}},
-         r"years\.2027\.holidays\[0\] '2027-01-02': must be Monday to Friday"),
-        ({"2027": {"source": "x", "holidays": [], "workdays": ["2027-01-04"]}},
-         r"years\.2027\.workdays\[0\] '2027-01-04': must be a Saturday or Sunday"),
-        ({"2027": {"source": "x", "holidays": ["2028-01-03"], "workdays": []}},
-         r"years\.2027\.holidays\[0\] '2028-01-03': not in 2027"),
-        ({"2027": {"source": "x", "holidays": ["2027-1-4"], "workdays": []}},
-         r"years\.2027\.holidays\[0\] '2027-1-4': not an ISO date"),
+        (
+            {"2027": {"source": "x", "holidays": ["2027-01-02"], "workdays": []}},
+            r"years\.2027\.holidays\[0\] '2027-01-02': must be Monday to Friday",
+        ),
+        (
+            {"2027": {"source": "x", "holidays": [], "workdays": ["2027-01-04"]}},
+            r"years\.2027\.workdays\[0\] '2027-01-04': must be a Saturday or Sunday",
+        ),
+        (
+            {"2027": {"source": "x", "holidays": ["2028-01-03"], "workdays": []}},
+            r"years\.2027\.holidays\[0\] '2028-01-03': not in 2027",
+        ),
+        (
+            {"2027": {"source": "x", "holidays": ["2027-1-4"], "workdays": []}},
+            r"years\.2027\.holidays\[0\] '2027-1-4': not an ISO date",
+        ),
         ({"2027": {"source": "x", "holidays": []}}, r"years\.2027\.workdays: a list"),
         ({"2027": {"holidays": [], "workdays": []}}, r"years\.2027\.source"),
         ({"27": {"source": "x", "holidays": [], "workdays": []}}, r"years\.27: not a four-digit"),

@@ -1,6 +1,7 @@
 """The operators' command-line tool without a broker: wrong arguments end with exit status 2
 and a message naming the argument, before anything is sent; the holiday file is validated
 and merged; the policy-table rule (close the open row, refuse an overlap) on SQLite."""
+
 import json
 from datetime import date
 
@@ -29,38 +30,63 @@ def usage_error(capsys, argv) -> str:
     return capsys.readouterr().err
 
 
-POLICY = ["policy", "add", "--service", "decision", "--key", "dibao_standard",
-          "--value", "110000", "--unit", "fen_per_person_month", "--from", "2026-07-01",
-          "--source", "a notice"]
+POLICY = [
+    "policy",
+    "add",
+    "--service",
+    "decision",
+    "--key",
+    "dibao_standard",
+    "--value",
+    "110000",
+    "--unit",
+    "fen_per_person_month",
+    "--from",
+    "2026-07-01",
+    "--source",
+    "a notice",
+]
 
 
-@pytest.mark.parametrize("argv, argument, message", [
-    (["policy", "add", "--key", "k"], "--service", "required"),
-    (["policy", "add", "--service", "payments"], "--service", "invalid choice"),
-    (POLICY[:7] + ["-5"] + POLICY[8:], "--value", "must not be negative"),
-    (POLICY[:7] + ["12.5"] + POLICY[8:], "--value", "not a whole number"),
-    (POLICY[:11] + ["2026-02-30"] + POLICY[12:], "--from", "not an ISO date"),
-    (POLICY + ["--to", "2026-06-30"], "--to", "is before --from 2026-07-01"),
-    (POLICY[:-2], "--source", "is required for policy add"),
-    (POLICY + ["--as", "nobody"], "--as", "no account 'nobody'"),
-    (["policy", "list", "--service", "decision", "--value", "1"], "--key",
-     "policy list takes only --service and --key"),
-    (["delegation", "set", "shaogongzhuang", "1 May"], "DATE|none", "not an ISO date"),
-    (["delegation", "set", "shaogongzhuang"], "DATE|none", "required"),
-    (["holidays", "load"], "FILE", "needs the administrator's holiday file"),
-    (["holidays", "load", "x.json", "--year", "1999"], "--year", "not a year between"),
-    (["holidays", "load", "x.json", "--wait", "0"], "--wait", "more than 0"),
-    (["holidays", "show", "next"], "YEAR", "not a whole number"),
-    (["migrate", "billing"], "service", "invalid choice"),
-    (["dead-letters", "replay"], "target", "needs a queue"),
-    (["dead-letters", "replay", "hq.publicity.on_application_accepted"], "target",
-     "is not a dead-letter queue"),
-    (["dead-letters", "list", "--limit", "0"], "--limit", "must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "argv, argument, message",
+    [
+        (["policy", "add", "--key", "k"], "--service", "required"),
+        (["policy", "add", "--service", "payments"], "--service", "invalid choice"),
+        (POLICY[:7] + ["-5"] + POLICY[8:], "--value", "must not be negative"),
+        (POLICY[:7] + ["12.5"] + POLICY[8:], "--value", "not a whole number"),
+        (POLICY[:11] + ["2026-02-30"] + POLICY[12:], "--from", "not an ISO date"),
+        (POLICY + ["--to", "2026-06-30"], "--to", "is before --from 2026-07-01"),
+        (POLICY[:-2], "--source", "is required for policy add"),
+        (POLICY + ["--as", "nobody"], "--as", "no account 'nobody'"),
+        (
+            ["policy", "list", "--service", "decision", "--value", "1"],
+            "--key",
+            "policy list takes only --service and --key",
+        ),
+        (["delegation", "set", "shaogongzhuang", "1 May"], "DATE|none", "not an ISO date"),
+        (["delegation", "set", "shaogongzhuang"], "DATE|none", "required"),
+        (["holidays", "load"], "FILE", "needs the administrator's holiday file"),
+        (["holidays", "load", "x.json", "--year", "1999"], "--year", "not a year between"),
+        (["holidays", "load", "x.json", "--wait", "0"], "--wait", "more than 0"),
+        (["holidays", "show", "next"], "YEAR", "not a whole number"),
+        (["migrate", "billing"], "service", "invalid choice"),
+        (["dead-letters", "replay"], "target", "needs a queue"),
+        (
+            ["dead-letters", "replay", "hq.publicity.on_application_accepted"],
+            "target",
+            "is not a dead-letter queue",
+        ),
+        (["dead-letters", "list", "--limit", "0"], "--limit", "must be at least 1"),
+    ],
+)
 def test_a_wrong_argument_exits_2_naming_it(capsys, argv, argument, message):
     err = usage_error(capsys, argv)
-    assert f"argument {argument}" in err or f"arguments are required: {argument}" in err \
-        or f"required: {argument}" in err, err
+    assert (
+        f"argument {argument}" in err
+        or f"arguments are required: {argument}" in err
+        or f"required: {argument}" in err
+    ), err
     assert message in err, err
     assert "usage: python -m hqops.cli" in err
 
@@ -75,17 +101,23 @@ def _year_file(path, **years):
     return path
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"source": "s", "holidays": ["2027-13-01"], "workdays": []}, "not an ISO date"),
-    ({"source": "s", "holidays": ["2026-10-01"], "workdays": []}, "not in 2027"),
-    ({"source": "s", "holidays": ["2027-01-02"], "workdays": []}, "must be Monday to Friday"),
-    ({"source": "s", "holidays": ["2027-01-01"], "workdays": ["2027-01-04"]},
-     "must be a Saturday or Sunday"),
-    ({"source": "", "holidays": ["2027-01-01"], "workdays": []}, "source: a non-empty"),
-    ({"source": "s", "holidays": [], "workdays": []}, "holidays is empty"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"source": "s", "holidays": ["2027-13-01"], "workdays": []}, "not an ISO date"),
+        ({"source": "s", "holidays": ["2026-10-01"], "workdays": []}, "not in 2027"),
+        ({"source": "s", "holidays": ["2027-01-02"], "workdays": []}, "must be Monday to Friday"),
+        (
+            {"source": "s", "holidays": ["2027-01-01"], "workdays": ["2027-01-04"]},
+            "must be a Saturday or Sunday",
+        ),
+        ({"source": "", "holidays": ["2027-01-01"], "workdays": []}, "source: a non-empty"),
+        ({"source": "s", "holidays": [], "workdays": []}, "holidays is empty"),
+    ],
+)
 def test_a_malformed_holiday_file_is_refused_and_nothing_installed(
-        capsys, monkeypatch, tmp_path, entry, message):
+    capsys, monkeypatch, tmp_path, entry, message
+):
     installed = tmp_path / "installed.json"
     monkeypatch.setenv("HQ_HOLIDAY_FILE", str(installed))
     bad = _year_file(tmp_path / "bad.json", **{"2027": entry})
@@ -96,12 +128,18 @@ def test_a_malformed_holiday_file_is_refused_and_nothing_installed(
 
 
 def test_holidays_load_merges_years_into_the_installed_file(capsys, monkeypatch, tmp_path):
-    installed = _year_file(tmp_path / "installed.json", **{
-        "2027": {"source": "2027 notice", "holidays": ["2027-01-01"], "workdays": []}})
+    installed = _year_file(
+        tmp_path / "installed.json",
+        **{"2027": {"source": "2027 notice", "holidays": ["2027-01-01"], "workdays": []}},
+    )
     monkeypatch.setenv("HQ_HOLIDAY_FILE", str(installed))
-    both = _year_file(tmp_path / "new.json", **{
-        "2027": {"source": "2027 notice", "holidays": ["2027-01-01"], "workdays": []},
-        "2028": {"source": "2028 notice", "holidays": ["2028-01-03"], "workdays": []}})
+    both = _year_file(
+        tmp_path / "new.json",
+        **{
+            "2027": {"source": "2027 notice", "holidays": ["2027-01-01"], "workdays": []},
+            "2028": {"source": "2028 notice", "holidays": ["2028-01-03"], "workdays": []},
+        },
+    )
     err = usage_error(capsys, ["holidays", "load", str(both), "--year", "2029", "--no-reload"])
     assert "argument --year" in err and "has no year 2029" in err
 
@@ -117,15 +155,32 @@ def test_holidays_load_merges_years_into_the_installed_file(capsys, monkeypatch,
 
 def test_the_acting_user_comes_from_the_accounts_file(monkeypatch, tmp_path):
     accounts = tmp_path / "accounts.json"
-    accounts.write_text(json.dumps({"accounts": [{
-        "username": "ops-1", "name": "operator", "role": "district_officer",
-        "street_code": None, "password_hash": "x"}]}), encoding="utf-8")
+    accounts.write_text(
+        json.dumps(
+            {
+                "accounts": [
+                    {
+                        "username": "ops-1",
+                        "name": "operator",
+                        "role": "district_officer",
+                        "street_code": None,
+                        "password_hash": "x",
+                    }
+                ]
+            }
+        ),
+        encoding="utf-8",
+    )
     monkeypatch.setenv("HQ_ACCOUNTS_FILE", str(accounts))
     from hqcore.config import Settings
+
     settings = Settings.from_env()
     assert cli.operator_actor("ops-1", settings) == {
-        "user_id": "ops-1", "role": "district_officer", "street_code": None,
-        "name": "operator"}
+        "user_id": "ops-1",
+        "role": "district_officer",
+        "street_code": None,
+        "name": "operator",
+    }
     with pytest.raises(cli.UsageError) as refused:
         cli.operator_actor(cli.DEFAULT_OPERATOR, settings)
     assert refused.value.argument == "--as" and str(accounts) in refused.value.message
@@ -138,6 +193,7 @@ def test_an_unreachable_broker_is_exit_1_not_a_traceback(capsys):
 
 # -- the policy-table rule -------------------------------------------------------------------
 
+
 @pytest.fixture
 def table():
     metadata = sa.MetaData()
@@ -145,21 +201,35 @@ def table():
     engine = sa.create_engine("sqlite://")
     metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(policy.insert(), [
-            _row(date(2020, 9, 1), date(2025, 8, 31), 101000),
-            _row(date(2025, 9, 1), None, 104500)])
+        conn.execute(
+            policy.insert(),
+            [
+                _row(date(2020, 9, 1), date(2025, 8, 31), 101000),
+                _row(date(2025, 9, 1), None, 104500),
+            ],
+        )
     return engine, policy
 
 
 def _row(start, end, value, **extra):
-    return {"key": "dibao_standard", "unit": "fen_per_person_month", "value": value,
-            "valid_from": start, "valid_to": end, "source": "notice", "verified": True, **extra}
+    return {
+        "key": "dibao_standard",
+        "unit": "fen_per_person_month",
+        "value": value,
+        "valid_from": start,
+        "valid_to": end,
+        "source": "notice",
+        "verified": True,
+        **extra,
+    }
 
 
 def _periods(engine, policy):
     with engine.begin() as conn:
-        return [(r.valid_from, r.valid_to, r.value)
-                for r in conn.execute(sa.select(policy).order_by(policy.c.valid_from))]
+        return [
+            (r.valid_from, r.valid_to, r.value)
+            for r in conn.execute(sa.select(policy).order_by(policy.c.valid_from))
+        ]
 
 
 def _add(engine, policy, row):
@@ -172,18 +242,23 @@ def test_a_new_row_closes_the_open_one_the_day_before(table):
     result = _add(engine, policy, _row(date(2026, 7, 1), None, 110000))
     assert result["created"] and result["warnings"] == []
     assert result["closed"]["valid_to"] == date(2026, 6, 30)
-    assert _periods(engine, policy)[1:] == [(date(2025, 9, 1), date(2026, 6, 30), 104500),
-                                            (date(2026, 7, 1), None, 110000)]
+    assert _periods(engine, policy)[1:] == [
+        (date(2025, 9, 1), date(2026, 6, 30), 104500),
+        (date(2026, 7, 1), None, 110000),
+    ]
     again = _add(engine, policy, _row(date(2026, 7, 1), None, 110000))
     assert again["created"] is False and len(_periods(engine, policy)) == 3
 
 
-@pytest.mark.parametrize("start, end", [
-    (date(2025, 1, 1), date(2025, 12, 31)),   # across a closed row and the open one
-    (date(2021, 1, 1), date(2021, 6, 30)),    # inside a closed row
-    (date(2025, 9, 1), None),                 # the open row's own start
-    (date(2019, 1, 1), None),                 # open-ended before everything
-])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (date(2025, 1, 1), date(2025, 12, 31)),  # across a closed row and the open one
+        (date(2021, 1, 1), date(2021, 6, 30)),  # inside a closed row
+        (date(2025, 9, 1), None),  # the open row's own start
+        (date(2019, 1, 1), None),  # open-ended before everything
+    ],
+)
 def test_an_overlap_is_refused_and_nothing_changes(table, start, end):
     engine, policy = table
     before = _periods(engine, policy)

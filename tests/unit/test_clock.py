@@ -1,4 +1,5 @@
 """The suite's clock: real, controlled through a shared file, and ISO-8601 durations."""
+
 from __future__ import annotations
 
 import os
@@ -88,9 +89,7 @@ def test_another_process_sets_the_clock(tmp_path: Path) -> None:
         "ControlledClock(sys.argv[1]).set(datetime.fromisoformat(sys.argv[2]))"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
-    subprocess.run(
-        [sys.executable, "-c", code, str(path), MOMENT.isoformat()], check=True, env=env
-    )
+    subprocess.run([sys.executable, "-c", code, str(path), MOMENT.isoformat()], check=True, env=env)
     assert close_to(here.now(), MOMENT)
 
 

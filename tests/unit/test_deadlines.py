@@ -1,4 +1,5 @@
 """Deadline rules: WD / D / H units, exact due instants in UTC, provisional deadlines."""
+
 from __future__ import annotations
 
 import json
@@ -101,8 +102,16 @@ def test_naive_start_is_rejected(calendar: WorkingCalendar) -> None:
 
 
 def ve1(calendar: WorkingCalendar) -> Deadline:
-    return Deadline.open("case-1", "shaogongzhuang", "VE-1", 3, Unit.WORKING_DAYS,
-                         china(2026, 2, 12, 10, 0), calendar, id="d-1")
+    return Deadline.open(
+        "case-1",
+        "shaogongzhuang",
+        "VE-1",
+        3,
+        Unit.WORKING_DAYS,
+        china(2026, 2, 12, 10, 0),
+        calendar,
+        id="d-1",
+    )
 
 
 def test_open_VE1_deadline(calendar: WorkingCalendar) -> None:
@@ -115,8 +124,9 @@ def test_open_VE1_deadline(calendar: WorkingCalendar) -> None:
 
 
 def test_open_provisional_deadline(calendar: WorkingCalendar) -> None:
-    deadline = Deadline.open("case-2", "xigu", "DE-4", 30, Unit.WORKING_DAYS,
-                             china(2026, 12, 1, 9, 0), calendar)
+    deadline = Deadline.open(
+        "case-2", "xigu", "DE-4", 30, Unit.WORKING_DAYS, china(2026, 12, 1, 9, 0), calendar
+    )
     assert deadline.id is None and deadline.provisional is True
 
 

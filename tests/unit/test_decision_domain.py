@@ -1,5 +1,6 @@
 """Decision's pure rules: route (ORG-1), steps (DE-1, VE-3), limits (DE-4, DE-7), amounts (DE-5),
 care arrangement (DE-6), service (ORG-7), announcement (DE-2)."""
+
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -19,13 +20,21 @@ SPOUSE = {"name": "李强", "id_number": make_id_number(2), "relationship": "spo
 REVIEWER = Actor("sgz-reviewer", "reviewer", "shaogongzhuang", "审核员")
 HEAD = Actor("sgz-head", "department_head", "shaogongzhuang", "负责人")
 LEADER = Actor("sgz-leader", "street_leader", "shaogongzhuang", "分管领导")
-CARE = {"care_mode": "dispersed", "guardianship_mode": "relative",
-        "caregiver": {"name": "王芳", "id_number": make_id_number(3), "relationship": "女儿",
-                      "phone": "13800000000"},
-        "responsibilities": "日常生活照料", "agreement_signed": True,
-        "agreement_signed_on": date(2026, 3, 30), "payee": "caregiver",
-        "payee_account": {"bank": "天津银行", "account_number": "6200000000000009",
-                          "holder": "王芳"}}
+CARE = {
+    "care_mode": "dispersed",
+    "guardianship_mode": "relative",
+    "caregiver": {
+        "name": "王芳",
+        "id_number": make_id_number(3),
+        "relationship": "女儿",
+        "phone": "13800000000",
+    },
+    "responsibilities": "日常生活照料",
+    "agreement_signed": True,
+    "agreement_signed_on": date(2026, 3, 30),
+    "payee": "caregiver",
+    "payee_account": {"bank": "天津银行", "account_number": "6200000000000009", "holder": "王芳"},
+}
 
 
 def beijing(*args) -> datetime:
@@ -33,22 +42,39 @@ def beijing(*args) -> datetime:
 
 
 def accepted(program="dibao", at=beijing(2026, 3, 2, 10)) -> dict:
-    return {"case_id": "c-1", "case_no": "SGZ-2026-00001", "program": program,
-            "street_code": "shaogongzhuang", "community": "前园社区", "applicant": APPLICANT,
-            "members": [APPLICANT, SPOUSE], "payment_account": {
-                "bank": "天津银行", "account_number": "6200000000000001", "holder": "王秀英"},
-            "accepted_at": at}
+    return {
+        "case_id": "c-1",
+        "case_no": "SGZ-2026-00001",
+        "program": program,
+        "street_code": "shaogongzhuang",
+        "community": "前园社区",
+        "applicant": APPLICANT,
+        "members": [APPLICANT, SPOUSE],
+        "payment_account": {
+            "bank": "天津银行",
+            "account_number": "6200000000000001",
+            "holder": "王秀英",
+        },
+        "accepted_at": at,
+    }
 
 
 def rate(key, value, valid_from=date(2025, 9, 1), row_id=1) -> PolicyRate:
     return PolicyRate(row_id, key, "fen", value, valid_from, None, "test source", True)
 
 
-RATES = {r.key: r for r in (
-    rate("dibao_standard", 104500, row_id=3), rate("dibao_minimum_payment", 0, row_id=12),
-    rate("low_income_household_aid", 31400, row_id=6), rate("tekun_basic_support", 187000),
-    rate("tekun_care_able", 0), rate("tekun_care_partly_unable", 40000),
-    rate("tekun_care_wholly_unable", 80000))}
+RATES = {
+    r.key: r
+    for r in (
+        rate("dibao_standard", 104500, row_id=3),
+        rate("dibao_minimum_payment", 0, row_id=12),
+        rate("low_income_household_aid", 31400, row_id=6),
+        rate("tekun_basic_support", 187000),
+        rate("tekun_care_able", 0),
+        rate("tekun_care_partly_unable", 40000),
+        rate("tekun_care_wholly_unable", 80000),
+    )
+}
 
 
 def rates_for(keys):
@@ -56,8 +82,13 @@ def rates_for(keys):
 
 
 def facts(size=2, income=60000, self_care=None) -> dict:
-    return {"round": 1, "household_size": size, "income_per_head_fen": income,
-            "self_care": self_care, "report_id": "r-1"}
+    return {
+        "round": 1,
+        "household_size": size,
+        "income_per_head_fen": income,
+        "self_care": self_care,
+        "report_id": "r-1",
+    }
 
 
 def opened(program="dibao") -> domain.DecisionCase:
@@ -78,31 +109,39 @@ def at_leader(program="dibao", found=None, path=domain.CONFIRMATION) -> domain.D
     return case
 
 
-def decide(case, choice="approve", reasons=(), care=None, now=beijing(2026, 3, 31, 15),
-           ids=None):
+def decide(case, choice="approve", reasons=(), care=None, now=beijing(2026, 3, 31, 15), ids=None):
     ids = ids or [f"decision:{i}" for i in range(domain.letter_count(choice))]
     return domain.decide(case, choice, list(reasons), care, rates_for, LEADER, now, ids, CAL)
 
 
 def concluded(at=beijing(2026, 3, 30, 10)) -> dict:
-    return {"preliminary_opinion": "approve", "deliberation_held": False,
-            "deliberation_conclusion": None, "minutes_document_id": None, "rounds": 1,
-            "concluded_at": at}
+    return {
+        "preliminary_opinion": "approve",
+        "deliberation_held": False,
+        "deliberation_conclusion": None,
+        "minutes_document_id": None,
+        "rounds": 1,
+        "concluded_at": at,
+    }
 
 
 def proposal(at=beijing(2026, 3, 30, 10)) -> dict:
     return {"reasons": ["人均收入高于低保标准"], "report_id": "r-1", "proposed_at": at}
 
 
-@pytest.mark.parametrize("accepted_on, delegated_from, authority", [
-    (date(2021, 9, 4), date(2021, 9, 4), "street"),
-    (date(2021, 9, 3), date(2021, 9, 4), "district"),
-    (date(2026, 3, 2), None, "district"),
-])
+@pytest.mark.parametrize(
+    "accepted_on, delegated_from, authority",
+    [
+        (date(2021, 9, 4), date(2021, 9, 4), "street"),
+        (date(2021, 9, 3), date(2021, 9, 4), "district"),
+        (date(2026, 3, 2), None, "district"),
+    ],
+)
 def test_ORG1_route_in_force_on_the_acceptance_day(accepted_on, delegated_from, authority):
     assert domain.deciding_authority(accepted_on, delegated_from) == authority
     assert domain.decider_roles(authority) == (
-        ("street_leader",) if authority == "street" else ("district_officer",))
+        ("street_leader",) if authority == "street" else ("district_officer",)
+    )
 
 
 def test_DE4_dibao_opens_30_WD_from_acceptance_and_tekun_has_no_limit():
@@ -134,8 +173,10 @@ def test_DE1_steps_out_of_order_are_409_invalid_state():
     with pytest.raises(InvalidState) as raised:
         domain.review(case, "approve", [], None, REVIEWER, beijing(2026, 3, 31, 9))
     assert raised.value.code == "invalid_state" and raised.value.http_status == 409
-    assert raised.value.details == {"status": domain.AWAITING_FILE,
-                                    "allowed": [domain.MANAGEMENT_REVIEW]}
+    assert raised.value.details == {
+        "status": domain.AWAITING_FILE,
+        "allowed": [domain.MANAGEMENT_REVIEW],
+    }
     with pytest.raises(InvalidState):
         decide(case)
 
@@ -149,11 +190,14 @@ def test_publicity_after_withdrawal_is_ignored_VE5():
     assert case.status == domain.WITHDRAWN and case.facts is None
 
 
-@pytest.mark.parametrize("size, income, expected", [
-    (2, 60000, 89000),    # (1045.00 - 600.00) x 2
-    (3, 0, 313500),       # no income: the full standard for each member
-    (1, 110000, 0),       # income above the standard: no shortfall
-])
+@pytest.mark.parametrize(
+    "size, income, expected",
+    [
+        (2, 60000, 89000),  # (1045.00 - 600.00) x 2
+        (3, 0, 313500),  # no income: the full standard for each member
+        (1, 110000, 0),  # income above the standard: no shortfall
+    ],
+)
 def test_DE5_dibao_amount_is_the_household_shortfall(size, income, expected):
     found = domain.Facts(1, size, income, None, "r")
     amount = domain.monthly_amount("dibao", found, RATES)
@@ -167,12 +211,15 @@ def test_DE5_dibao_minimum_payment_applies():
     assert amount.monthly_amount_fen == 5000
 
 
-@pytest.mark.parametrize("program, self_care, expected", [
-    ("low_income", None, 31400),
-    ("tekun", "able", 187000),
-    ("tekun", "partly_unable", 227000),
-    ("tekun", "wholly_unable", 267000),
-])
+@pytest.mark.parametrize(
+    "program, self_care, expected",
+    [
+        ("low_income", None, 31400),
+        ("tekun", "able", 187000),
+        ("tekun", "partly_unable", 227000),
+        ("tekun", "wholly_unable", 267000),
+    ],
+)
 def test_DE5_low_income_and_tekun_amounts(program, self_care, expected):
     found = domain.Facts(1, 1, 0, self_care, "r")
     keys = domain.rate_keys(program, found)
@@ -196,14 +243,18 @@ def test_DE5_approval_fixes_amount_payee_letters_and_service_deadline():
     effects = decide(case, ids=["decision:1", "decision:2"])
     assert case.status == domain.APPROVED
     assert case.amount is not None and case.amount.monthly_amount_fen == 89000
-    assert case.payee is not None and (case.payee.kind, case.payee.name) == ("recipient",
-                                                                            "王秀英")
+    assert case.payee is not None and (case.payee.kind, case.payee.name) == ("recipient", "王秀英")
     [deadline] = effects.opened
     assert (deadline.rule_id, deadline.unit, deadline.due_date) == (
-        "DE-5", Unit.WORKING_DAYS, date(2026, 4, 3))
+        "DE-5",
+        Unit.WORKING_DAYS,
+        date(2026, 4, 3),
+    )
     assert [m.rule_id for m in effects.met] == ["DE-1", "DE-4"]
     assert [(d.kind, d.document_id) for d in effects.documents] == [
-        ("decision_letter", "decision:1"), ("duty_to_report_notice", "decision:2")]
+        ("decision_letter", "decision:1"),
+        ("duty_to_report_notice", "decision:2"),
+    ]
     assert [d.document_id for d in case.documents] == ["decision:1", "decision:2"]
     [event] = effects.events
     payload = event.payload
@@ -267,8 +318,9 @@ def test_DE4_extension_to_45_WD_once_with_reason():
     case, effects = domain.open_case(accepted(), date(2021, 9, 4), CAL)
     [de4] = effects.opened
     de4.id = "d-1"
-    extended, effects = domain.extend(case, "需补充调查赡养人", REVIEWER, beijing(2026, 3, 20),
-                                      de4, CAL)
+    extended, effects = domain.extend(
+        case, "需补充调查赡养人", REVIEWER, beijing(2026, 3, 20), de4, CAL
+    )
     assert (extended.amount, extended.due_date, extended.id) == (45, date(2026, 5, 8), "d-1")
     assert case.extension is not None and case.extension.reason == "需补充调查赡养人"
     assert effects.progress[0].action == "extended_to_45_wd"
@@ -290,7 +342,7 @@ def test_ORG7_service_after_issue_not_in_future_and_once():
     assert raised.value.field == "served_at"
     with pytest.raises(ValidationFailed):
         domain.serve(case, "other", now, now)
-    assert domain.serve(case, "letter", now, now).met == []     # the duty notice is not yet
+    assert domain.serve(case, "letter", now, now).met == []  # the duty notice is not yet
     with pytest.raises(Conflict):
         domain.serve(case, "letter", now, now)
     [met] = domain.serve(case, "duty", now, now).met
@@ -323,6 +375,10 @@ def test_the_case_is_stored_and_loaded_as_typed_fields():
     stored = case.to_details()
     assert stored["amount"]["policy_rows"][0]["valid_from"] == "2025-09-01"
     again = domain.DecisionCase.from_row(
-        {k: getattr(case, k) for k in ("case_id", "case_no", "program", "street_code",
-                                       "status", "since", "version")}, stored)
+        {
+            k: getattr(case, k)
+            for k in ("case_id", "case_no", "program", "street_code", "status", "since", "version")
+        },
+        stored,
+    )
     assert again == case

@@ -4,6 +4,7 @@ The source of ``services/``, ``hqcore/`` and ``gateway/`` is read with ``ast`` (
 module that does not import today is still read): every ``DomainError`` subclass with its
 class-level ``code`` and ``http_status``, and every ``code="…"`` given to an error.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,8 +42,11 @@ def documented() -> dict[str, Row]:
             continue
         code, status, cls = (part.strip() for part in match.groups())
         assert code not in rows, f"docs/errors.md lists {code} twice"
-        rows[code] = Row(code, int(status) if status.isdigit() else None,
-                         cls.strip("`") if cls.startswith("`") else None)
+        rows[code] = Row(
+            code,
+            int(status) if status.isdigit() else None,
+            cls.strip("`") if cls.startswith("`") else None,
+        )
     return rows
 
 
@@ -75,11 +79,17 @@ class ErrorClass:
 def error_classes(trees: dict[str, ast.Module]) -> dict[str, ErrorClass]:
     """Every ``DomainError`` subclass: those of ``hqcore.errors`` as imported, then every class
     in the source deriving from one of them, with its own or inherited code and status."""
-    known = {cls.__name__: ErrorClass(cls.__name__, cls.code, cls.http_status, "hqcore/errors.py")
-             for cls in vars(errors).values()
-             if isinstance(cls, type) and issubclass(cls, errors.DomainError)}
-    pending = [(path, node) for path, tree in trees.items() for node in ast.walk(tree)
-               if isinstance(node, ast.ClassDef) and node.name not in known]
+    known = {
+        cls.__name__: ErrorClass(cls.__name__, cls.code, cls.http_status, "hqcore/errors.py")
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.DomainError)
+    }
+    pending = [
+        (path, node)
+        for path, tree in trees.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name not in known
+    ]
     grew = True
     while grew:
         grew = False
@@ -105,6 +115,7 @@ def error_classes(trees: dict[str, ast.Module]) -> dict[str, ErrorClass]:
 class Raised:
     """An error built with ``code="…"`` (``cls`` None when the callee is not an error class),
     or a ``NotFound`` on ``case_id`` with no code of its own."""
+
     code: str
     cls: str | None
     path: str
@@ -132,18 +143,28 @@ def raised(trees: dict[str, ast.Module], classes: dict[str, ErrorClass]) -> list
             if code is None:
                 continue
             details = keywords.get("details")
-            found.append(Raised(
-                code, cls, path, node.lineno, _constant(keywords.get("field")),
-                frozenset(_constant(k) for k in details.keys)
-                if isinstance(details, ast.Dict) else None,
-                "field" in keywords))
+            found.append(
+                Raised(
+                    code,
+                    cls,
+                    path,
+                    node.lineno,
+                    _constant(keywords.get("field")),
+                    frozenset(_constant(k) for k in details.keys)
+                    if isinstance(details, ast.Dict)
+                    else None,
+                    "field" in keywords,
+                )
+            )
     return found
 
 
 @pytest.fixture(scope="module")
 def trees() -> dict[str, ast.Module]:
-    return {str(path.relative_to(ROOT)): ast.parse(path.read_text(encoding="utf-8"))
-            for path in source_files()}
+    return {
+        str(path.relative_to(ROOT)): ast.parse(path.read_text(encoding="utf-8"))
+        for path in source_files()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -171,15 +192,17 @@ def test_every_error_class_has_its_code_documented_with_its_status(classes):
         row = rows[cls.code]
         assert row.status == cls.http_status, (
             f"docs/errors.md gives {cls.code} HTTP {row.status}; {cls.name} answers "
-            f"{cls.http_status}")
+            f"{cls.http_status}"
+        )
         assert row.cls == cls.name, f"docs/errors.md names {row.cls} for {cls.code}, not {cls.name}"
 
 
 def test_every_code_given_in_the_source_is_documented(uses):
     rows = documented()
     assert len({use.code for use in uses}) > 30
-    missing = sorted({f"{use.code} ({use.path}:{use.line})" for use in uses
-                      if use.code not in rows})
+    missing = sorted(
+        {f"{use.code} ({use.path}:{use.line})" for use in uses if use.code not in rows}
+    )
     assert not missing, f"add to docs/errors.md: {', '.join(missing)}"
 
 
@@ -192,8 +215,12 @@ def test_the_gateways_http_codes_are_documented():
 
 
 def test_no_code_is_documented_that_nothing_answers_with(classes, uses):
-    answered = ({cls.code for cls in classes.values()} | {use.code for use in uses}
-                | set(gateway_app.HTTP_CODES.values()) | {gateway_app.OTHER_HTTP_CODE})
+    answered = (
+        {cls.code for cls in classes.values()}
+        | {use.code for use in uses}
+        | set(gateway_app.HTTP_CODES.values())
+        | {gateway_app.OTHER_HTTP_CODE}
+    )
     stale = sorted(set(documented()) - answered)
     assert not stale, f"nothing answers with {', '.join(stale)}: remove from docs/errors.md"
 
@@ -210,18 +237,28 @@ def drift(uses: list[Raised], classes: dict[str, ErrorClass]) -> dict[tuple[str,
         row = rows.get(use.code)
         if row is None:
             continue  # test_every_code_given_in_the_source_is_documented says so
-        if use.cls is not None and row.status is not None and \
-                classes[use.cls].http_status != row.status:
-            add(use, f"{use.code} raised as {use.cls} ({classes[use.cls].http_status}); "
-                     f"docs/errors.md says {row.status} {row.cls}")
+        if (
+            use.cls is not None
+            and row.status is not None
+            and classes[use.cls].http_status != row.status
+        ):
+            add(
+                use,
+                f"{use.code} raised as {use.cls} ({classes[use.cls].http_status}); "
+                f"docs/errors.md says {row.status} {row.cls}",
+            )
         if use.code == "not_found" and use.field == "case_id":
             add(use, "a missing case answers not_found: raise CaseNotFound(case_id, service)")
         if use.code in ("case_not_found", "invalid_state") and use.field != "case_id":
             add(use, f"{use.code} names field {use.field!r}, not 'case_id'")
         if use.code == "invalid_state" and not (
-                use.details_keys is not None and {"status", "allowed"} <= use.details_keys):
-            add(use, "invalid_state without details status and allowed: raise "
-                     "InvalidState(step, status, allowed)")
+            use.details_keys is not None and {"status", "allowed"} <= use.details_keys
+        ):
+            add(
+                use,
+                "invalid_state without details status and allowed: raise "
+                "InvalidState(step, status, allowed)",
+            )
     return found
 
 

@@ -1,4 +1,5 @@
 """Resident ID numbers, contract validation and the RPC error round trip."""
+
 import pytest
 from nameko.exceptions import serialize
 
@@ -14,8 +15,13 @@ def make_id(first17: str) -> str:
 
 def application(**changes) -> dict:
     person = {"name": "王秀英", "id_number": VALID_ID, "relationship": "self"}
-    body = {"program": "dibao", "street_code": "shaogongzhuang", "community": "前园社区",
-            "applicant": dict(person), "members": [dict(person)]}
+    body = {
+        "program": "dibao",
+        "street_code": "shaogongzhuang",
+        "community": "前园社区",
+        "applicant": dict(person),
+        "members": [dict(person)],
+    }
     body.update(changes)
     return body
 
@@ -27,13 +33,16 @@ def test_check_digit_follows_gb_11643():
     assert idnumber.problem(make_id("12010619600101001")) is None
 
 
-@pytest.mark.parametrize("value, reason", [
-    ("110105194912310021", "check digit"),
-    ("11010519491331002X", "impossible date"),
-    ("1101051949123100", "18 characters"),
-    ("01010519491231002X", "18 characters"),
-    ("", "18 characters"),
-])
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        ("110105194912310021", "check digit"),
+        ("11010519491331002X", "impossible date"),
+        ("1101051949123100", "18 characters"),
+        ("01010519491231002X", "18 characters"),
+        ("", "18 characters"),
+    ],
+)
 def test_invalid_id_numbers_say_why(value, reason):
     assert reason in idnumber.problem(value)
 
@@ -49,18 +58,45 @@ def test_valid_application_loads():
     assert loaded["near_relative"] is False
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"applicant": {"name": "王秀英", "id_number": "110105194912310021",
-                    "relationship": "self"}}, "applicant.id_number"),
-    ({"members": [{"name": "王秀英", "id_number": VALID_ID, "relationship": "self"},
-                  {"name": "李强", "id_number": "120106196001010010", "relationship": "spouse"}]},
-     "members.1.id_number"),
-    ({"program": "pension"}, "program"),
-    ({"program": None}, "program"),
-    ({"members": []}, "members"),
-    ({"members": [{"name": "李强", "id_number": make_id("12010619600101001"),
-                   "relationship": "spouse"}]}, "members"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        (
+            {
+                "applicant": {
+                    "name": "王秀英",
+                    "id_number": "110105194912310021",
+                    "relationship": "self",
+                }
+            },
+            "applicant.id_number",
+        ),
+        (
+            {
+                "members": [
+                    {"name": "王秀英", "id_number": VALID_ID, "relationship": "self"},
+                    {"name": "李强", "id_number": "120106196001010010", "relationship": "spouse"},
+                ]
+            },
+            "members.1.id_number",
+        ),
+        ({"program": "pension"}, "program"),
+        ({"program": None}, "program"),
+        ({"members": []}, "members"),
+        (
+            {
+                "members": [
+                    {
+                        "name": "李强",
+                        "id_number": make_id("12010619600101001"),
+                        "relationship": "spouse",
+                    }
+                ]
+            },
+            "members",
+        ),
+    ],
+)
 def test_contract_violation_names_the_field(changes, field):
     with pytest.raises(errors.ValidationFailed) as raised:
         load_rpc_request("intake.submit_application", application(**changes))
@@ -90,13 +126,26 @@ def test_unknown_event_version_is_refused():
     assert raised.value.field == "event_type"
 
 
-@pytest.mark.parametrize("cls", [errors.ValidationFailed, errors.NotFound, errors.Conflict,
-                                 errors.Forbidden, errors.Unauthenticated,
-                                 errors.ServiceUnavailable, errors.UpstreamTimeout,
-                                 errors.InternalError])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        errors.ValidationFailed,
+        errors.NotFound,
+        errors.Conflict,
+        errors.Forbidden,
+        errors.Unauthenticated,
+        errors.ServiceUnavailable,
+        errors.UpstreamTimeout,
+        errors.InternalError,
+    ],
+)
 def test_domain_error_survives_the_rpc_wire(cls):
-    sent = cls("这户已有在办案件", field="applicant.id_number", code="duplicate_open_case",
-               details={"case_no": "SGZ-2024-0001"})
+    sent = cls(
+        "这户已有在办案件",
+        field="applicant.id_number",
+        code="duplicate_open_case",
+        details={"case_no": "SGZ-2024-0001"},
+    )
     wire = serialize(sent)
     received = errors.from_remote(wire["exc_type"], wire["value"])
     assert type(received) is cls
@@ -104,15 +153,28 @@ def test_domain_error_survives_the_rpc_wire(cls):
     assert received.http_status == cls.http_status
 
 
-@pytest.mark.parametrize("sent, expected", [
-    (errors.CaseNotFound("c-9", "publicity"),
-     {"code": "case_not_found", "field": "case_id",
-      "message": "publicity has no record of case c-9"}),
-    (errors.InvalidState("decide", "awaiting_review", ["awaiting_decision"]),
-     {"code": "invalid_state", "field": "case_id",
-      "message": "decide is not possible while the case is awaiting_review",
-      "details": {"status": "awaiting_review", "allowed": ["awaiting_decision"]}}),
-])
+@pytest.mark.parametrize(
+    "sent, expected",
+    [
+        (
+            errors.CaseNotFound("c-9", "publicity"),
+            {
+                "code": "case_not_found",
+                "field": "case_id",
+                "message": "publicity has no record of case c-9",
+            },
+        ),
+        (
+            errors.InvalidState("decide", "awaiting_review", ["awaiting_decision"]),
+            {
+                "code": "invalid_state",
+                "field": "case_id",
+                "message": "decide is not possible while the case is awaiting_review",
+                "details": {"status": "awaiting_review", "allowed": ["awaiting_decision"]},
+            },
+        ),
+    ],
+)
 def test_the_two_normalised_errors_build_their_parts_and_survive_the_wire(sent, expected):
     assert sent.to_dict() == expected
     assert sent.http_status == (404 if expected["code"] == "case_not_found" else 409)
@@ -121,15 +183,19 @@ def test_the_two_normalised_errors_build_their_parts_and_survive_the_wire(sent, 
     assert type(received) is type(sent)
     assert received.to_dict() == expected
     assert received.http_status == sent.http_status
-    assert isinstance(received, errors.NotFound if expected["code"] == "case_not_found"
-                      else errors.Conflict)
+    assert isinstance(
+        received, errors.NotFound if expected["code"] == "case_not_found" else errors.Conflict
+    )
 
 
 def test_default_code_survives_the_wire():
     wire = serialize(errors.NotFound("no such case", field="case_id"))
     received = errors.from_remote(wire["exc_type"], wire["value"])
-    assert (received.code, received.field, received.message) == ("not_found", "case_id",
-                                                                  "no such case")
+    assert (received.code, received.field, received.message) == (
+        "not_found",
+        "case_id",
+        "no such case",
+    )
 
 
 def test_unknown_remote_error_becomes_internal_error():

@@ -1,4 +1,5 @@
 """The gateway over Flask's test client, with a fake RPC client (no broker)."""
+
 from __future__ import annotations
 
 from concurrent.futures import Future
@@ -21,24 +22,42 @@ NOW = "2024-03-01T08:00:00+00:00"
 
 def application() -> dict:
     return {
-        "program": "dibao", "street_code": "shaogongzhuang", "community": "前园社区",
+        "program": "dibao",
+        "street_code": "shaogongzhuang",
+        "community": "前园社区",
         "applicant": {"name": "王秀英", "id_number": APPLICANT_ID, "relationship": "self"},
-        "members": [{"name": "王秀英", "id_number": APPLICANT_ID, "relationship": "self"},
-                    {"name": "李强", "id_number": SPOUSE_ID, "relationship": "spouse"}],
+        "members": [
+            {"name": "王秀英", "id_number": APPLICANT_ID, "relationship": "self"},
+            {"name": "李强", "id_number": SPOUSE_ID, "relationship": "spouse"},
+        ],
     }
 
 
 def intake_view(case_id: str = "c-1") -> dict:
     body = application()
-    return {"case_id": case_id, "case_no": "SGZ-2024-0001", "program": "dibao",
-            "street_code": body["street_code"], "community": body["community"],
-            "status": "accepted", "accepted_at": NOW, "applicant": body["applicant"],
-            "members": body["members"], "near_relative": False}
+    return {
+        "case_id": case_id,
+        "case_no": "SGZ-2024-0001",
+        "program": "dibao",
+        "street_code": body["street_code"],
+        "community": body["community"],
+        "status": "accepted",
+        "accepted_at": NOW,
+        "applicant": body["applicant"],
+        "members": body["members"],
+        "near_relative": False,
+    }
 
 
 def service_view(service: str, case_id: str = "c-1") -> dict:
-    return {"service": service, "case_id": case_id, "status": "open", "since": NOW,
-            "deadlines": [], "details": {"id_numbers": [APPLICANT_ID]}}
+    return {
+        "service": service,
+        "case_id": case_id,
+        "status": "open",
+        "since": NOW,
+        "deadlines": [],
+        "details": {"id_numbers": [APPLICANT_ID]},
+    }
 
 
 @dataclass
@@ -54,13 +73,16 @@ class Call:
 @dataclass
 class FakeRpc:
     """Answers ``service.method`` from ``answers``: a value, an exception or a callable."""
+
     answers: dict[str, Any] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
 
-    def call_async(self, service, method, timeout=None, correlation_id=None, acting_user=None,
-                   **kwargs) -> Future:
-        self.calls.append(Call(service, method, kwargs, timeout, correlation_id,
-                               logs.correlation_id.get()))
+    def call_async(
+        self, service, method, timeout=None, correlation_id=None, acting_user=None, **kwargs
+    ) -> Future:
+        self.calls.append(
+            Call(service, method, kwargs, timeout, correlation_id, logs.correlation_id.get())
+        )
         future: Future = Future()
         answer = self.answers.get(f"{service}.{method}", errors.ServiceUnavailable("not faked"))
         try:
@@ -134,11 +156,11 @@ def test_bad_check_digit_is_refused_at_the_gateway_naming_the_field(client, rpc)
 
 
 def test_malformed_json_is_invalid_json(client, rpc):
-    response = client.post("/api/v1/applications", data=b'{"program": ',
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/applications", data=b'{"program": ', content_type="application/json"
+    )
     assert_error(response, 400, "invalid_json")
-    assert_error(client.post("/api/v1/applications", json=[1, 2]), 400, "validation_failed",
-                 "body")
+    assert_error(client.post("/api/v1/applications", json=[1, 2]), 400, "validation_failed", "body")
     assert rpc.calls == []
 
 
@@ -154,15 +176,18 @@ def test_wrong_method_is_json_405_with_allow(client):
 
 def test_submitted_application_answers_201_masked_with_location(client, rpc):
     rpc.answers["intake.submit_application"] = lambda application, actor: intake_view("c-42")
-    response = client.post("/api/v1/applications", json=application(),
-                           headers={"X-Correlation-Id": "req-123"})
+    response = client.post(
+        "/api/v1/applications", json=application(), headers={"X-Correlation-Id": "req-123"}
+    )
     assert response.status_code == 201
     assert response.headers["Location"] == "/api/v1/cases/c-42"
     assert response.headers["X-Correlation-Id"] == "req-123"
     case = response.get_json()
     assert case["applicant"]["id_number"] == idnumber.mask(APPLICANT_ID)
-    assert [m["id_number"] for m in case["members"]] == [idnumber.mask(APPLICANT_ID),
-                                                         idnumber.mask(SPOUSE_ID)]
+    assert [m["id_number"] for m in case["members"]] == [
+        idnumber.mask(APPLICANT_ID),
+        idnumber.mask(SPOUSE_ID),
+    ]
     assert APPLICANT_ID not in response.get_data(as_text=True)
     [call] = rpc.calls
     assert (call.service, call.method) == ("intake", "submit_application")
@@ -180,22 +205,32 @@ def test_the_service_gets_the_body_as_validated_and_normalised(client, rpc):
     [call] = rpc.calls
     assert call.kwargs["application"] == {
         **application(),
-        "members": [{**member, "authorisation_signed": False}
-                    for member in application()["members"]],
-        "obligors": [], "proxy": None, "payment_account": None, "near_relative": False,
-        "materials_provided": []}
+        "members": [
+            {**member, "authorisation_signed": False} for member in application()["members"]
+        ],
+        "obligors": [],
+        "proxy": None,
+        "payment_account": None,
+        "near_relative": False,
+        "materials_provided": [],
+    }
     assert set(call.kwargs) == {"application", "actor"}
 
 
-@pytest.mark.parametrize("path, body, field", [
-    ("/api/v1/applications", {**application(), "actor": {"user_id": "district-officer"}},
-     "actor"),
-    ("/api/v1/applications", {**application(), "priority": "high"}, "priority"),
-    ("/api/v1/cases/c-1/review", {"opinion": "approve", "approved_by": "me"}, "approved_by"),
-    ("/api/v1/cases/c-1/materials", {"materials": ["entrustment"], "actor": {}}, "actor"),
-])
-def test_unknown_body_fields_are_refused_naming_them_before_any_rpc(client, rpc, path, body,
-                                                                    field):
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        (
+            "/api/v1/applications",
+            {**application(), "actor": {"user_id": "district-officer"}},
+            "actor",
+        ),
+        ("/api/v1/applications", {**application(), "priority": "high"}, "priority"),
+        ("/api/v1/cases/c-1/review", {"opinion": "approve", "approved_by": "me"}, "approved_by"),
+        ("/api/v1/cases/c-1/materials", {"materials": ["entrustment"], "actor": {}}, "actor"),
+    ],
+)
+def test_unknown_body_fields_are_refused_naming_them_before_any_rpc(client, rpc, path, body, field):
     assert_error(client.post(path, json=body), 400, "validation_failed", field)
     assert rpc.calls == []
 
@@ -210,15 +245,15 @@ def test_correlation_id_is_made_when_missing(client, rpc):
 
 def test_remote_conflict_keeps_its_status_and_code(client, rpc):
     rpc.answers["intake.submit_application"] = errors.Conflict(
-        "an open dibao case exists", field="applicant.id_number", code="duplicate_open_case")
+        "an open dibao case exists", field="applicant.id_number", code="duplicate_open_case"
+    )
     response = client.post("/api/v1/applications", json=application())
     assert_error(response, 409, "duplicate_open_case", "applicant.id_number")
 
 
 def test_upstream_timeout_is_504(client, rpc):
     rpc.answers["intake.submit_application"] = errors.UpstreamTimeout("too slow")
-    assert_error(client.post("/api/v1/applications", json=application()), 504,
-                 "upstream_timeout")
+    assert_error(client.post("/api/v1/applications", json=application()), 504, "upstream_timeout")
 
 
 def test_unexpected_error_is_500_without_a_stack_trace(client, rpc):
@@ -244,11 +279,14 @@ def test_case_view_combines_services_and_reports_the_unavailable(client, rpc):
     assert body["services"]["payments"] == {"status": "unavailable", "error": "not_found"}
     assert body["services"]["verification"]["status"] == "open"
     assert body["services"]["verification"]["details"]["id_numbers"] == [
-        idnumber.mask(APPLICANT_ID)]
+        idnumber.mask(APPLICANT_ID)
+    ]
     assert sorted(c.service for c in rpc.calls if c.method == "get_case") == sorted(SERVICES)
     assert {(c.method, c.service) for c in rpc.calls} == {
         *(("get_case", name) for name in SERVICES),
-        *(("list_documents", name) for name in SERVICES), ("get_timeline", "supervision")}
+        *(("list_documents", name) for name in SERVICES),
+        ("get_timeline", "supervision"),
+    }
     assert all(sent(call, "sgz-community") == {"case_id": "c-1"} for call in rpc.calls)
 
 
@@ -259,7 +297,8 @@ def test_case_unknown_to_intake_is_404_case_not_found(client, rpc):
 
 def test_a_step_in_the_wrong_state_is_409_with_status_and_allowed(client, rpc):
     rpc.answers["intake.supply_materials"] = errors.InvalidState(
-        "supply_materials", "accepted", ["awaiting_materials"])
+        "supply_materials", "accepted", ["awaiting_materials"]
+    )
     response = client.post("/api/v1/cases/c-1/materials", json={"materials": ["entrustment"]})
     error = assert_error(response, 409, "invalid_state", "case_id")
     assert error["details"] == {"status": "accepted", "allowed": ["awaiting_materials"]}
@@ -304,10 +343,11 @@ def test_metrics_count_requests_and_rpc_calls(client, rpc):
     assert 'hq_gateway_requests_total{endpoint="/healthz",method="GET",status="503"} 1.0' in text
     assert 'hq_gateway_requests_total{endpoint="<unmatched>",method="GET",status="404"}' in text
     assert 'hq_gateway_request_seconds_count{endpoint="/healthz",method="GET"} 1.0' in text
-    assert ('hq_gateway_rpc_seconds_count{method="ping",outcome="ok",service="intake"} 1.0'
-            in text)
-    assert ('hq_gateway_rpc_seconds_count{method="ping",outcome="unavailable",'
-            'service="supervision"} 1.0' in text)
+    assert 'hq_gateway_rpc_seconds_count{method="ping",outcome="ok",service="intake"} 1.0' in text
+    assert (
+        'hq_gateway_rpc_seconds_count{method="ping",outcome="unavailable",'
+        'service="supervision"} 1.0' in text
+    )
 
 
 def test_each_app_has_its_own_registry(rpc):
@@ -351,12 +391,15 @@ def test_openapi_document_describes_routes_and_schemas(client):
     request_schema = submit["requestBody"]["content"]["application/json"]["schema"]
     assert request_schema == {"$ref": "#/components/schemas/SubmitApplicationRequest"}
     assert submit["responses"]["201"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/IntakeCaseView"}
+        "$ref": "#/components/schemas/IntakeCaseView"
+    }
     assert submit["responses"]["400"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/Error"}
+        "$ref": "#/components/schemas/Error"
+    }
     schemas = doc["components"]["schemas"]
-    assert {"program", "applicant", "members"} <= set(schemas["SubmitApplicationRequest"]
-                                                      ["required"])
+    assert {"program", "applicant", "members"} <= set(
+        schemas["SubmitApplicationRequest"]["required"]
+    )
     assert set(schemas["ErrorBody"]["properties"]) == {"code", "message", "field", "details"}
     assert schemas["Error"]["properties"]["error"] == {"$ref": "#/components/schemas/ErrorBody"}
     assert "/api/v1/cases/{case_id}" in doc["paths"]
@@ -380,7 +423,8 @@ def test_every_4xx_answer_in_the_document_is_the_error_schema(client):
             if status.startswith("4"):
                 errors_listed += 1
                 assert response["content"]["application/json"]["schema"] == ERROR_REF, (
-                    f"{method} {path} {status}")
+                    f"{method} {path} {status}"
+                )
     assert errors_listed > 100
 
 
@@ -395,8 +439,12 @@ def test_authenticated_routes_list_400_401_403_and_case_steps_404_409(client):
             steps += 1
             assert {"404", "409"} <= statuses, f"{method} {path}"
     assert steps >= 16
-    for path, method in [("/api/v1/cases", "get"), ("/api/v1/me", "get"),
-                         ("/api/v1/payments", "get"), ("/api/v1/cases/{case_id}", "get")]:
+    for path, method in [
+        ("/api/v1/cases", "get"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/payments", "get"),
+        ("/api/v1/cases/{case_id}", "get"),
+    ]:
         assert doc["paths"][path][method]["security"] == [{"bearer": []}]
 
 
@@ -416,22 +464,27 @@ def test_docs_page_is_self_contained_html(client):
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    for text in ("/api/v1/applications", "SubmitApplicationRequest", "id_number",
-                 "ClockCommand", "clock_not_controlled"):
+    for text in (
+        "/api/v1/applications",
+        "SubmitApplicationRequest",
+        "id_number",
+        "ClockCommand",
+        "clock_not_controlled",
+    ):
         assert text in page
     assert "<script src" not in page and "//cdn" not in page and "<link" not in page
 
 
 def controlled(tmp_path) -> Settings:
-    return Settings.from_env({"HQ_CLOCK_MODE": "controlled",
-                              "HQ_CLOCK_FILE": str(tmp_path / "clock.json")})
+    return Settings.from_env(
+        {"HQ_CLOCK_MODE": "controlled", "HQ_CLOCK_FILE": str(tmp_path / "clock.json")}
+    )
 
 
 def test_clock_is_read_only_in_real_mode(client):
     state = client.get("/api/v1/clock").get_json()
     assert state["mode"] == "real" and state["offset_seconds"] == 0
-    assert_error(client.post("/api/v1/clock", json={"advance": "P3D"}), 409,
-                 "clock_not_controlled")
+    assert_error(client.post("/api/v1/clock", json={"advance": "P3D"}), 409, "clock_not_controlled")
 
 
 def test_controlled_clock_can_be_set_advanced_and_reset(tmp_path, rpc):
@@ -448,14 +501,17 @@ def test_controlled_clock_can_be_set_advanced_and_reset(tmp_path, rpc):
     assert client.post("/api/v1/clock", json={"reset": True}).get_json()["offset_seconds"] == 0
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"advance": "three days"}, "advance"),
-    ({"set": "2024-03-01T09:00:00"}, "set"),
-    ({"reset": False}, "reset"),
-    ({"advance": "P1D", "reset": True}, "body"),
-    ({}, "body"),
-    ({"jump": "P1D"}, "jump"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"advance": "three days"}, "advance"),
+        ({"set": "2024-03-01T09:00:00"}, "set"),
+        ({"reset": False}, "reset"),
+        ({"advance": "P1D", "reset": True}, "body"),
+        ({}, "body"),
+        ({"jump": "P1D"}, "jump"),
+    ],
+)
 def test_bad_clock_command_names_the_field(tmp_path, rpc, body, field):
     client = create_app(controlled(tmp_path), rpc=rpc).test_client()
     assert_error(client.post("/api/v1/clock", json=body), 400, "validation_failed", field)
@@ -463,29 +519,49 @@ def test_bad_clock_command_names_the_field(tmp_path, rpc, body, field):
 
 # -- the case view's timeline and documents ---------------------------------------------------
 
+
 def document_ref(service: str, issued_at: str) -> dict:
-    return {"document_id": f"{service}:{issued_at}", "kind": "notice", "title": "告知书",
-            "issued_at": issued_at, "served_at": None}
+    return {
+        "document_id": f"{service}:{issued_at}",
+        "kind": "notice",
+        "title": "告知书",
+        "issued_at": issued_at,
+        "served_at": None,
+    }
 
 
 def test_case_view_merges_documents_by_issue_date_and_adds_the_timeline(client, rpc):
     rpc.answers.update({f"{name}.get_case": service_view(name) for name in SERVICES})
     rpc.answers["intake.get_case"] = intake_view()
     rpc.answers.update({f"{name}.list_documents": {"documents": []} for name in SERVICES})
-    rpc.answers["decision.list_documents"] = {"documents": [
-        document_ref("decision", "2026-03-20T02:00:00+00:00")]}
-    rpc.answers["intake.list_documents"] = {"documents": [
-        document_ref("intake", "2026-03-02T10:00:00+08:00")]}
-    rpc.answers["verification.list_documents"] = {"documents": [
-        document_ref("verification", "2026-03-05T02:00:00.5+00:00")]}
+    rpc.answers["decision.list_documents"] = {
+        "documents": [document_ref("decision", "2026-03-20T02:00:00+00:00")]
+    }
+    rpc.answers["intake.list_documents"] = {
+        "documents": [document_ref("intake", "2026-03-02T10:00:00+08:00")]
+    }
+    rpc.answers["verification.list_documents"] = {
+        "documents": [document_ref("verification", "2026-03-05T02:00:00.5+00:00")]
+    }
     rpc.answers["payments.list_documents"] = errors.UpstreamTimeout("slow")
-    entry = {"at": NOW, "service": "intake", "step": "accepted", "action": "accepted",
-             "actor_user": "sgz-clerk", "actor_role": "clerk", "rule_id": "IN-6", "note": None,
-             "document_ids": []}
+    entry = {
+        "at": NOW,
+        "service": "intake",
+        "step": "accepted",
+        "action": "accepted",
+        "actor_user": "sgz-clerk",
+        "actor_role": "clerk",
+        "rule_id": "IN-6",
+        "note": None,
+        "document_ids": [],
+    }
     rpc.answers["supervision.get_timeline"] = {"case_id": "c-1", "entries": [entry]}
     body = client.get("/api/v1/cases/c-1").get_json()
     assert [d["document_id"].split(":")[0] for d in body["documents"]] == [
-        "intake", "verification", "decision"]
+        "intake",
+        "verification",
+        "decision",
+    ]
     assert body["timeline"] == [entry]
     assert body["unavailable"] == {"payments.list_documents": "upstream_timeout"}
 
@@ -498,11 +574,14 @@ def test_case_view_survives_a_failing_timeline(client, rpc):
     body = response.get_json()
     assert body["timeline"] == [] and body["documents"] == []
     assert body["unavailable"]["supervision.get_timeline"] == "service_unavailable"
-    assert body["services"]["supervision"] == {"status": "unavailable",
-                                               "error": "service_unavailable"}
+    assert body["services"]["supervision"] == {
+        "status": "unavailable",
+        "error": "service_unavailable",
+    }
 
 
 # -- lists, worklists and deadlines --------------------------------------------------------
+
 
 def page(items=()) -> dict:
     return {"items": list(items), "page": 1, "per_page": 20, "total": len(items)}
@@ -513,13 +592,16 @@ def test_street_staff_list_only_their_street(client, rpc):
     assert client.get("/api/v1/cases?program=dibao&overdue=true").status_code == 200
     [call] = rpc.calls
     assert sent(call, "sgz-community") == {
-        "street_code": "shaogongzhuang", "program": "dibao", "step": None, "overdue": True,
-        "page": 1, "per_page": 20}
-    assert_error(client.get("/api/v1/cases?street_code=xigu"), 403, "wrong_street",
-                 "street_code")
+        "street_code": "shaogongzhuang",
+        "program": "dibao",
+        "step": None,
+        "overdue": True,
+        "page": 1,
+        "per_page": 20,
+    }
+    assert_error(client.get("/api/v1/cases?street_code=xigu"), 403, "wrong_street", "street_code")
     assert_error(client.get("/api/v1/deadlines?street_code=xigu"), 403, "wrong_street")
-    assert_error(client.get("/api/v1/supervision/breaches?street_code=xigu"), 403,
-                 "wrong_street")
+    assert_error(client.get("/api/v1/supervision/breaches?street_code=xigu"), 403, "wrong_street")
     assert len(rpc.calls) == 1
 
 
@@ -532,13 +614,20 @@ def test_the_district_lists_every_street_or_filters_one(app, rpc):
     assert rpc.calls[1].kwargs["step"] == "publicity"
 
 
-@pytest.mark.parametrize("path, parameter", [
-    ("/api/v1/cases?page=0", "page"), ("/api/v1/cases?page=abc", "page"),
-    ("/api/v1/cases?per_page=101", "per_page"), ("/api/v1/cases?per_page=-1", "per_page"),
-    ("/api/v1/cases?overdue=maybe", "overdue"), ("/api/v1/cases?program=pension", "program"),
-    ("/api/v1/worklist?per_page=0", "per_page"), ("/api/v1/deadlines?page=x", "page"),
-    ("/api/v1/deadlines?status=late", "status"),
-])
+@pytest.mark.parametrize(
+    "path, parameter",
+    [
+        ("/api/v1/cases?page=0", "page"),
+        ("/api/v1/cases?page=abc", "page"),
+        ("/api/v1/cases?per_page=101", "per_page"),
+        ("/api/v1/cases?per_page=-1", "per_page"),
+        ("/api/v1/cases?overdue=maybe", "overdue"),
+        ("/api/v1/cases?program=pension", "program"),
+        ("/api/v1/worklist?per_page=0", "per_page"),
+        ("/api/v1/deadlines?page=x", "page"),
+        ("/api/v1/deadlines?status=late", "status"),
+    ],
+)
 def test_bad_query_parameter_is_400_naming_it_before_any_rpc(client, rpc, path, parameter):
     assert_error(client.get(path), 400, "validation_failed", parameter)
     assert rpc.calls == []
@@ -546,28 +635,46 @@ def test_bad_query_parameter_is_400_naming_it_before_any_rpc(client, rpc, path, 
 
 def test_worklist_is_the_users_role_and_street(app, rpc):
     rpc.answers["supervision.worklist"] = lambda **query: page()
-    waiting = {"case_id": "c9", "case_no": "SGZ-2026-00009", "program": "dibao",
-               "street_code": "shaogongzhuang", "community": "前园社区", "submitted_at": NOW}
+    waiting = {
+        "case_id": "c9",
+        "case_no": "SGZ-2026-00009",
+        "program": "dibao",
+        "street_code": "shaogongzhuang",
+        "community": "前园社区",
+        "submitted_at": NOW,
+    }
     rpc.answers["intake.list_awaiting_materials"] = lambda **query: {"cases": [waiting]}
     reviewer = logged_in(app, "shc-reviewer").get("/api/v1/worklist?page=2")
     assert reviewer.status_code == 200 and "awaiting_materials" not in reviewer.json
     district = logged_in(app, "district-officer").get("/api/v1/worklist")
     assert district.json["awaiting_materials"] == [waiting]  # IN-6: still waiting
     assert [(c.service, sent(c)) for c in rpc.calls] == [
-        ("supervision", {"role": "reviewer", "street_code": "shuanghuancun", "page": 2,
-                         "per_page": 20}),
-        ("supervision", {"role": "district_officer", "street_code": None, "page": 1,
-                         "per_page": 20}),
-        ("intake", {"street_code": None, "limit": 100})]
+        (
+            "supervision",
+            {"role": "reviewer", "street_code": "shuanghuancun", "page": 2, "per_page": 20},
+        ),
+        (
+            "supervision",
+            {"role": "district_officer", "street_code": None, "page": 1, "per_page": 20},
+        ),
+        ("intake", {"street_code": None, "limit": 100}),
+    ]
     assert [c.kwargs["actor"]["user_id"] for c in rpc.calls] == [
-        "shc-reviewer", "district-officer", "district-officer"]
+        "shc-reviewer",
+        "district-officer",
+        "district-officer",
+    ]
 
 
 def test_deadlines_are_scoped_and_filtered(client, rpc):
     rpc.answers["supervision.list_deadlines"] = lambda **query: page()
     assert client.get("/api/v1/deadlines?status=overdue&per_page=5").status_code == 200
     assert sent(rpc.calls[0], "sgz-community") == {
-        "street_code": "shaogongzhuang", "status": "overdue", "page": 1, "per_page": 5}
+        "street_code": "shaogongzhuang",
+        "status": "overdue",
+        "page": 1,
+        "per_page": 5,
+    }
 
 
 def test_SU3_new_recipients_are_the_districts_only(app, client, rpc):
@@ -577,25 +684,32 @@ def test_SU3_new_recipients_are_the_districts_only(app, client, rpc):
     district = logged_in(app, "district-officer")
     assert district.get("/api/v1/recipients/new?month=2026-03").status_code == 200
     assert sent(rpc.calls[0], "district-officer") == {"street_code": None, "month": "2026-03"}
-    assert_error(district.get("/api/v1/recipients/new?month=March"), 400, "validation_failed",
-                 "month")
+    assert_error(
+        district.get("/api/v1/recipients/new?month=March"), 400, "validation_failed", "month"
+    )
 
 
 def test_timeline_of_another_streets_case_is_403(app, rpc):
     rpc.answers["intake.get_case"] = intake_view()
     rpc.answers["supervision.get_timeline"] = {"case_id": "c-1", "entries": []}
-    assert_error(logged_in(app, "xgu-clerk").get("/api/v1/cases/c-1/timeline"), 403,
-                 "wrong_street")
+    assert_error(logged_in(app, "xgu-clerk").get("/api/v1/cases/c-1/timeline"), 403, "wrong_street")
     response = logged_in(app, "sgz-clerk").get("/api/v1/cases/c-1/timeline")
     assert response.get_json() == {"case_id": "c-1", "entries": []}
 
 
 # -- documents ------------------------------------------------------------------------------
 
+
 def stored_document(case_id: str = "c-1") -> dict:
-    return {"document_id": "decision:d-1", "case_id": case_id, "kind": "decision_letter",
-            "title": "最低生活保障审核确认决定书", "html": "<html><body>决定书</body></html>",
-            "issued_at": "2026-03-20T02:00:00+00:00", "served_at": "2026-03-21T02:00:00+00:00"}
+    return {
+        "document_id": "decision:d-1",
+        "case_id": case_id,
+        "kind": "decision_letter",
+        "title": "最低生活保障审核确认决定书",
+        "html": "<html><body>决定书</body></html>",
+        "issued_at": "2026-03-20T02:00:00+00:00",
+        "served_at": "2026-03-21T02:00:00+00:00",
+    }
 
 
 def test_document_is_served_as_html_or_json(client, rpc):
@@ -608,25 +722,31 @@ def test_document_is_served_as_html_or_json(client, rpc):
     body = client.get("/api/v1/documents/decision:d-1?format=json").get_json()
     assert body["issued_at"] == "2026-03-20T02:00:00+00:00"
     assert body["served_at"] == "2026-03-21T02:00:00+00:00"
-    assert [(c.service, c.method) for c in rpc.calls][:2] == [("decision", "get_document"),
-                                                             ("intake", "get_case")]
+    assert [(c.service, c.method) for c in rpc.calls][:2] == [
+        ("decision", "get_document"),
+        ("intake", "get_case"),
+    ]
 
 
 def test_document_of_another_streets_case_is_403(app, rpc):
     rpc.answers["decision.get_document"] = stored_document()
     rpc.answers["intake.get_case"] = intake_view()
-    assert_error(logged_in(app, "shc-clerk").get("/api/v1/documents/decision:d-1"), 403,
-                 "wrong_street")
-    assert logged_in(app, "district-officer").get(
-        "/api/v1/documents/decision:d-1").status_code == 200
+    assert_error(
+        logged_in(app, "shc-clerk").get("/api/v1/documents/decision:d-1"), 403, "wrong_street"
+    )
+    assert (
+        logged_in(app, "district-officer").get("/api/v1/documents/decision:d-1").status_code == 200
+    )
 
 
 def test_document_id_and_format_are_checked_before_any_rpc(client, rpc):
-    assert_error(client.get("/api/v1/documents/nobody:d-1"), 404, "document_not_found",
-                 "document_id")
+    assert_error(
+        client.get("/api/v1/documents/nobody:d-1"), 404, "document_not_found", "document_id"
+    )
     assert_error(client.get("/api/v1/documents/d-1"), 404, "document_not_found")
-    assert_error(client.get("/api/v1/documents/decision:d-1?format=pdf"), 400,
-                 "validation_failed", "format")
+    assert_error(
+        client.get("/api/v1/documents/decision:d-1?format=pdf"), 400, "validation_failed", "format"
+    )
     assert rpc.calls == []
 
 
@@ -639,8 +759,14 @@ READS = {
     **{(name, "list_documents"): {"case_id"} for name in SERVICES},
     **{(name, "get_document"): {"document_id"} for name in SERVICES},
     ("supervision", "get_timeline"): {"case_id"},
-    ("supervision", "list_cases"): {"street_code", "program", "step", "overdue", "page",
-                                    "per_page"},
+    ("supervision", "list_cases"): {
+        "street_code",
+        "program",
+        "step",
+        "overdue",
+        "page",
+        "per_page",
+    },
     ("supervision", "worklist"): {"role", "street_code", "page", "per_page"},
     ("supervision", "list_deadlines"): {"street_code", "status", "page", "per_page"},
     ("supervision", "list_breaches"): {"street_code", "limit"},
@@ -651,31 +777,49 @@ READS = {
     ("publicity", "get_deliberation_body"): {"street_code"},
 }
 
-READ_PATHS = ["/api/v1/cases/c-1", "/api/v1/cases/c-1/timeline", "/api/v1/cases",
-              "/api/v1/worklist", "/api/v1/deadlines", "/api/v1/supervision/breaches",
-              "/api/v1/recipients/new", "/api/v1/payments?month=2026-04",
-              "/api/v1/streets/shaogongzhuang/recipients",
-              "/api/v1/streets/shaogongzhuang/deliberation-body",
-              *(f"/api/v1/documents/{name}:d-1" for name in SERVICES)]
+READ_PATHS = [
+    "/api/v1/cases/c-1",
+    "/api/v1/cases/c-1/timeline",
+    "/api/v1/cases",
+    "/api/v1/worklist",
+    "/api/v1/deadlines",
+    "/api/v1/supervision/breaches",
+    "/api/v1/recipients/new",
+    "/api/v1/payments?month=2026-04",
+    "/api/v1/streets/shaogongzhuang/recipients",
+    "/api/v1/streets/shaogongzhuang/deliberation-body",
+    *(f"/api/v1/documents/{name}:d-1" for name in SERVICES),
+]
 
 
 def test_every_read_is_made_on_behalf_of_the_user(app, rpc):
     rpc.answers.update({f"{name}.get_case": service_view(name) for name in SERVICES})
     rpc.answers.update({f"{name}.list_documents": {"documents": []} for name in SERVICES})
     rpc.answers.update({f"{name}.get_document": stored_document() for name in SERVICES})
-    rpc.answers.update({
-        "intake.get_case": intake_view(),
-        "supervision.get_timeline": {"case_id": "c-1", "entries": []},
-        "supervision.list_cases": page(), "supervision.worklist": page(),
-        "supervision.list_deadlines": page(), "supervision.list_breaches": {"breaches": []},
-        "supervision.list_new_recipients": {"items": []},
-        "intake.list_awaiting_materials": {"cases": []},
-        "payments.list_payments": {"month": "2026-04", "street_code": None, "payments": [],
-                                   "total_fen": 0},
-        "decision.list_recipients": {"street_code": "shaogongzhuang", "community": None,
-                                     "recipients": []},
-        "publicity.get_deliberation_body": {"street_code": "shaogongzhuang", "members": []},
-    })
+    rpc.answers.update(
+        {
+            "intake.get_case": intake_view(),
+            "supervision.get_timeline": {"case_id": "c-1", "entries": []},
+            "supervision.list_cases": page(),
+            "supervision.worklist": page(),
+            "supervision.list_deadlines": page(),
+            "supervision.list_breaches": {"breaches": []},
+            "supervision.list_new_recipients": {"items": []},
+            "intake.list_awaiting_materials": {"cases": []},
+            "payments.list_payments": {
+                "month": "2026-04",
+                "street_code": None,
+                "payments": [],
+                "total_fen": 0,
+            },
+            "decision.list_recipients": {
+                "street_code": "shaogongzhuang",
+                "community": None,
+                "recipients": [],
+            },
+            "publicity.get_deliberation_body": {"street_code": "shaogongzhuang", "members": []},
+        }
+    )
     district = logged_in(app, "district-officer")
     for path in READ_PATHS:
         assert district.get(path).status_code == 200, path

@@ -1,18 +1,25 @@
 """Authentication and who sees what at the gateway: login, bearer tokens, streets, masking."""
+
 from __future__ import annotations
 
 import time
 from types import SimpleNamespace
 
 import pytest
+from test_gateway_app import (  # tests/unit is on sys.path
+    APPLICANT_ID,
+    SPOUSE_ID,
+    FakeRpc,
+    assert_error,
+    intake_view,
+    logged_in,
+    service_view,
+)
 
 import gateway.auth as gateway_auth
 from gateway import create_app
 from hqcore import idnumber
 from hqcore.config import SERVICES, Settings
-from test_gateway_app import (  # tests/unit is on sys.path
-    APPLICANT_ID, SPOUSE_ID, FakeRpc, assert_error, intake_view, logged_in, service_view,
-)
 
 
 @pytest.fixture
@@ -25,34 +32,50 @@ def app(rpc):
     return create_app(Settings.from_env({}), rpc=rpc)
 
 
-PROTECTED = [("get", "/api/v1/me"), ("get", "/api/v1/cases"), ("get", "/api/v1/cases/c-1"),
-             ("get", "/api/v1/worklist"), ("get", "/api/v1/deadlines"),
-             ("get", "/api/v1/recipients/new"), ("get", "/api/v1/cases/c-1/timeline"),
-             ("get", "/api/v1/documents/decision:d-1"), ("post", "/api/v1/applications")]
+PROTECTED = [
+    ("get", "/api/v1/me"),
+    ("get", "/api/v1/cases"),
+    ("get", "/api/v1/cases/c-1"),
+    ("get", "/api/v1/worklist"),
+    ("get", "/api/v1/deadlines"),
+    ("get", "/api/v1/recipients/new"),
+    ("get", "/api/v1/cases/c-1/timeline"),
+    ("get", "/api/v1/documents/decision:d-1"),
+    ("post", "/api/v1/applications"),
+]
 
 
 def test_login_with_a_demo_account_gives_a_token_for_that_user(app):
-    answer = app.test_client().post("/api/v1/login",
-                                    json={"username": "sgz-clerk", "password": "demo"})
+    answer = app.test_client().post(
+        "/api/v1/login", json={"username": "sgz-clerk", "password": "demo"}
+    )
     assert answer.status_code == 200
     body = answer.get_json()
-    assert body["user"] == {"user_id": "sgz-clerk", "role": "clerk",
-                            "street_code": "shaogongzhuang", "name": body["user"]["name"]}
-    me = app.test_client().get("/api/v1/me",
-                               headers={"Authorization": f"Bearer {body['token']}"})
+    assert body["user"] == {
+        "user_id": "sgz-clerk",
+        "role": "clerk",
+        "street_code": "shaogongzhuang",
+        "name": body["user"]["name"],
+    }
+    me = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
     assert me.get_json()["user_id"] == "sgz-clerk"
 
 
 @pytest.mark.parametrize("username, password", [("sgz-clerk", "wrong"), ("nobody", "demo")])
 def test_login_failure_is_401_invalid_credentials(app, username, password):
-    answer = app.test_client().post("/api/v1/login",
-                                    json={"username": username, "password": password})
+    answer = app.test_client().post(
+        "/api/v1/login", json={"username": username, "password": password}
+    )
     assert_error(answer, 401, "invalid_credentials", "password")
 
 
 def test_login_without_a_password_is_400_naming_it(app):
-    assert_error(app.test_client().post("/api/v1/login", json={"username": "sgz-clerk"}), 400,
-                 "validation_failed", "password")
+    assert_error(
+        app.test_client().post("/api/v1/login", json={"username": "sgz-clerk"}),
+        400,
+        "validation_failed",
+        "password",
+    )
 
 
 @pytest.mark.parametrize("method, path", PROTECTED)
@@ -69,8 +92,11 @@ def test_every_operation_documented_as_authenticated_needs_a_login(app, rpc):
         for method, op in methods.items():
             if op.get("security") != [{"bearer": []}]:
                 continue
-            url = (path.replace("{case_id}", "c-1").replace("{street_code}", "shaogongzhuang")
-                   .replace("{document_id}", "decision:d-1"))
+            url = (
+                path.replace("{case_id}", "c-1")
+                .replace("{street_code}", "shaogongzhuang")
+                .replace("{document_id}", "decision:d-1")
+            )
             answer = getattr(app.test_client(), method)(url, json={})
             assert_error(answer, 401, "not_authenticated", "Authorization")
             checked += 1
@@ -89,8 +115,9 @@ def test_tampered_token_is_401(app):
     auth = app.extensions["hq_gateway"].auth
     signature = auth.issue(auth.accounts["sgz-clerk"]).split(".")[1]
     forged = auth.issue(auth.accounts["district-officer"]).split(".")[0]  # another user
-    answer = app.test_client().get("/api/v1/me",
-                                   headers={"Authorization": f"Bearer {forged}.{signature}"})
+    answer = app.test_client().get(
+        "/api/v1/me", headers={"Authorization": f"Bearer {forged}.{signature}"}
+    )
     assert_error(answer, 401, "invalid_token")
 
 
@@ -109,15 +136,20 @@ def whole_case(rpc) -> None:
     rpc.answers["intake.get_case"] = intake_view()
     rpc.answers["verification.get_case"] = {
         **service_view("verification"),
-        "details": {"income_per_head_fen": 52000, "money_assets_fen": 100000,
-                    "members": [{"name": "李强", "id_number": SPOUSE_ID}]}}
+        "details": {
+            "income_per_head_fen": 52000,
+            "money_assets_fen": 100000,
+            "members": [{"name": "李强", "id_number": SPOUSE_ID}],
+        },
+    }
 
 
 def test_street_staff_cannot_see_another_streets_case(app, rpc):
     whole_case(rpc)
     for username in ("shc-clerk", "xgu-leader", "shc-community"):
-        assert_error(logged_in(app, username).get("/api/v1/cases/c-1"), 403, "wrong_street",
-                     "street_code")
+        assert_error(
+            logged_in(app, username).get("/api/v1/cases/c-1"), 403, "wrong_street", "street_code"
+        )
 
 
 def test_the_district_sees_every_streets_case(app, rpc):

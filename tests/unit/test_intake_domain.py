@@ -1,5 +1,6 @@
 """Intake's rules, pure: who files, the checklist, the one notice, acceptance, closing, and the
 effects each returns (events, documents, timeline entries)."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -24,10 +25,23 @@ def request(**changes) -> dict:
 
 def family(**changes) -> dict:
     body = sample_application()
-    body["members"].append({"name": "李强", "id_number": SPOUSE, "relationship": "spouse",
-                            "authorisation_signed": True})
-    body["obligors"] = [{"name": "李明", "id_number": SON, "relationship": "child",
-                         "authorisation_signed": True, "family_members": []}]
+    body["members"].append(
+        {
+            "name": "李强",
+            "id_number": SPOUSE,
+            "relationship": "spouse",
+            "authorisation_signed": True,
+        }
+    )
+    body["obligors"] = [
+        {
+            "name": "李明",
+            "id_number": SON,
+            "relationship": "child",
+            "authorisation_signed": True,
+            "family_members": [],
+        }
+    ]
     body["materials_provided"] += ["obligor_id_cards", "obligor_household_registers"]
     body.update(changes)
     return load_rpc_request("intake.submit_application", body)
@@ -59,8 +73,7 @@ def test_IN6_complete_application_is_accepted_at_once_and_acceptance_is_now():
     assert app.status == domain.ACCEPTED and app.accepted_at == NOW and app.since == NOW
     assert domain.missing_items(app) == []
     assert app.case_no == "SGZ-2026-00007"
-    assert actions(effects) == [("application_submitted", "IN-1"),
-                                ("application_accepted", "IN-6")]
+    assert actions(effects) == [("application_submitted", "IN-1"), ("application_accepted", "IN-6")]
     [accepted] = effects.events
     assert accepted.event_type == "application.accepted"
     assert accepted.payload["accepted_at"] == NOW and effects.documents == []
@@ -72,10 +85,16 @@ def test_IN6_incomplete_application_gets_the_one_notice_and_no_event():
     assert app.status == domain.AWAITING_MATERIALS and effects.events == []
     [entry] = effects.progress
     assert (entry.action, entry.rule_id, entry.note) == (
-        "application_submitted", "IN-6", "missing 4 item(s)")
+        "application_submitted",
+        "IN-6",
+        "missing 4 item(s)",
+    )
     [notice] = effects.documents
     assert (notice.kind, notice.template, notice.served_at) == (
-        "materials_notice", "materials_notice.html", NOW)
+        "materials_notice",
+        "materials_notice.html",
+        NOW,
+    )
     assert notice.context["missing"] == [m.label for m in domain.missing_items(app)]
     assert notice.context["addressee"] == "王秀英"
 
@@ -88,8 +107,13 @@ def test_IN3_IN6_IN7_every_missing_item_is_listed_at_once():
     assert app.status == domain.AWAITING_MATERIALS and app.accepted_at is None
     missing = domain.missing_items(app)
     assert [m.item for m in missing] == [
-        "household_id_cards", "economic_declaration", "obligor_id_cards",
-        "obligor_household_registers", "authorisation", "authorisation"]
+        "household_id_cards",
+        "economic_declaration",
+        "obligor_id_cards",
+        "obligor_household_registers",
+        "authorisation",
+        "authorisation",
+    ]
     assert [m.id_number for m in missing[-2:]] == [SPOUSE, SON]
     assert "李强" in missing[-2].label
 
@@ -99,22 +123,27 @@ def test_IN2_tekun_needs_the_written_application_too():
     tekun["materials_provided"].remove("written_application")
     app, effects = opened(load_rpc_request("intake.submit_application", tekun))
     assert items(app) == ["written_application"]
-    complete, effects = opened(request(program="tekun", members=tekun["members"],
-                                       materials_provided=[*tekun["materials_provided"],
-                                                           "written_application"]))
+    complete, effects = opened(
+        request(
+            program="tekun",
+            members=tekun["members"],
+            materials_provided=[*tekun["materials_provided"], "written_application"],
+        )
+    )
     assert actions(effects)[0] == ("application_submitted", "IN-2")
 
 
 def test_IN1_IN2_a_proxy_must_hand_in_the_entrustment():
-    app, effects = opened(request(proxy={"kind": "residents_committee",
-                                         "name": "前园社区居委会"}))
+    app, effects = opened(request(proxy={"kind": "residents_committee", "name": "前园社区居委会"}))
     assert items(app) == ["entrustment"]
     assert effects.documents[0].context["addressee"] == "前园社区居委会"
 
 
 def test_ORG6_community_worker_files_as_the_residents_committee():
-    app = open_case(request(materials_provided=[
-        *sample_application()["materials_provided"], "entrustment"]), COMMUNITY)
+    app = open_case(
+        request(materials_provided=[*sample_application()["materials_provided"], "entrustment"]),
+        COMMUNITY,
+    )
     assert app.proxy == domain.Proxy("residents_committee", "前园社区居民委员会")
     assert app.status == domain.ACCEPTED and app.submitted_by == "sgz-community"
 
@@ -166,12 +195,22 @@ def test_duplicate_open_case_names_the_case_number():
     assert raised.value.details == {"case_no": "SGZ-2026-00001"}
 
 
-@pytest.mark.parametrize("event_type, payload, expected", [
-    ("decision.made", {"outcome": "approved", "decided_at": NOW}, ("decision_approved", "DE-1")),
-    ("decision.made", {"outcome": "non_confirmed", "decided_at": NOW},
-     ("decision_non_confirmed", "VE-3")),
-    ("verification.withdrawn", {"withdrawn_at": NOW}, ("withdrawn", "VE-5")),
-])
+@pytest.mark.parametrize(
+    "event_type, payload, expected",
+    [
+        (
+            "decision.made",
+            {"outcome": "approved", "decided_at": NOW},
+            ("decision_approved", "DE-1"),
+        ),
+        (
+            "decision.made",
+            {"outcome": "non_confirmed", "decided_at": NOW},
+            ("decision_non_confirmed", "VE-3"),
+        ),
+        ("verification.withdrawn", {"withdrawn_at": NOW}, ("withdrawn", "VE-5")),
+    ],
+)
 def test_closing_reason_and_rule(event_type, payload, expected):
     assert domain.closing(event_type, payload) == (*expected, NOW)
 
@@ -181,7 +220,11 @@ def test_close_happens_once():
     effects = domain.close(app, "withdrawn", "VE-5", NOW)
     [entry] = effects.progress
     assert (entry.action, entry.rule_id, entry.note, entry.closed) == (
-        "case_closed", "VE-5", "withdrawn", True)
+        "case_closed",
+        "VE-5",
+        "withdrawn",
+        True,
+    )
     assert app.status == domain.CLOSED and app.closed_at == NOW
     again = domain.close(app, "decision_refused", "DE-1", NOW)
     assert again.save is False and again.progress == []
@@ -198,8 +241,10 @@ def test_IN2_tekun_household_is_the_applicant_alone():
 
 def test_IN1_family_application_is_not_filed_by_another_person():
     with pytest.raises(ValidationFailed) as raised:
-        load_rpc_request("intake.submit_application",
-                         {**sample_application(), "proxy": {"kind": "person", "name": "张三"}})
+        load_rpc_request(
+            "intake.submit_application",
+            {**sample_application(), "proxy": {"kind": "person", "name": "张三"}},
+        )
     assert raised.value.field == "proxy.kind"
 
 
@@ -215,8 +260,9 @@ def test_IN3_obligor_is_not_a_household_member():
 def test_invalid_member_id_number_is_named():
     body = sample_application()
     wrong_check_digit = SPOUSE[:-1] + ("1" if SPOUSE[-1] == "0" else "0")
-    body["members"].append({"name": "李强", "id_number": wrong_check_digit,
-                            "relationship": "spouse"})
+    body["members"].append(
+        {"name": "李强", "id_number": wrong_check_digit, "relationship": "spouse"}
+    )
     with pytest.raises(ValidationFailed) as raised:
         load_rpc_request("intake.submit_application", body)
     assert raised.value.field == "members.1.id_number"
@@ -233,15 +279,24 @@ def test_supply_request_needs_something():
 
 def test_accepted_event_matches_its_contract():
     from hqcore.messaging.envelope import build_envelope
-    body = family(proxy={"kind": "residents_committee", "name": "前园社区居委会"},
-                  payment_account={"bank": "天津银行", "account_number": "62210000123",
-                                   "holder": "王秀英"})
+
+    body = family(
+        proxy={"kind": "residents_committee", "name": "前园社区居委会"},
+        payment_account={"bank": "天津银行", "account_number": "62210000123", "holder": "王秀英"},
+    )
     body["materials_provided"].append("entrustment")
     app = open_case(body)
-    envelope = build_envelope(event_type="application.accepted", version=1,
-                              payload=domain.accepted_event(app), occurred_at=NOW,
-                              case_id=app.case_id, street_code=app.street_code,
-                              correlation_id="t", acting_user="sgz-clerk", source="intake")
+    envelope = build_envelope(
+        event_type="application.accepted",
+        version=1,
+        payload=domain.accepted_event(app),
+        occurred_at=NOW,
+        case_id=app.case_id,
+        street_code=app.street_code,
+        correlation_id="t",
+        acting_user="sgz-clerk",
+        source="intake",
+    )
     assert envelope["payload"]["obligors"][0]["id_number"] == SON
     assert envelope["payload"]["proxy"]["kind"] == "residents_committee"
     assert envelope["payload"]["payment_account"]["holder"] == "王秀英"
@@ -249,12 +304,16 @@ def test_accepted_event_matches_its_contract():
 
 def test_the_case_view_matches_its_contract_without_a_timeline():
     from hqcore.contracts import dump_rpc_response
+
     body = family(materials_provided=["household_register"])
     body["members"][1]["authorisation_signed"] = False
     view = dump_rpc_response("intake.get_case", domain.case_view(open_case(body), []))
     assert "timeline" not in view
     assert view["materials_missing"][-1] == {
-        "item": "authorisation", "label": "李强签署的家庭经济状况核对授权书", "name": "李强",
-        "id_number": SPOUSE}
+        "item": "authorisation",
+        "label": "李强签署的家庭经济状况核对授权书",
+        "name": "李强",
+        "id_number": SPOUSE,
+    }
     assert view["members"][1]["authorisation_signed"] is False
     assert view["obligors"][0]["family_members"] == []

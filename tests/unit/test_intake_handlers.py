@@ -5,6 +5,7 @@ What a user sees: the reply of each step and read, the refusals (status, code, f
 details), the events written for the other services, the notice issued and the timeline
 entries (``case.progressed``).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -32,31 +33,55 @@ SGZ = "shaogongzhuang"
 CLERK = {"user_id": "sgz-clerk", "role": "clerk", "street_code": SGZ}
 COMMUNITY = {"user_id": "sgz-community", "role": "community_worker", "street_code": SGZ}
 SHC_CLERK = {"user_id": "shc-clerk", "role": "clerk", "street_code": "shuanghuancun"}
-SHC_COMMUNITY = {"user_id": "shc-community", "role": "community_worker",
-                 "street_code": "shuanghuancun"}
+SHC_COMMUNITY = {
+    "user_id": "shc-community",
+    "role": "community_worker",
+    "street_code": "shuanghuancun",
+}
 INVESTIGATOR = {"user_id": "sgz-investigator-1", "role": "investigator", "street_code": SGZ}
 DISTRICT = {"user_id": "district-officer", "role": "district_officer", "street_code": None}
 SPOUSE = make_id_number(21)
-STREETS = [domain.Street(SGZ, "邵公庄街道", "SGZ"),
-           domain.Street("shuanghuancun", "双环邨街道", "SHC")]
+STREETS = [
+    domain.Street(SGZ, "邵公庄街道", "SGZ"),
+    domain.Street("shuanghuancun", "双环邨街道", "SHC"),
+]
 
 
 class FakeCases(InMemoryCases):
     """``uow.cases`` with intake's two questions across cases."""
 
     def open_case_no_for(self, program: str, id_numbers: list[str]) -> str | None:
-        return next((c.case_no for c in self.rows.values()
-                     if c.program == program and c.status in domain.OPEN_STATUSES
-                     and {m.id_number for m in c.members} & set(id_numbers)), None)
+        return next(
+            (
+                c.case_no
+                for c in self.rows.values()
+                if c.program == program
+                and c.status in domain.OPEN_STATUSES
+                and {m.id_number for m in c.members} & set(id_numbers)
+            ),
+            None,
+        )
 
     def awaiting_materials(self, street_code: str | None, limit: int) -> list[dict[str, Any]]:
-        waiting = sorted((c for c in self.rows.values()
-                          if c.status == domain.AWAITING_MATERIALS
-                          and street_code in (None, c.street_code)),
-                         key=lambda c: c.submitted_at)
-        return [{"case_id": c.case_id, "case_no": c.case_no, "program": c.program,
-                 "street_code": c.street_code, "community": c.community,
-                 "submitted_at": c.submitted_at} for c in waiting[:limit]]
+        waiting = sorted(
+            (
+                c
+                for c in self.rows.values()
+                if c.status == domain.AWAITING_MATERIALS and street_code in (None, c.street_code)
+            ),
+            key=lambda c: c.submitted_at,
+        )
+        return [
+            {
+                "case_id": c.case_id,
+                "case_no": c.case_no,
+                "program": c.program,
+                "street_code": c.street_code,
+                "community": c.community,
+                "submitted_at": c.submitted_at,
+            }
+            for c in waiting[:limit]
+        ]
 
 
 class FakeStreets:
@@ -76,15 +101,24 @@ class FakeStreets:
 
 @pytest.fixture
 def runtime():
-    runtime = fake_runtime("intake", now=FILED_AT, view=handlers.view,
-                           templates=notices.TEMPLATES, streets=FakeStreets())
+    runtime = fake_runtime(
+        "intake",
+        now=FILED_AT,
+        view=handlers.view,
+        templates=notices.TEMPLATES,
+        streets=FakeStreets(),
+    )
     runtime.store.cases = FakeCases()
     return runtime
 
 
 def submit(runtime, body: dict[str, Any] | None = None, actor=CLERK) -> dict[str, Any]:
-    return run_step(runtime, handlers.submit_application, actor,
-                    body if body is not None else sample_application())
+    return run_step(
+        runtime,
+        handlers.submit_application,
+        actor,
+        body if body is not None else sample_application(),
+    )
 
 
 def supply(runtime, case_id: str, actor=CLERK, **fields: Any) -> dict[str, Any]:
@@ -93,8 +127,14 @@ def supply(runtime, case_id: str, actor=CLERK, **fields: Any) -> dict[str, Any]:
 
 def incomplete_family() -> dict[str, Any]:
     body = sample_application()
-    body["members"].append({"name": "李强", "id_number": SPOUSE, "relationship": "spouse",
-                            "authorisation_signed": False})
+    body["members"].append(
+        {
+            "name": "李强",
+            "id_number": SPOUSE,
+            "relationship": "spouse",
+            "authorisation_signed": False,
+        }
+    )
     body["materials_provided"] = ["household_register"]
     return body
 
@@ -109,6 +149,7 @@ def refusal(exc: pytest.ExceptionInfo) -> tuple[int, str, str | None]:
 
 # -- submit_application -------------------------------------------------------------------------
 
+
 def test_IN1_IN6_complete_application_is_accepted_at_once_and_announced(runtime):
     case = submit(runtime)
     assert (case["status"], case["case_no"]) == ("accepted", "SGZ-2026-00001")
@@ -120,31 +161,44 @@ def test_IN1_IN6_complete_application_is_accepted_at_once_and_announced(runtime)
     assert accepted.payload["members"][0]["id_number"] == "11010519491231002X"
     assert (accepted.case_id, accepted.street_code) == (case["case_id"], SGZ)
     assert timeline(runtime, case["case_id"]) == [
-        ("application_submitted", "IN-1", "accepted"), ("application_accepted", "IN-6", "accepted")]
+        ("application_submitted", "IN-1", "accepted"),
+        ("application_accepted", "IN-6", "accepted"),
+    ]
     entries = runtime.store.timeline(case["case_id"])
     assert {(e["actor_user"], e["service"], e["closed"]) for e in entries} == {
-        ("sgz-clerk", "intake", False)}
+        ("sgz-clerk", "intake", False)
+    }
 
 
 def test_IN3_IN6_IN7_incomplete_application_gets_one_notice_listing_everything(runtime):
     case = submit(runtime, incomplete_family())
     assert (case["status"], case["accepted_at"]) == ("awaiting_materials", None)
     assert [m["item"] for m in case["materials_missing"]] == [
-        "household_id_cards", "economic_declaration", "authorisation"]
+        "household_id_cards",
+        "economic_declaration",
+        "authorisation",
+    ]
     assert case["materials_missing"][-1]["id_number"] == SPOUSE
     [notice] = case["documents"]
     assert notice["kind"] == "materials_notice" and notice["title"] == "补正申请材料一次性告知书"
     assert notice["served_at"] == FILED_AT.isoformat()
     html = runtime.store.documents[notice["document_id"]].html
     assert "一次性告知书" in html and case["case_no"] in html and "2026年3月2日" in html
-    for label in (MATERIALS["household_id_cards"], MATERIALS["economic_declaration"],
-                  "李强签署的家庭经济状况核对授权书"):
+    for label in (
+        MATERIALS["household_id_cards"],
+        MATERIALS["economic_declaration"],
+        "李强签署的家庭经济状况核对授权书",
+    ):
         assert label in html
     assert MATERIALS["household_register"] not in html
     assert runtime.store.events("application.accepted") == []
     [entry] = runtime.store.timeline(case["case_id"])
     assert (entry["action"], entry["rule_id"], entry["step"], entry["note"]) == (
-        "application_submitted", "IN-6", "awaiting_materials", "missing 3 item(s)")
+        "application_submitted",
+        "IN-6",
+        "awaiting_materials",
+        "missing 3 item(s)",
+    )
     assert entry["document_ids"] == [notice["document_id"]]
 
 
@@ -152,8 +206,11 @@ def test_IN2_tekun_filed_by_another_person_for_the_applicant_alone(runtime):
     body = sample_application(program="tekun")
     body["proxy"] = {"kind": "person", "name": "张桂芳"}
     body["materials_provided"].append("entrustment")
-    body["payment_account"] = {"bank": "天津银行", "account_number": "6221000012345678",
-                               "holder": "王秀英"}
+    body["payment_account"] = {
+        "bank": "天津银行",
+        "account_number": "6221000012345678",
+        "holder": "王秀英",
+    }
     case = submit(runtime, body)
     assert case["status"] == "accepted" and case["program"] == "tekun"
     assert case["proxy"] == {"kind": "person", "name": "张桂芳"}
@@ -179,8 +236,10 @@ def test_IN1_family_application_is_not_filed_by_another_person(runtime):
 
 
 def test_IN1_IN2_a_proxy_hands_in_the_entrustment_and_the_notice_is_addressed_to_it(runtime):
-    body = {**sample_application(), "proxy": {"kind": "residents_committee",
-                                              "name": "前园社区居委会"}}
+    body = {
+        **sample_application(),
+        "proxy": {"kind": "residents_committee", "name": "前园社区居委会"},
+    }
     case = submit(runtime, body)
     assert [m["item"] for m in case["materials_missing"]] == ["entrustment"]
     html = runtime.store.documents[case["documents"][0]["document_id"]].html
@@ -189,8 +248,9 @@ def test_IN1_IN2_a_proxy_hands_in_the_entrustment_and_the_notice_is_addressed_to
 
 def test_IN3_invalid_id_number_is_400_naming_the_member(runtime):
     body = sample_application()
-    body["members"].append({"name": "李强", "id_number": "110105194912310021",
-                            "relationship": "spouse"})
+    body["members"].append(
+        {"name": "李强", "id_number": "110105194912310021", "relationship": "spouse"}
+    )
     with pytest.raises(ValidationFailed) as raised:
         submit(runtime, body)
     assert refusal(raised) == (400, "validation_failed", "members.1.id_number")
@@ -213,10 +273,15 @@ def test_ORG6_community_worker_cannot_file_as_another_person(runtime):
     assert runtime.store.cases.all() == []
 
 
-@pytest.mark.parametrize("actor, code", [
-    (INVESTIGATOR, "wrong_role"), (DISTRICT, "wrong_role"),
-    (SHC_CLERK, "wrong_street"), (SHC_COMMUNITY, "wrong_street"),
-])
+@pytest.mark.parametrize(
+    "actor, code",
+    [
+        (INVESTIGATOR, "wrong_role"),
+        (DISTRICT, "wrong_role"),
+        (SHC_CLERK, "wrong_street"),
+        (SHC_COMMUNITY, "wrong_street"),
+    ],
+)
 def test_ORG6_only_the_streets_community_worker_or_clerk_files_or_supplies(runtime, actor, code):
     with pytest.raises(Forbidden) as raised:
         submit(runtime, actor=actor)
@@ -246,10 +311,16 @@ def test_missing_actor_is_refused_naming_the_field(runtime):
 def test_case_numbers_count_per_street(runtime):
     first = submit(runtime)
     second = submit(runtime, sample_application(id_number=make_id_number(31)))
-    other = submit(runtime, sample_application(id_number=make_id_number(32),
-                                               street_code="shuanghuancun"), SHC_CLERK)
+    other = submit(
+        runtime,
+        sample_application(id_number=make_id_number(32), street_code="shuanghuancun"),
+        SHC_CLERK,
+    )
     assert [first["case_no"], second["case_no"], other["case_no"]] == [
-        "SGZ-2026-00001", "SGZ-2026-00002", "SHC-2026-00001"]
+        "SGZ-2026-00001",
+        "SGZ-2026-00002",
+        "SHC-2026-00001",
+    ]
 
 
 def test_duplicate_open_case_is_409_naming_it_while_waiting_or_accepted(runtime):
@@ -265,11 +336,17 @@ def test_duplicate_open_case_is_409_naming_it_while_waiting_or_accepted(runtime)
 
 # -- supply_materials ---------------------------------------------------------------------------
 
+
 def test_IN6_IN7_supplied_materials_complete_the_case_and_accept_it_at_that_instant(runtime):
     case = submit(runtime, incomplete_family())
     runtime.fake_clock.current = FILED_AT + timedelta(days=1)
-    case = supply(runtime, case["case_id"], COMMUNITY, materials=["household_id_cards"],
-                  authorisations=[SPOUSE])
+    case = supply(
+        runtime,
+        case["case_id"],
+        COMMUNITY,
+        materials=["household_id_cards"],
+        authorisations=[SPOUSE],
+    )
     assert case["status"] == "awaiting_materials" and len(case["documents"]) == 1  # IN-6: once
     assert [m["item"] for m in case["materials_missing"]] == ["economic_declaration"]
     assert case["members"][1]["authorisation_signed"] is True  # IN-7
@@ -282,17 +359,21 @@ def test_IN6_IN7_supplied_materials_complete_the_case_and_accept_it_at_that_inst
     assert case["accepted_at"] == supplied_at.isoformat()
     [accepted] = runtime.store.events("application.accepted")
     assert accepted.payload["accepted_at"] == supplied_at
-    assert [m["id_number"] for m in accepted.payload["members"]] == [
-        "11010519491231002X", SPOUSE]
+    assert [m["id_number"] for m in accepted.payload["members"]] == ["11010519491231002X", SPOUSE]
     assert timeline(runtime, case["case_id"]) == [
         ("application_submitted", "IN-6", "awaiting_materials"),
         ("materials_supplied", "IN-6", "awaiting_materials"),
         ("materials_supplied", "IN-6", "accepted"),
-        ("application_accepted", "IN-6", "accepted")]
+        ("application_accepted", "IN-6", "accepted"),
+    ]
     notes = [e["note"] for e in runtime.store.timeline(case["case_id"])]
     assert notes[1:3] == ["still missing 1 item(s)", "still missing 0 item(s)"]
     assert [e["actor_user"] for e in runtime.store.timeline(case["case_id"])] == [
-        "sgz-clerk", "sgz-community", "sgz-clerk", "sgz-clerk"]
+        "sgz-clerk",
+        "sgz-community",
+        "sgz-clerk",
+        "sgz-clerk",
+    ]
     assert runtime.store.cases.all()[0].version == 2
 
 
@@ -325,13 +406,19 @@ def test_IN6_supply_needs_something_and_a_known_case(runtime):
 
 # -- list_awaiting_materials --------------------------------------------------------------------
 
+
 def test_IN6_worklist_of_a_street_is_its_own(runtime):
     waiting = submit(runtime, incomplete_family())
     submit(runtime, sample_application(id_number=make_id_number(41)))  # accepted: not listed
     runtime.fake_clock.current = FILED_AT + timedelta(hours=1)
-    other = submit(runtime, {**sample_application(id_number=make_id_number(42),
-                                                  street_code="shuanghuancun"),
-                             "materials_provided": []}, SHC_CLERK)
+    other = submit(
+        runtime,
+        {
+            **sample_application(id_number=make_id_number(42), street_code="shuanghuancun"),
+            "materials_provided": [],
+        },
+        SHC_CLERK,
+    )
     mine = run_step(runtime, handlers.list_awaiting_materials, CLERK, {"street_code": SGZ})
     assert [c["case_no"] for c in mine["cases"]] == [waiting["case_no"]]
     assert mine["cases"][0]["submitted_at"] == FILED_AT.isoformat()
@@ -340,8 +427,9 @@ def test_IN6_worklist_of_a_street_is_its_own(runtime):
     assert scoped == mine
     every = run_step(runtime, handlers.list_awaiting_materials, DISTRICT, {"limit": 10})
     assert [c["case_no"] for c in every["cases"]] == [waiting["case_no"], other["case_no"]]
-    one = run_step(runtime, handlers.list_awaiting_materials, DISTRICT,
-                   {"street_code": "shuanghuancun"})
+    one = run_step(
+        runtime, handlers.list_awaiting_materials, DISTRICT, {"street_code": "shuanghuancun"}
+    )
     assert [c["case_no"] for c in one["cases"]] == [other["case_no"]]
 
 
@@ -356,6 +444,7 @@ def test_IN6_worklist_of_another_street_is_403_wrong_street(runtime):
 
 # -- get_case -----------------------------------------------------------------------------------
 
+
 def test_get_case_is_for_the_cases_street_and_the_district(runtime):
     case = submit(runtime, incomplete_family())
     assert read_case(runtime, COMMUNITY, case["case_id"]) == case
@@ -369,22 +458,33 @@ def test_get_case_is_for_the_cases_street_and_the_district(runtime):
 
 # -- on_case_ended ------------------------------------------------------------------------------
 
+
 def test_DE1_decision_made_closes_the_case_once_and_a_new_application_is_possible(runtime):
     case = submit(runtime)
-    event = events.decision_made(case_id=case["case_id"], case_no=case["case_no"],
-                                 outcome="refused", decided_at=FILED_AT + timedelta(days=20))
+    event = events.decision_made(
+        case_id=case["case_id"],
+        case_no=case["case_no"],
+        outcome="refused",
+        decided_at=FILED_AT + timedelta(days=20),
+    )
     run_event(runtime, handlers.on_case_ended, event)
     closed = read_case(runtime, CLERK, case["case_id"])
     assert (closed["status"], closed["closed_reason"]) == ("closed", "decision_refused")
     assert closed["closed_at"] == (FILED_AT + timedelta(days=20)).isoformat()
     last = runtime.store.timeline(case["case_id"])[-1]
     assert (last["action"], last["rule_id"], last["note"], last["step"], last["closed"]) == (
-        "case_closed", "DE-1", "decision_refused", "closed", True)
+        "case_closed",
+        "DE-1",
+        "decision_refused",
+        "closed",
+        True,
+    )
     assert last["actor_user"] is None
 
     run_event(runtime, handlers.on_case_ended, event)  # redelivered: nothing changes
-    run_event(runtime, handlers.on_case_ended, events.verification_withdrawn(
-        case_id=case["case_id"]))  # already closed: nothing changes
+    run_event(
+        runtime, handlers.on_case_ended, events.verification_withdrawn(case_id=case["case_id"])
+    )  # already closed: nothing changes
     assert len(runtime.store.timeline(case["case_id"])) == 3
     assert runtime.store.cases.all()[0].version == 1
 
@@ -395,17 +495,24 @@ def test_DE1_decision_made_closes_the_case_once_and_a_new_application_is_possibl
 @pytest.mark.parametrize("outcome, rule_id", [("approved", "DE-1"), ("non_confirmed", "VE-3")])
 def test_decision_made_closes_under_its_rule(runtime, outcome, rule_id):
     case = submit(runtime)
-    run_event(runtime, handlers.on_case_ended,
-              events.decision_made(case_id=case["case_id"], outcome=outcome))
+    run_event(
+        runtime,
+        handlers.on_case_ended,
+        events.decision_made(case_id=case["case_id"], outcome=outcome),
+    )
     last = runtime.store.timeline(case["case_id"])[-1]
     assert (last["action"], last["rule_id"], last["note"]) == (
-        "case_closed", rule_id, f"decision_{outcome}")
+        "case_closed",
+        rule_id,
+        f"decision_{outcome}",
+    )
 
 
 def test_VE5_withdrawal_closes_the_case_even_while_waiting_for_materials(runtime):
     case = submit(runtime, incomplete_family())
-    run_event(runtime, handlers.on_case_ended,
-              events.verification_withdrawn(case_id=case["case_id"]))
+    run_event(
+        runtime, handlers.on_case_ended, events.verification_withdrawn(case_id=case["case_id"])
+    )
     view = read_case(runtime, CLERK, case["case_id"])
     assert (view["status"], view["closed_reason"]) == ("closed", "withdrawn")
     assert runtime.store.timeline(case["case_id"])[-1]["rule_id"] == "VE-5"

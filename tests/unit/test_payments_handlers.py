@@ -3,6 +3,7 @@
 What a user sees: the case view, the month's list of payments, the refusals (status, code,
 field), the ``payment.scheduled`` event written for supervision and the timeline entries.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -39,9 +40,14 @@ class Schedules:
         self.rows[plan.case_id] = plan
 
     def due(self, month: str, street_code: str | None) -> list[Schedule]:
-        return sorted((p for p in self.rows.values() if p.first_month <= month
-                       and street_code in (None, p.street_code)),
-                      key=lambda p: (p.street_code, p.case_no))
+        return sorted(
+            (
+                p
+                for p in self.rows.values()
+                if p.first_month <= month and street_code in (None, p.street_code)
+            ),
+            key=lambda p: (p.street_code, p.case_no),
+        )
 
 
 @pytest.fixture
@@ -50,15 +56,25 @@ def runtime():
 
 
 def accept(runtime, case_id: str = "c1", street: str = SGZ) -> None:
-    run_event(runtime, handlers.on_application_accepted, events.application_accepted(
-        case_id=case_id, street_code=street, case_no=f"{street[:3].upper()}-{case_id}"))
+    run_event(
+        runtime,
+        handlers.on_application_accepted,
+        events.application_accepted(
+            case_id=case_id, street_code=street, case_no=f"{street[:3].upper()}-{case_id}"
+        ),
+    )
 
 
-def decide(runtime, case_id: str = "c1", street: str = SGZ, event: Any = None,
-           **overrides: Any) -> None:
+def decide(
+    runtime, case_id: str = "c1", street: str = SGZ, event: Any = None, **overrides: Any
+) -> None:
     event = event or events.decision_made(
-        case_id=case_id, street_code=street, case_no=f"{street[:3].upper()}-{case_id}",
-        payee_account=ACCOUNT, **overrides)
+        case_id=case_id,
+        street_code=street,
+        case_no=f"{street[:3].upper()}-{case_id}",
+        payee_account=ACCOUNT,
+        **overrides,
+    )
     run_event(runtime, handlers.on_decision_made, event)
 
 
@@ -90,13 +106,24 @@ def test_PA1_approval_on_31_march_is_paid_from_april_to_the_payee(runtime):
     assert answer["details"]["outcome"] == "approved"
     [scheduled] = runtime.store.events("payment.scheduled")
     assert scheduled.payload == {
-        "case_id": "c1", "case_no": "SHA-c1", "program": "dibao", "street_code": SGZ,
-        "first_month": "2026-04", "monthly_amount_fen": 120000, "payee_kind": "recipient",
-        "payee_name": "张三"}  # no account number leaves payments
+        "case_id": "c1",
+        "case_no": "SHA-c1",
+        "program": "dibao",
+        "street_code": SGZ,
+        "first_month": "2026-04",
+        "monthly_amount_fen": 120000,
+        "payee_kind": "recipient",
+        "payee_name": "张三",
+    }  # no account number leaves payments
     assert (scheduled.case_id, scheduled.street_code) == ("c1", SGZ)
     [entry] = runtime.store.timeline("c1")
-    assert (entry["service"], entry["step"], entry["action"], entry["rule_id"], entry["note"]) \
-        == ("payments", "scheduled", "payment_scheduled", "PA-1", "from 2026-04")
+    assert (entry["service"], entry["step"], entry["action"], entry["rule_id"], entry["note"]) == (
+        "payments",
+        "scheduled",
+        "payment_scheduled",
+        "PA-1",
+        "from 2026-04",
+    )
     assert entry["actor_user"] is None and entry["closed"] is False
     assert list(runtime.store.repositories["schedules"].rows) == ["c1"]
 
@@ -118,7 +145,10 @@ def test_PA1_nothing_is_paid_without_approval(runtime, outcome):
     assert runtime.store.events("payment.scheduled") == []
     [entry] = runtime.store.timeline("c1")
     assert (entry["step"], entry["action"], entry["rule_id"]) == (
-        "not_payable", f"no_payment:{outcome}", "PA-1")
+        "not_payable",
+        f"no_payment:{outcome}",
+        "PA-1",
+    )
     assert payments(runtime, DISTRICT, month="2026-04")["payments"] == []
 
 
@@ -156,8 +186,13 @@ def test_PA1_list_is_per_street_for_street_staff_and_filtered_for_the_district(r
     accept(runtime, "c1", SGZ)
     accept(runtime, "c2", XIGU)
     decide(runtime, "c1", SGZ, decided_at=datetime(2026, 3, 5, 10, tzinfo=CHINA_TZ))
-    decide(runtime, "c2", XIGU, decided_at=datetime(2026, 3, 6, 10, tzinfo=CHINA_TZ),
-           monthly_amount_fen=31400)
+    decide(
+        runtime,
+        "c2",
+        XIGU,
+        decided_at=datetime(2026, 3, 6, 10, tzinfo=CHINA_TZ),
+        monthly_amount_fen=31400,
+    )
     ours = payments(runtime, LEADER, month="2026-04")
     assert [p["case_id"] for p in ours["payments"]] == ["c1"]
     assert (ours["street_code"], ours["total_fen"]) == (SGZ, 120000)
@@ -193,7 +228,10 @@ def test_PA1_case_view_is_for_its_street_and_the_district(runtime):
     with pytest.raises(CaseNotFound) as missing:
         view(runtime, "nope")
     assert (missing.value.http_status, missing.value.code, missing.value.field) == (
-        404, "case_not_found", "case_id")
+        404,
+        "case_not_found",
+        "case_id",
+    )
 
 
 def test_PA1_payment_scheduled_is_valid_by_its_contract(runtime):

@@ -3,6 +3,7 @@
 What a user sees: the reply of each step, the refusals (status and code), the events written
 for the other services, the documents issued and the timeline entries.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -24,9 +25,13 @@ OTHER_CLERK = {"user_id": "xg-clerk", "role": "clerk", "street_code": "xigu"}
 WORKER = {"user_id": "sgz-worker", "role": "community_worker", "street_code": STREET}
 LEADER = {"user_id": "sgz-leader", "role": "street_leader", "street_code": STREET}
 DISTRICT = {"user_id": "district-officer", "role": "district_officer", "street_code": None}
-BODY = [{"name": "甲", "kind": "leader_in_charge"}, {"name": "乙", "kind": "management_staff"},
-        {"name": "丙", "kind": "committee_staff"}, {"name": "丁", "kind": "public_representative"},
-        {"name": "戊", "kind": "public_representative"}]
+BODY = [
+    {"name": "甲", "kind": "leader_in_charge"},
+    {"name": "乙", "kind": "management_staff"},
+    {"name": "丙", "kind": "committee_staff"},
+    {"name": "丁", "kind": "public_representative"},
+    {"name": "戊", "kind": "public_representative"},
+]
 
 
 class Periods:
@@ -40,8 +45,9 @@ class Periods:
         self.running.pop(case_id, None)
 
     def ended(self, now: datetime, limit: int = 200) -> list[str]:
-        return sorted((c for c, end in self.running.items() if end <= now),
-                      key=self.running.__getitem__)[:limit]
+        return sorted(
+            (c for c, end in self.running.items() if end <= now), key=self.running.__getitem__
+        )[:limit]
 
 
 class Bodies:
@@ -51,35 +57,60 @@ class Bodies:
     def get(self, street_code: str) -> dict[str, Any] | None:
         return self.held.get(street_code)
 
-    def replace(self, street_code: str, members: list[dict[str, Any]], now: datetime,
-                user_id: str) -> None:
-        self.held[street_code] = {"street_code": street_code, "members": members,
-                                  "updated_at": now, "updated_by": user_id}
+    def replace(
+        self, street_code: str, members: list[dict[str, Any]], now: datetime, user_id: str
+    ) -> None:
+        self.held[street_code] = {
+            "street_code": street_code,
+            "members": members,
+            "updated_at": now,
+            "updated_by": user_id,
+        }
 
 
 @pytest.fixture
 def runtime():
-    runtime = fake_runtime("publicity", now=POSTED, view=handlers.view,
-                           templates=notices.TEMPLATES, periods=Periods(), bodies=Bodies())
+    runtime = fake_runtime(
+        "publicity",
+        now=POSTED,
+        view=handlers.view,
+        templates=notices.TEMPLATES,
+        periods=Periods(),
+        bodies=Bodies(),
+    )
     runtime.store.repositories["bodies"].replace(STREET, BODY, POSTED, "seed")
     return runtime
 
 
 def accept(runtime, program: str = "dibao", case_id: str = "c1") -> None:
-    run_event(runtime, handlers.on_application_accepted,
-              events.application_accepted(case_id=case_id, program=program,
-                                          accepted_at=ACCEPTED_AT))
+    run_event(
+        runtime,
+        handlers.on_application_accepted,
+        events.application_accepted(case_id=case_id, program=program, accepted_at=ACCEPTED_AT),
+    )
 
 
 def verified(runtime, round_: int = 1, case_id: str = "c1") -> None:
-    run_event(runtime, handlers.on_verification_completed, events.verification_completed(
-        case_id=case_id, round=round_, household_size=3, report_id=f"r{round_}",
-        completed_at=POSTED - timedelta(hours=1)))
+    run_event(
+        runtime,
+        handlers.on_verification_completed,
+        events.verification_completed(
+            case_id=case_id,
+            round=round_,
+            household_size=3,
+            report_id=f"r{round_}",
+            completed_at=POSTED - timedelta(hours=1),
+        ),
+    )
 
 
 def opinion(runtime, actor=CLERK, case_id: str = "c1") -> dict[str, Any]:
-    return run_step(runtime, handlers.record_preliminary_opinion, actor, {
-        "case_id": case_id, "opinion": "approve", "summary": "人均收入低于低保标准"})
+    return run_step(
+        runtime,
+        handlers.record_preliminary_opinion,
+        actor,
+        {"case_id": case_id, "opinion": "approve", "summary": "人均收入低于低保标准"},
+    )
 
 
 def actions(runtime) -> list[str]:
@@ -102,17 +133,20 @@ def test_PU1_opinion_is_publicised_for_5_days_with_a_notice(runtime):
     [round_] = view["details"]["rounds"]
     assert round_["last_day"] == "2026-03-07"
     [notice] = view["details"]["documents"]
-    assert notice["kind"] == "public_notice" and notice["document_id"] == \
-        round_["notice_document_id"]
+    assert (
+        notice["kind"] == "public_notice" and notice["document_id"] == round_["notice_document_id"]
+    )
     html = runtime.store.documents[notice["document_id"]].html
     assert "社会救助审核确认公示" in html and "前园社区" in html
     assert actions(runtime) == ["verification_completed", "preliminary_opinion_recorded"]
-    [entry] = [e for e in runtime.store.timeline("c1")
-               if e["action"] == "preliminary_opinion_recorded"]
+    [entry] = [
+        e for e in runtime.store.timeline("c1") if e["action"] == "preliminary_opinion_recorded"
+    ]
     assert entry["rule_id"] == "PU-1" and entry["document_ids"] == [notice["document_id"]]
     assert entry["actor_user"] == "sgz-clerk"
     assert runtime.store.repositories["periods"].running == {
-        "c1": datetime(2026, 3, 7, 16, tzinfo=timezone.utc)}
+        "c1": datetime(2026, 3, 7, 16, tzinfo=timezone.utc)
+    }
 
 
 def test_PU1_PU2_publicity_ends_by_itself_and_concludes_without_deliberation(runtime):
@@ -136,10 +170,19 @@ def test_PU2_PU7_tekun_deliberates_and_the_minutes_join_the_file(runtime):
     runtime.fake_clock.current = datetime(2026, 3, 9, 2, tzinfo=timezone.utc)
     run_periodic(runtime, handlers.end_publicities)
     assert runtime.store.events("publicity.concluded") == []
-    view = run_step(runtime, handlers.record_deliberation, CLERK, {
-        "case_id": "c1", "members_present": ["甲", "乙", "丙"], "conclusion": "approve",
-        "minutes": "一致同意", "signed_off_by": "甲",
-        "leadership_meeting_approved_on": "2026-03-09"})
+    view = run_step(
+        runtime,
+        handlers.record_deliberation,
+        CLERK,
+        {
+            "case_id": "c1",
+            "members_present": ["甲", "乙", "丙"],
+            "conclusion": "approve",
+            "minutes": "一致同意",
+            "signed_off_by": "甲",
+            "leadership_meeting_approved_on": "2026-03-09",
+        },
+    )
     assert view["status"] == domain.CONCLUDED
     [concluded] = runtime.store.events("publicity.concluded")
     minutes_id = view["details"]["deliberation"]["minutes_document_id"]
@@ -155,9 +198,19 @@ def test_PU6_no_majority_changes_nothing(runtime):
     run_periodic(runtime, handlers.end_publicities)
     before, documents = runtime.store.cases.get("c1"), dict(runtime.store.documents)
     with pytest.raises(ValidationFailed) as raised:
-        run_step(runtime, handlers.record_deliberation, CLERK, {
-            "case_id": "c1", "members_present": ["甲", "乙"], "conclusion": "approve",
-            "minutes": "x", "signed_off_by": "甲", "leadership_meeting_approved_on": "2026-03-09"})
+        run_step(
+            runtime,
+            handlers.record_deliberation,
+            CLERK,
+            {
+                "case_id": "c1",
+                "members_present": ["甲", "乙"],
+                "conclusion": "approve",
+                "minutes": "x",
+                "signed_off_by": "甲",
+                "leadership_meeting_approved_on": "2026-03-09",
+            },
+        )
     assert raised.value.code == "no_quorum"
     assert runtime.store.cases.get("c1") == before and runtime.store.documents == documents
 
@@ -166,8 +219,12 @@ def test_PU3_objection_stops_publicity_and_asks_for_reinvestigation(runtime):
     accept(runtime)
     verified(runtime)
     opinion(runtime)
-    view = run_step(runtime, handlers.record_objection, WORKER, {
-        "case_id": "c1", "objector": "邻居", "detail": "家中有车辆"})
+    view = run_step(
+        runtime,
+        handlers.record_objection,
+        WORKER,
+        {"case_id": "c1", "objector": "邻居", "detail": "家中有车辆"},
+    )
     assert view["status"] == domain.REINVESTIGATION and view["details"]["disputed"]
     [asked] = runtime.store.events("publicity.reinvestigation_requested")
     assert asked.payload["cause"] == "objection"
@@ -180,8 +237,12 @@ def test_PU4_major_dispute_opens_10_working_days_for_a_new_opinion(runtime):
     accept(runtime)
     verified(runtime)
     opinion(runtime)
-    view = run_step(runtime, handlers.record_major_dispute, DISTRICT, {
-        "case_id": "c1", "source": "report", "detail": "举报隐瞒收入"})
+    view = run_step(
+        runtime,
+        handlers.record_major_dispute,
+        DISTRICT,
+        {"case_id": "c1", "source": "report", "detail": "举报隐瞒收入"},
+    )
     [pu4] = [d for d in view["deadlines"] if d["rule_id"] == "PU-4"]
     assert (pu4["unit"], pu4["amount"], pu4["status"]) == ("WD", 10, "open")
     verified(runtime, 2)
@@ -197,8 +258,10 @@ def test_steps_refuse_wrong_role_street_state_and_unknown_case(runtime):
     with pytest.raises(InvalidState) as raised:
         opinion(runtime)
     assert raised.value.http_status == 409 and raised.value.field == "case_id"
-    assert raised.value.details == {"status": domain.AWAITING_VERIFICATION,
-                                    "allowed": [domain.AWAITING_OPINION]}
+    assert raised.value.details == {
+        "status": domain.AWAITING_VERIFICATION,
+        "allowed": [domain.AWAITING_OPINION],
+    }
     verified(runtime)
     with pytest.raises(Forbidden) as wrong_role:
         opinion(runtime, actor=WORKER)
@@ -210,8 +273,12 @@ def test_steps_refuse_wrong_role_street_state_and_unknown_case(runtime):
         opinion(runtime, case_id="nope")
     assert (missing.value.http_status, missing.value.code) == (404, "case_not_found")
     with pytest.raises(ValidationFailed) as bad:
-        run_step(runtime, handlers.record_preliminary_opinion, CLERK,
-                 {"case_id": "c1", "opinion": "maybe", "summary": "x"})
+        run_step(
+            runtime,
+            handlers.record_preliminary_opinion,
+            CLERK,
+            {"case_id": "c1", "opinion": "maybe", "summary": "x"},
+        )
     assert bad.value.field == "opinion"
     assert runtime.store.cases.get("c1").status == domain.AWAITING_OPINION
 
@@ -227,6 +294,7 @@ def test_redelivered_event_changes_nothing(runtime):
 
 def test_event_before_its_case_is_retried_not_dropped(runtime):
     from hqcore.steps import CaseNotYetKnown
+
     with pytest.raises(CaseNotYetKnown):
         verified(runtime)
     accept(runtime)
@@ -238,8 +306,12 @@ def test_VE5_withdrawal_and_decision_close_the_case(runtime):
     accept(runtime)
     verified(runtime)
     opinion(runtime)
-    run_step(runtime, handlers.record_major_dispute, CLERK, {
-        "case_id": "c1", "source": "complaint", "detail": "x"})
+    run_step(
+        runtime,
+        handlers.record_major_dispute,
+        CLERK,
+        {"case_id": "c1", "source": "complaint", "detail": "x"},
+    )
     run_event(runtime, handlers.on_verification_withdrawn, events.verification_withdrawn())
     case = runtime.store.cases.get("c1")
     assert (case.status, case.closed_reason) == (domain.CLOSED, "withdrawn")
@@ -249,18 +321,31 @@ def test_VE5_withdrawal_and_decision_close_the_case(runtime):
 
 def test_PU5_street_leader_sets_the_body_of_their_own_street_only(runtime):
     members = BODY[:4] + [{"name": "己", "kind": "public_representative", "title": "居民"}]
-    view = run_step(runtime, handlers.set_deliberation_body, LEADER,
-                    {"street_code": STREET, "members": members})
+    view = run_step(
+        runtime, handlers.set_deliberation_body, LEADER, {"street_code": STREET, "members": members}
+    )
     assert [m["name"] for m in view["members"]][-1] == "己" and view["updated_by"] == "sgz-leader"
     with pytest.raises(Forbidden):
-        run_step(runtime, handlers.set_deliberation_body, LEADER,
-                 {"street_code": "xigu", "members": members})
+        run_step(
+            runtime,
+            handlers.set_deliberation_body,
+            LEADER,
+            {"street_code": "xigu", "members": members},
+        )
     with pytest.raises(Forbidden):
-        run_step(runtime, handlers.set_deliberation_body, CLERK,
-                 {"street_code": STREET, "members": members})
+        run_step(
+            runtime,
+            handlers.set_deliberation_body,
+            CLERK,
+            {"street_code": STREET, "members": members},
+        )
     with pytest.raises(ValidationFailed) as too_small:
-        run_step(runtime, handlers.set_deliberation_body, DISTRICT,
-                 {"street_code": STREET, "members": members[:4]})
+        run_step(
+            runtime,
+            handlers.set_deliberation_body,
+            DISTRICT,
+            {"street_code": STREET, "members": members[:4]},
+        )
     assert too_small.value.code == "body_size"
     with pytest.raises(Forbidden):
         run_step(runtime, handlers.get_deliberation_body, OTHER_CLERK, {"street_code": STREET})

@@ -1,5 +1,6 @@
 """Supervision's pure rules: register, current step whatever the order, deadlines, worklists,
 new recipients (ORG-3, SU-1 to SU-5, DE-4)."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,18 +13,38 @@ T0 = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
 
 def accepted(**overrides) -> dict:
     person = {"name": "王秀英", "id_number": "11010519491231002X", "relationship": "self"}
-    return {"case_id": "c-1", "case_no": "SGZ-2026-00001", "program": "dibao",
-            "street_code": "shaogongzhuang", "community": "前园社区", "applicant": person,
-            "members": [person, {**person, "relationship": "spouse"}], "near_relative": False,
-            "accepted_at": T0, **overrides}
+    return {
+        "case_id": "c-1",
+        "case_no": "SGZ-2026-00001",
+        "program": "dibao",
+        "street_code": "shaogongzhuang",
+        "community": "前园社区",
+        "applicant": person,
+        "members": [person, {**person, "relationship": "spouse"}],
+        "near_relative": False,
+        "accepted_at": T0,
+        **overrides,
+    }
 
 
-def entry(step: str, hours: float, service: str = "verification", closed: bool = False,
-          ) -> domain.TimelineEntry:
-    return domain.timeline_entry({
-        "case_id": "c-1", "street_code": "shaogongzhuang", "service": service, "step": step,
-        "action": "step", "closed": closed, "at": T0 + timedelta(hours=hours)},
-        f"e-{step}-{hours}")
+def entry(
+    step: str,
+    hours: float,
+    service: str = "verification",
+    closed: bool = False,
+) -> domain.TimelineEntry:
+    return domain.timeline_entry(
+        {
+            "case_id": "c-1",
+            "street_code": "shaogongzhuang",
+            "service": service,
+            "step": step,
+            "action": "step",
+            "closed": closed,
+            "at": T0 + timedelta(hours=hours),
+        },
+        f"e-{step}-{hours}",
+    )
 
 
 def test_ORG3_SU3_accepted_case_enters_the_register_at_intakes_step():
@@ -42,8 +63,11 @@ def test_entries_that_came_before_the_acceptance_are_taken_into_account():
 
 @pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0), (2, 0, 1)])
 def test_current_step_is_the_newest_entry_whatever_the_arrival_order(order):
-    entries = [entry("investigation", 1), entry("information_check", 30),
-               entry("publicity", 100, service="publicity")]
+    entries = [
+        entry("investigation", 1),
+        entry("information_check", 30),
+        entry("publicity", 100, service="publicity"),
+    ]
     case = domain.register_case(accepted())
     for index in order:
         domain.advance(case, [entries[index]])
@@ -59,8 +83,9 @@ def test_an_older_entry_never_moves_the_step_back():
 
 def test_passive_steps_go_on_the_timeline_but_never_become_current():
     case = domain.register_case(accepted(), [entry("investigation", 1)])
-    domain.advance(case, [entry("awaiting_file", 5, service="decision"),
-                          entry("closed", 6, service="intake")])
+    domain.advance(
+        case, [entry("awaiting_file", 5, service="decision"), entry("closed", 6, service="intake")]
+    )
     assert case.current_step == "investigation"
 
 
@@ -74,22 +99,40 @@ def test_a_case_once_closed_stays_closed_from_its_first_closing_entry():
 
 
 def test_timeline_entry_keeps_the_event_fields():
-    progressed = {"case_id": "c-1", "street_code": "shaogongzhuang", "service": "verification",
-                  "step": "information_check", "action": "household investigation recorded",
-                  "actor_user": "sgz-investigator-1", "actor_role": "investigator",
-                  "rule_id": "VE-1", "note": None, "document_ids": ["verification:1"],
-                  "closed": False, "at": T0, "case_no": None, "program": None}
+    progressed = {
+        "case_id": "c-1",
+        "street_code": "shaogongzhuang",
+        "service": "verification",
+        "step": "information_check",
+        "action": "household investigation recorded",
+        "actor_user": "sgz-investigator-1",
+        "actor_role": "investigator",
+        "rule_id": "VE-1",
+        "note": None,
+        "document_ids": ["verification:1"],
+        "closed": False,
+        "at": T0,
+        "case_no": None,
+        "program": None,
+    }
     row = domain.timeline_entry(progressed, "e-1")
     assert row.event_id == "e-1" and row.document_ids == ["verification:1"]
     assert not hasattr(row, "case_no") and row.rule_id == "VE-1"
     assert (row.actor_user, row.actor_role, row.at) == ("sgz-investigator-1", "investigator", T0)
 
 
-@pytest.mark.parametrize("current, incoming, after", [
-    (None, "open", "open"), ("open", "met", "met"), ("open", "breached", "breached"),
-    ("met", "open", "met"), ("breached", "open", "breached"), ("breached", "met", "breached"),
-    (None, "met", "met"),
-])
+@pytest.mark.parametrize(
+    "current, incoming, after",
+    [
+        (None, "open", "open"),
+        ("open", "met", "met"),
+        ("open", "breached", "breached"),
+        ("met", "open", "met"),
+        ("breached", "open", "breached"),
+        ("breached", "met", "breached"),
+        (None, "met", "met"),
+    ],
+)
 def test_met_and_breached_are_final(current, incoming, after):
     assert domain.deadline_status(current, incoming) == after
 
@@ -108,17 +151,26 @@ def test_worklist_steps_follow_the_procedure_table():
     assert domain.steps_for_role("department_head") == ("head_consent",)
     assert domain.steps_for_role("street_leader") == ("leader_decision",)
     assert "district_check" in domain.steps_for_role("district_officer")  # VE-2
-    assert "information_check" in domain.steps_for_role("clerk")          # VE-2
+    assert "information_check" in domain.steps_for_role("clerk")  # VE-2
     assert not set(domain.STEP_ROLES) & domain.PASSIVE_STEPS
     assert all(roles <= set(ROLES) for roles in domain.STEP_ROLES.values())
 
 
 def decision(**overrides) -> dict:
-    return {"case_id": "c-1", "case_no": "SGZ-2026-00001", "program": "dibao",
-            "street_code": "shaogongzhuang", "community": "前园社区", "outcome": "approved",
-            "authority": "street", "decided_at": datetime(2026, 3, 31, 17, 0, tzinfo=timezone.utc),
-            "monthly_amount_fen": 104500, "recipients": [], "payee_kind": "recipient",
-            **overrides}
+    return {
+        "case_id": "c-1",
+        "case_no": "SGZ-2026-00001",
+        "program": "dibao",
+        "street_code": "shaogongzhuang",
+        "community": "前园社区",
+        "outcome": "approved",
+        "authority": "street",
+        "decided_at": datetime(2026, 3, 31, 17, 0, tzinfo=timezone.utc),
+        "monthly_amount_fen": 104500,
+        "recipients": [],
+        "payee_kind": "recipient",
+        **overrides,
+    }
 
 
 def registered(program: str = "dibao", near_relative: bool = True) -> domain.RegisteredCase:
@@ -132,8 +184,9 @@ def test_SU3_near_relative_dibao_approval_needs_a_household_check():
     assert (row.first_payment_month, row.payee_kind) == (None, "recipient")
 
 
-@pytest.mark.parametrize("program, near_relative", [
-    ("dibao", False), ("low_income", True), ("tekun", True)])
+@pytest.mark.parametrize(
+    "program, near_relative", [("dibao", False), ("low_income", True), ("tekun", True)]
+)
 def test_SU3_other_approvals_need_no_household_check(program, near_relative):
     row = domain.new_recipient(decision(program=program), registered(program, near_relative))
     assert row.household_check_required is False
@@ -145,19 +198,33 @@ def test_SU1_only_approvals_are_new_recipients(outcome):
 
 
 def deadline(**overrides) -> dict:
-    return {"deadline_id": "d-1", "service": "decision", "rule_id": "DE-4", "case_id": "c-1",
-            "street_code": "shaogongzhuang", "unit": "WD", "amount": 30,
-            "due_at": T0 + timedelta(days=42), "provisional": False, **overrides}
+    return {
+        "deadline_id": "d-1",
+        "service": "decision",
+        "rule_id": "DE-4",
+        "case_id": "c-1",
+        "street_code": "shaogongzhuang",
+        "unit": "WD",
+        "amount": 30,
+        "due_at": T0 + timedelta(days=42),
+        "provisional": False,
+        **overrides,
+    }
 
 
 def test_DE4_deadline_record_follows_the_reports_and_never_reopens():
     opened = domain.record_deadline(None, deadline(), domain.DEADLINE_OPEN, T0)
     assert (opened.status, opened.amount, opened.met_at, opened.breached_at) == (
-        "open", 30, None, None)
+        "open",
+        30,
+        None,
+        None,
+    )
     extended = domain.record_deadline(opened, deadline(amount=45), domain.DEADLINE_OPEN, T0)
     assert extended.amount == 45  # DE-4: extended to 45 WD
-    breached = domain.record_deadline(extended, deadline(amount=45),
-                                      domain.DEADLINE_BREACHED, T0 + timedelta(days=70))
+    breached = domain.record_deadline(
+        extended, deadline(amount=45), domain.DEADLINE_BREACHED, T0 + timedelta(days=70)
+    )
     assert (breached.status, breached.breached_at) == ("breached", T0 + timedelta(days=70))
     late = domain.record_deadline(breached, deadline(amount=45), domain.DEADLINE_OPEN, T0)
     assert (late.status, late.breached_at) == ("breached", T0 + timedelta(days=70))
@@ -176,13 +243,26 @@ def test_ORG3_street_staff_see_their_street_the_district_every_street():
     assert domain.scoped_street(None, None, True) is None
     assert domain.scoped_street("xigu", None, True) == "xigu"
     assert domain.timeline_street(registered(), []) == "shaogongzhuang"
-    early = domain.timeline_entry({"case_id": "c-1", "street_code": "xigu", "service": "s",
-                                   "step": "x", "action": "y", "at": T0}, "e-1")
+    early = domain.timeline_entry(
+        {
+            "case_id": "c-1",
+            "street_code": "xigu",
+            "service": "s",
+            "step": "x",
+            "action": "y",
+            "at": T0,
+        },
+        "e-1",
+    )
     assert domain.timeline_street(None, [early]) == "xigu"
     assert domain.timeline_street(None, []) is None
 
 
 def test_pages():
     assert domain.offset(1, 20) == 0 and domain.offset(3, 20) == 40
-    assert domain.page_of([{"a": 1}], 2, 1, 5) == {"items": [{"a": 1}], "page": 2,
-                                                  "per_page": 1, "total": 5}
+    assert domain.page_of([{"a": 1}], 2, 1, 5) == {
+        "items": [{"a": 1}],
+        "page": 2,
+        "per_page": 1,
+        "total": 5,
+    }

@@ -5,6 +5,7 @@ What a user sees: the district's register, the one timeline, the deadlines and b
 every street, worklists, new recipients, the register figures, and the refusals (status, code,
 field) of each read for the wrong street or role.
 """
+
 from __future__ import annotations
 
 import copy
@@ -31,6 +32,7 @@ DISTRICT = {"user_id": "district-officer", "role": "district_officer", "street_c
 
 
 # -- in-memory repositories -------------------------------------------------------------------
+
 
 class Timeline:
     def __init__(self) -> None:
@@ -59,21 +61,42 @@ class Deadlines:
         self.rows[record.deadline_id] = copy.deepcopy(record)
 
     def for_case(self, case_id: str) -> list[DeadlineRecord]:
-        return sorted((d for d in self.rows.values() if d.case_id == case_id),
-                      key=lambda d: d.due_at)
+        return sorted(
+            (d for d in self.rows.values() if d.case_id == case_id), key=lambda d: d.due_at
+        )
 
-    def page(self, now: datetime, *, street_code: str | None = None, status: str | None = None,
-             page: int = 1, per_page: int = 20) -> dict[str, Any]:
-        chosen = sorted((d for d in self.rows.values()
-                         if street_code in (None, d.street_code)
-                         and (status is None or (domain.is_overdue(d.status, d.due_at, now)
-                                                 if status == "overdue" else
-                                                 d.status == status))),
-                        key=lambda d: (d.due_at, d.deadline_id))
+    def page(
+        self,
+        now: datetime,
+        *,
+        street_code: str | None = None,
+        status: str | None = None,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> dict[str, Any]:
+        chosen = sorted(
+            (
+                d
+                for d in self.rows.values()
+                if street_code in (None, d.street_code)
+                and (
+                    status is None
+                    or (
+                        domain.is_overdue(d.status, d.due_at, now)
+                        if status == "overdue"
+                        else d.status == status
+                    )
+                )
+            ),
+            key=lambda d: (d.due_at, d.deadline_id),
+        )
         start = domain.offset(page, per_page)
-        return domain.page_of([domain.deadline_view(d, now)
-                               for d in chosen[start:start + per_page]],
-                              page, per_page, len(chosen))
+        return domain.page_of(
+            [domain.deadline_view(d, now) for d in chosen[start : start + per_page]],
+            page,
+            per_page,
+            len(chosen),
+        )
 
 
 class Register(InMemoryCases):
@@ -84,24 +107,47 @@ class Register(InMemoryCases):
         self._deadlines = deadlines
 
     def _late(self, case_id: str, now: datetime) -> bool:
-        return any(domain.is_overdue(d.status, d.due_at, now)
-                   for d in self._deadlines.for_case(case_id))
+        return any(
+            domain.is_overdue(d.status, d.due_at, now) for d in self._deadlines.for_case(case_id)
+        )
 
-    def page(self, now: datetime, *, street_code: str | None = None, program: str | None = None,
-             steps: tuple[str, ...] | None = None, overdue: bool | None = None,
-             open_only: bool = False, oldest_step_first: bool = False, page: int = 1,
-             per_page: int = 20) -> dict[str, Any]:
-        chosen = [c for c in self.rows.values()
-                  if street_code in (None, c.street_code) and program in (None, c.program)
-                  and (steps is None or c.current_step in steps)
-                  and overdue in (None, self._late(c.case_id, now))
-                  and not (open_only and c.closed)]
-        chosen.sort(key=(lambda c: (c.step_at, c.case_id)) if oldest_step_first
-                    else (lambda c: (-c.accepted_at.timestamp(), c.case_id)))
+    def page(
+        self,
+        now: datetime,
+        *,
+        street_code: str | None = None,
+        program: str | None = None,
+        steps: tuple[str, ...] | None = None,
+        overdue: bool | None = None,
+        open_only: bool = False,
+        oldest_step_first: bool = False,
+        page: int = 1,
+        per_page: int = 20,
+    ) -> dict[str, Any]:
+        chosen = [
+            c
+            for c in self.rows.values()
+            if street_code in (None, c.street_code)
+            and program in (None, c.program)
+            and (steps is None or c.current_step in steps)
+            and overdue in (None, self._late(c.case_id, now))
+            and not (open_only and c.closed)
+        ]
+        chosen.sort(
+            key=(lambda c: (c.step_at, c.case_id))
+            if oldest_step_first
+            else (lambda c: (-c.accepted_at.timestamp(), c.case_id))
+        )
         start = domain.offset(page, per_page)
-        return domain.page_of([domain.summary(c, self._late(c.case_id, now))
-                               for c in chosen[start:start + per_page]],
-                              page, per_page, len(chosen))
+        return domain.page_of(
+            [
+                domain.summary(c, self._late(c.case_id, now))
+                for c in chosen[start : start + per_page]
+            ],
+            page,
+            per_page,
+            len(chosen),
+        )
 
 
 class Breaches:
@@ -113,8 +159,11 @@ class Breaches:
         self.rows[breach.deadline_id] = breach
 
     def list(self, street_code: str | None, limit: int) -> list[dict[str, Any]]:
-        return [asdict(b) for b in sorted(self.rows.values(), key=lambda b: b.due_at)
-                if street_code in (None, b.street_code)][:limit]
+        return [
+            asdict(b)
+            for b in sorted(self.rows.values(), key=lambda b: b.due_at)
+            if street_code in (None, b.street_code)
+        ][:limit]
 
 
 class Recipients:
@@ -125,8 +174,9 @@ class Recipients:
         assert entry.case_id not in self.rows, "a primary key clash"
         self.rows[entry.case_id] = copy.deepcopy(entry)
 
-    def schedule_payment(self, case_id: str, first_month: str, monthly_amount_fen: int,
-                         payee_kind: str) -> bool:
+    def schedule_payment(
+        self, case_id: str, first_month: str, monthly_amount_fen: int, payee_kind: str
+    ) -> bool:
         held = self.rows.get(case_id)
         if held is None:
             return False
@@ -135,9 +185,11 @@ class Recipients:
         return True
 
     def list(self, street_code: str | None, month: str | None) -> list[dict[str, Any]]:
-        return [asdict(r) for r in sorted(self.rows.values(),
-                                          key=lambda r: (r.decided_at, r.case_id))
-                if street_code in (None, r.street_code) and month in (None, r.month)]
+        return [
+            asdict(r)
+            for r in sorted(self.rows.values(), key=lambda r: (r.decided_at, r.case_id))
+            if street_code in (None, r.street_code) and month in (None, r.month)
+        ]
 
 
 class Figures:
@@ -159,9 +211,15 @@ class Figures:
 @pytest.fixture
 def runtime():
     deadlines = Deadlines()
-    runtime = fake_runtime("supervision", now=T0, view=handlers.view, timeline=Timeline(),
-                           deadline_register=deadlines, breaches=Breaches(),
-                           recipients=Recipients())
+    runtime = fake_runtime(
+        "supervision",
+        now=T0,
+        view=handlers.view,
+        timeline=Timeline(),
+        deadline_register=deadlines,
+        breaches=Breaches(),
+        recipients=Recipients(),
+    )
     runtime.store.cases = Register(deadlines)
     runtime.store.repositories["figures"] = Figures(runtime.store.cases)
     return runtime
@@ -169,21 +227,50 @@ def runtime():
 
 # -- events as the other services send them ----------------------------------------------------
 
-def accept(runtime, case_id: str = "c1", street: str = SGZ, at: datetime = T0,
-           **overrides: Any) -> Any:
-    event = events.application_accepted(case_id=case_id, street_code=street, accepted_at=at,
-                                        case_no=f"{street[:3].upper()}-{case_id}", **overrides)
+
+def accept(
+    runtime, case_id: str = "c1", street: str = SGZ, at: datetime = T0, **overrides: Any
+) -> Any:
+    event = events.application_accepted(
+        case_id=case_id,
+        street_code=street,
+        accepted_at=at,
+        case_no=f"{street[:3].upper()}-{case_id}",
+        **overrides,
+    )
     run_event(runtime, handlers.on_application_accepted, event)
     return event
 
 
-def progressed(case_id: str, service: str, step: str, at: datetime, street: str = SGZ,
-               closed: bool = False, **overrides: Any) -> Any:
-    return as_received("case.progressed", {
-        "case_id": case_id, "case_no": None, "program": "dibao", "street_code": street,
-        "service": service, "step": step, "action": "step", "actor_user": "sgz-clerk",
-        "actor_role": "clerk", "rule_id": None, "note": None, "document_ids": [],
-        "closed": closed, "at": at, **overrides})
+def progressed(
+    case_id: str,
+    service: str,
+    step: str,
+    at: datetime,
+    street: str = SGZ,
+    closed: bool = False,
+    **overrides: Any,
+) -> Any:
+    return as_received(
+        "case.progressed",
+        {
+            "case_id": case_id,
+            "case_no": None,
+            "program": "dibao",
+            "street_code": street,
+            "service": service,
+            "step": step,
+            "action": "step",
+            "actor_user": "sgz-clerk",
+            "actor_role": "clerk",
+            "rule_id": None,
+            "note": None,
+            "document_ids": [],
+            "closed": closed,
+            "at": at,
+            **overrides,
+        },
+    )
 
 
 def progress(runtime, *args: Any, **kwargs: Any) -> Any:
@@ -192,31 +279,59 @@ def progress(runtime, *args: Any, **kwargs: Any) -> Any:
     return event
 
 
-def deadline(case_id: str, rule_id: str, due_at: datetime, street: str = SGZ,
-             deadline_id: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"deadline_id": deadline_id or f"d-{case_id}-{rule_id}", "service": "verification",
-            "rule_id": rule_id, "case_id": case_id, "street_code": street, "unit": "WD",
-            "amount": 3, "due_at": due_at, "provisional": False, **extra}
+def deadline(
+    case_id: str,
+    rule_id: str,
+    due_at: datetime,
+    street: str = SGZ,
+    deadline_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "deadline_id": deadline_id or f"d-{case_id}-{rule_id}",
+        "service": "verification",
+        "rule_id": rule_id,
+        "case_id": case_id,
+        "street_code": street,
+        "unit": "WD",
+        "amount": 3,
+        "due_at": due_at,
+        "provisional": False,
+        **extra,
+    }
 
 
 def report(runtime, kind: str, payload: dict[str, Any]) -> None:
-    handler = {"opened": handlers.on_deadline_opened, "met": handlers.on_deadline_met,
-               "breached": handlers.on_deadline_breached}[kind]
+    handler = {
+        "opened": handlers.on_deadline_opened,
+        "met": handlers.on_deadline_met,
+        "breached": handlers.on_deadline_breached,
+    }[kind]
     run_event(runtime, handler, as_received(f"deadline.{kind}", payload))
 
 
 def decide(runtime, case_id: str = "c1", street: str = SGZ, **overrides: Any) -> Any:
-    event = events.decision_made(case_id=case_id, street_code=street,
-                                 case_no=f"{street[:3].upper()}-{case_id}", **overrides)
+    event = events.decision_made(
+        case_id=case_id, street_code=street, case_no=f"{street[:3].upper()}-{case_id}", **overrides
+    )
     run_event(runtime, handlers.on_decision_made, event)
     return event
 
 
 def scheduled(case_id: str = "c1", street: str = SGZ) -> Any:
-    return as_received("payment.scheduled", {
-        "case_id": case_id, "case_no": f"{street[:3].upper()}-{case_id}", "program": "dibao",
-        "street_code": street, "first_month": "2026-04", "monthly_amount_fen": 104500,
-        "payee_kind": "recipient", "payee_name": "张三"})
+    return as_received(
+        "payment.scheduled",
+        {
+            "case_id": case_id,
+            "case_no": f"{street[:3].upper()}-{case_id}",
+            "program": "dibao",
+            "street_code": street,
+            "first_month": "2026-04",
+            "monthly_amount_fen": 104500,
+            "payee_kind": "recipient",
+            "payee_name": "张三",
+        },
+    )
 
 
 def call(runtime, handler, actor, **request: Any) -> dict[str, Any]:
@@ -229,13 +344,17 @@ def ids(answer: dict[str, Any]) -> list[str]:
 
 # -- the register and the timeline ------------------------------------------------------------
 
+
 def test_ORG3_SU3_accepted_case_enters_the_register_with_its_near_relative_flag_once(runtime):
     event = accept(runtime, near_relative=True)
     run_event(runtime, handlers.on_application_accepted, event)  # redelivered
     accept(runtime, near_relative=False)  # the same case accepted again: kept as registered
     view = read_case(runtime, DISTRICT, "c1")
     assert (view["service"], view["status"], view["since"]) == (
-        "supervision", "in_procedure", T0.isoformat())
+        "supervision",
+        "in_procedure",
+        T0.isoformat(),
+    )
     details = view["details"]
     assert details["near_relative"] is True and details["household_check_required"] is True
     assert (details["current_step"], details["current_service"]) == ("accepted", "intake")
@@ -254,18 +373,37 @@ def test_ORG3_case_view_is_for_its_street_and_the_district(runtime):
     with pytest.raises(CaseNotFound) as missing:
         read_case(runtime, DISTRICT, "nope")
     assert (missing.value.http_status, missing.value.code, missing.value.field) == (
-        404, "case_not_found", "case_id")
+        404,
+        "case_not_found",
+        "case_id",
+    )
 
 
 def test_timeline_keeps_every_entry_and_the_newest_step_whatever_the_order(runtime):
-    early = progress(runtime, "c1", "verification", "investigation", T0 + timedelta(hours=1),
-                     rule_id="VE-1", document_ids=["verification:1"], note="组成调查组")
+    early = progress(
+        runtime,
+        "c1",
+        "verification",
+        "investigation",
+        T0 + timedelta(hours=1),
+        rule_id="VE-1",
+        document_ids=["verification:1"],
+        note="组成调查组",
+    )
     entries = call(runtime, handlers.get_timeline, CLERK, case_id="c1")["entries"]
-    assert entries == [{  # kept before the case is registered, with the event's own fields
-        "at": (T0 + timedelta(hours=1)).isoformat(), "service": "verification",
-        "step": "investigation", "action": "step", "actor_user": "sgz-clerk",
-        "actor_role": "clerk", "rule_id": "VE-1", "note": "组成调查组",
-        "document_ids": ["verification:1"]}]
+    assert entries == [
+        {  # kept before the case is registered, with the event's own fields
+            "at": (T0 + timedelta(hours=1)).isoformat(),
+            "service": "verification",
+            "step": "investigation",
+            "action": "step",
+            "actor_user": "sgz-clerk",
+            "actor_role": "clerk",
+            "rule_id": "VE-1",
+            "note": "组成调查组",
+            "document_ids": ["verification:1"],
+        }
+    ]
     accept(runtime)
     assert read_case(runtime, CLERK, "c1")["details"]["current_step"] == "investigation"
 
@@ -274,12 +412,15 @@ def test_timeline_keeps_every_entry_and_the_newest_step_whatever_the_order(runti
     run_event(runtime, handlers.on_case_progressed, newest)  # redelivered
     run_event(runtime, handlers.on_case_progressed, early)  # redelivered
     progress(runtime, "c1", "decision", "awaiting_file", T0 + timedelta(days=6))  # passive
-    steps = [e["step"] for e in call(runtime, handlers.get_timeline, CLERK,
-                                     case_id="c1")["entries"]]
+    steps = [
+        e["step"] for e in call(runtime, handlers.get_timeline, CLERK, case_id="c1")["entries"]
+    ]
     assert steps == ["investigation", "information_check", "publicity", "awaiting_file"]
     view = read_case(runtime, CLERK, "c1")
     assert (view["details"]["current_step"], view["details"]["current_service"]) == (
-        "publicity", "publicity")
+        "publicity",
+        "publicity",
+    )
     assert view["since"] == (T0 + timedelta(days=5)).isoformat()
 
     progress(runtime, "c1", "decision", "approved", T0 + timedelta(days=9), closed=True)
@@ -300,7 +441,9 @@ def test_ORG3_timeline_is_for_its_street_and_the_district(runtime):
     assert registered.value.code == "wrong_street"
     assert len(call(runtime, handlers.get_timeline, DISTRICT, case_id="c1")["entries"]) == 1
     assert call(runtime, handlers.get_timeline, SHC_CLERK, case_id="nope") == {
-        "case_id": "nope", "entries": []}
+        "case_id": "nope",
+        "entries": [],
+    }
     with pytest.raises(ValidationFailed) as no_actor:
         call(runtime, handlers.get_timeline, None, case_id="c1")
     assert no_actor.value.field.startswith("actor")
@@ -318,7 +461,11 @@ def test_ORG3_SU5_list_cases_pages_newest_first_and_filters(runtime):
     assert ids(call(runtime, handlers.list_cases, DISTRICT, step="publicity")) == ["c3"]
     [item] = call(runtime, handlers.list_cases, DISTRICT, step="publicity")["items"]
     assert (item["step"], item["service"], item["closed"], item["overdue"]) == (
-        "publicity", "publicity", False, False)
+        "publicity",
+        "publicity",
+        False,
+        False,
+    )
     with pytest.raises(ValidationFailed) as bad:
         call(runtime, handlers.list_cases, DISTRICT, per_page=101)
     assert (bad.value.http_status, bad.value.field) == (400, "per_page")
@@ -332,19 +479,24 @@ def test_ORG3_street_staff_see_their_own_street_and_the_district_every_street(ru
     with pytest.raises(Forbidden) as other:
         call(runtime, handlers.list_cases, CLERK, street_code=SHC)
     assert (other.value.http_status, other.value.code, other.value.field) == (
-        403, "wrong_street", "street_code")
+        403,
+        "wrong_street",
+        "street_code",
+    )
     assert call(runtime, handlers.list_cases, DISTRICT)["total"] == 2
     assert ids(call(runtime, handlers.list_cases, DISTRICT, street_code=SHC)) == ["c2"]
 
 
 def test_worklist_lists_the_open_cases_at_each_roles_step_in_its_street(runtime):
-    steps = {"c1": ("verification", "information_check", SGZ),
-             "c2": ("verification", "investigation", SGZ),
-             "c3": ("verification", "investigation", SHC),
-             "c4": ("decision", "management_review", SGZ),
-             "c5": ("verification", "district_check", SHC),
-             "c6": ("verification", "district_check", SGZ),
-             "c7": ("verification", "information_check", SGZ)}
+    steps = {
+        "c1": ("verification", "information_check", SGZ),
+        "c2": ("verification", "investigation", SGZ),
+        "c3": ("verification", "investigation", SHC),
+        "c4": ("decision", "management_review", SGZ),
+        "c5": ("verification", "district_check", SHC),
+        "c6": ("verification", "district_check", SGZ),
+        "c7": ("verification", "information_check", SGZ),
+    }
     for hours, (case_id, (service, step, street)) in enumerate(steps.items(), start=1):
         accept(runtime, case_id, street)
         progress(runtime, case_id, service, step, T0 + timedelta(hours=hours), street=street)
@@ -372,6 +524,7 @@ def test_worklist_lists_the_open_cases_at_each_roles_step_in_its_street(runtime)
 
 # -- deadlines and breaches -------------------------------------------------------------------
 
+
 def test_VE1_DE4_deadline_register_keeps_final_statuses_and_finds_the_overdue(runtime):
     accept(runtime, "c1")
     accept(runtime, "c2")
@@ -385,7 +538,10 @@ def test_VE1_DE4_deadline_register_keeps_final_statuses_and_finds_the_overdue(ru
     report(runtime, "opened", met_first)  # arrives after its "met": stays met
     answer = call(runtime, handlers.list_deadlines, DISTRICT)
     assert {d["case_id"]: d["status"] for d in answer["items"]} == {
-        "c1": "open", "c2": "open", "c3": "met"}
+        "c1": "open",
+        "c2": "open",
+        "c3": "met",
+    }
     [met] = call(runtime, handlers.list_deadlines, SHC_CLERK)["items"]  # their street only
     assert met["met_at"] == (T0 + timedelta(hours=2)).isoformat()
     assert call(runtime, handlers.list_cases, DISTRICT, overdue=True)["total"] == 0
@@ -413,14 +569,15 @@ def test_SU5_breaches_are_registered_per_street(runtime):
     [ours] = call(runtime, handlers.list_breaches, CLERK)["breaches"]
     assert (ours["rule_id"], ours["case_id"], ours["street_code"]) == ("VE-1", "c1", SGZ)
     assert ours["recorded_at"] == T0.isoformat()
-    assert [b["rule_id"] for b in call(runtime, handlers.list_breaches,
-                                       DISTRICT)["breaches"]] == ["VE-1", "DE-4"]
+    assert [b["rule_id"] for b in call(runtime, handlers.list_breaches, DISTRICT)["breaches"]] == [
+        "VE-1",
+        "DE-4",
+    ]
     assert len(call(runtime, handlers.list_breaches, DISTRICT, limit=1)["breaches"]) == 1
     with pytest.raises(Forbidden) as other:
         call(runtime, handlers.list_breaches, CLERK, street_code=SHC)
     assert other.value.code == "wrong_street"
-    assert runtime.store.repositories["deadline_register"].rows["d-c1-VE-1"].status == \
-        "breached"
+    assert runtime.store.repositories["deadline_register"].rows["d-c1-VE-1"].status == "breached"
 
 
 def test_SU5_deadlines_of_another_street_are_refused(runtime):
@@ -434,8 +591,8 @@ def test_SU5_deadlines_of_another_street_are_refused(runtime):
 
 # -- new recipients ---------------------------------------------------------------------------
 
-def test_SU1_SU3_approvals_are_new_recipients_near_relative_dibao_needs_a_household_check(
-        runtime):
+
+def test_SU1_SU3_approvals_are_new_recipients_near_relative_dibao_needs_a_household_check(runtime):
     accept(runtime, "c1", near_relative=True)
     accept(runtime, "c2", near_relative=False)
     accept(runtime, "c3", near_relative=True)
@@ -449,12 +606,22 @@ def test_SU1_SU3_approvals_are_new_recipients_near_relative_dibao_needs_a_househ
     run_event(runtime, handlers.on_decision_made, approval)  # redelivered
     items = call(runtime, handlers.list_new_recipients, DISTRICT)["items"]
     assert {i["case_id"]: i["household_check_required"] for i in items} == {
-        "c1": True, "c2": False, "c4": False, "c5": False}  # SU-1: approvals only
+        "c1": True,
+        "c2": False,
+        "c4": False,
+        "c5": False,
+    }  # SU-1: approvals only
     assert {i["case_id"]: i["near_relative"] for i in items}["c4"] is True
     assert items[0]["recipients"][0]["name"] == "张三" and items[0]["month"] == "2026-03"
     assert ids(call(runtime, handlers.list_new_recipients, DISTRICT, month="2026-04")) == ["c5"]
-    assert len(call(runtime, handlers.list_new_recipients, DISTRICT, street_code=SGZ,
-                    month="2026-03")["items"]) == 3
+    assert (
+        len(
+            call(runtime, handlers.list_new_recipients, DISTRICT, street_code=SGZ, month="2026-03")[
+                "items"
+            ]
+        )
+        == 3
+    )
     assert runtime.store.cases.get("c1").version == 0  # the register row is not touched
 
 
@@ -489,10 +656,14 @@ def test_PA1_first_payment_month_joins_the_new_recipient_once_it_is_registered(r
     run_event(runtime, handlers.on_payment_scheduled, event)  # the retry applies
     [item] = call(runtime, handlers.list_new_recipients, DISTRICT)["items"]
     assert (item["first_payment_month"], item["monthly_amount_fen"], item["payee_kind"]) == (
-        "2026-04", 104500, "recipient")
+        "2026-04",
+        104500,
+        "recipient",
+    )
 
 
 # -- register figures -------------------------------------------------------------------------
+
 
 def test_SU5_register_figures_reach_the_gauges(runtime):
     accept(runtime, "c1")
@@ -505,7 +676,10 @@ def test_SU5_register_figures_reach_the_gauges(runtime):
         return metrics.CASES_OPEN.labels("supervision", street, step)._value.get()
 
     assert (gauge(SGZ, "accepted"), gauge(SGZ, "investigation"), gauge(SHC, "accepted")) == (
-        1, 1, 1)
+        1,
+        1,
+        1,
+    )
     progress(runtime, "c1", "decision", "approved", T0 + timedelta(days=2), closed=True)
     run_periodic(runtime, handlers.report_register_figures)
     assert gauge(SGZ, "accepted") == 0  # the label set that went away falls to zero

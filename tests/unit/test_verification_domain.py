@@ -1,5 +1,6 @@
 """Verification's pure rules: VE-1 to VE-5 and the means test (reference-data.md); and its
 gateway routes over Flask's test client with a fake RPC client."""
+
 from __future__ import annotations
 
 from concurrent.futures import Future
@@ -33,13 +34,22 @@ INVESTIGATOR_1 = Actor("sgz-investigator-1", "investigator", STREET, "甲")
 INVESTIGATOR_2 = Actor("sgz-investigator-2", "investigator", STREET, "乙")
 CLERK = Actor("sgz-clerk", "clerk", STREET)
 POLICY = {
-    "dibao_standard": PolicyRate(2, "dibao_standard", "fen_per_person_month", 104500,
-                                 date(2025, 9, 1), None, "津民规〔2025〕6号", True),
-    "low_income_upper_ratio_permille": PolicyRate(3, "low_income_upper_ratio_permille",
-                                                  "permille", 1500, date(2016, 1, 1), None,
-                                                  "2016", True),
-    "money_assets_months_per_head": PolicyRate(4, "money_assets_months_per_head", "months", 24,
-                                               date(2013, 1, 1), None, "2013", True),
+    "dibao_standard": PolicyRate(
+        2,
+        "dibao_standard",
+        "fen_per_person_month",
+        104500,
+        date(2025, 9, 1),
+        None,
+        "津民规〔2025〕6号",
+        True,
+    ),
+    "low_income_upper_ratio_permille": PolicyRate(
+        3, "low_income_upper_ratio_permille", "permille", 1500, date(2016, 1, 1), None, "2016", True
+    ),
+    "money_assets_months_per_head": PolicyRate(
+        4, "money_assets_months_per_head", "months", 24, date(2013, 1, 1), None, "2013", True
+    ),
 }
 
 
@@ -49,21 +59,46 @@ def calendar() -> WorkingCalendar:
 
 
 def accepted(program: str = "dibao", members=(MEMBER_A,)) -> dict:
-    people = [{"name": f"成员{i}", "id_number": n, "relationship": "self" if i == 0 else "spouse"}
-              for i, n in enumerate(members)]
-    return {"case_id": "case-1", "case_no": "SGZ-2026-00001", "program": program,
-            "street_code": STREET, "community": "前园社区", "applicant": people[0],
-            "members": people, "near_relative": False, "accepted_at": NOW,
-            "obligors": [{"name": "赡养人", "id_number": OBLIGOR, "relationship": "child",
-                          "authorisation_signed": True,
-                          "family_members": [{"name": "赡养人配偶",
-                                              "id_number": make_id_number(14),
-                                              "relationship": "spouse"}]}]}
+    people = [
+        {"name": f"成员{i}", "id_number": n, "relationship": "self" if i == 0 else "spouse"}
+        for i, n in enumerate(members)
+    ]
+    return {
+        "case_id": "case-1",
+        "case_no": "SGZ-2026-00001",
+        "program": program,
+        "street_code": STREET,
+        "community": "前园社区",
+        "applicant": people[0],
+        "members": people,
+        "near_relative": False,
+        "accepted_at": NOW,
+        "obligors": [
+            {
+                "name": "赡养人",
+                "id_number": OBLIGOR,
+                "relationship": "child",
+                "authorisation_signed": True,
+                "family_members": [
+                    {
+                        "name": "赡养人配偶",
+                        "id_number": make_id_number(14),
+                        "relationship": "spouse",
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def investigation(*actors: Actor, self_care=None) -> dict:
-    return {"investigators": [a.to_dict() for a in actors], "methods": ["household_visit"],
-            "findings": "家中陈设简陋", "applicant_signed": True, "self_care": self_care}
+    return {
+        "investigators": [a.to_dict() for a in actors],
+        "methods": ["household_visit"],
+        "findings": "家中陈设简陋",
+        "applicant_signed": True,
+        "self_care": self_care,
+    }
 
 
 def opened(program: str = "dibao", members=(MEMBER_A,)) -> domain.VerificationCase:
@@ -72,8 +107,15 @@ def opened(program: str = "dibao", members=(MEMBER_A,)) -> domain.VerificationCa
 
 
 def investigate(case: domain.VerificationCase, request: dict, actor: Actor):
-    return domain.record_investigation(case, request["investigators"], request["methods"],
-                                       request["findings"], request["self_care"], actor, NOW)
+    return domain.record_investigation(
+        case,
+        request["investigators"],
+        request["methods"],
+        request["findings"],
+        request["self_care"],
+        actor,
+        NOW,
+    )
 
 
 def report(*findings: PersonFindings) -> VerificationReport:
@@ -87,13 +129,15 @@ def assess(program: str, *findings: PersonFindings, members=(MEMBER_A,)) -> doma
 
 # -- VE-1 ----------------------------------------------------------------------------------
 
+
 def test_VE1_dibao_investigation_due_within_3_working_days_across_spring_festival(calendar):
     case, effects = domain.open_verification(accepted("dibao"), calendar)
     assert case.status == domain.INVESTIGATION and case.round == 1
     [deadline] = effects.opened
     assert (deadline.rule_id, deadline.amount, deadline.due_date) == ("VE-1", 3, date(2026, 2, 24))
     assert [(p.action, p.rule_id) for p in effects.progress] == [
-        ("household registered; investigation due", "VE-1")]
+        ("household registered; investigation due", "VE-1")
+    ]
 
 
 def test_VE1_tekun_investigation_due_within_15_working_days(calendar):
@@ -106,19 +150,25 @@ def test_VE1_household_keeps_members_obligors_and_their_families():
     case = opened(members=(MEMBER_A, MEMBER_B))
     persons = domain.persons_to_check(case)
     assert [(p["id_number"], p["role"]) for p in persons] == [
-        (MEMBER_A, "member"), (MEMBER_B, "member"), (OBLIGOR, "obligor"),
-        (make_id_number(14), "obligor_family")]
+        (MEMBER_A, "member"),
+        (MEMBER_B, "member"),
+        (OBLIGOR, "obligor"),
+        (make_id_number(14), "obligor_family"),
+    ]
     assert case.obligors[0].authorisation_signed is True
 
 
 def test_VE1_contract_needs_at_least_two_distinct_investigators():
     base = {"case_id": "c", **investigation(INVESTIGATOR_1, INVESTIGATOR_2)}
     load_rpc_request("verification.record_investigation", base)
-    for investigators in ([INVESTIGATOR_1.to_dict()],
-                          [INVESTIGATOR_1.to_dict(), INVESTIGATOR_1.to_dict()]):
+    for investigators in (
+        [INVESTIGATOR_1.to_dict()],
+        [INVESTIGATOR_1.to_dict(), INVESTIGATOR_1.to_dict()],
+    ):
         with pytest.raises(ValidationFailed) as err:
-            load_rpc_request("verification.record_investigation",
-                             {**base, "investigators": investigators})
+            load_rpc_request(
+                "verification.record_investigation", {**base, "investigators": investigators}
+            )
         assert err.value.field == "investigators"
 
 
@@ -155,8 +205,10 @@ def test_VE1_investigation_moves_to_information_check_and_only_once():
     with pytest.raises(InvalidState) as err:
         investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2), INVESTIGATOR_1)
     assert err.value.code == "invalid_state"
-    assert err.value.details == {"status": domain.INFORMATION_CHECK,
-                                 "allowed": [domain.INVESTIGATION]}
+    assert err.value.details == {
+        "status": domain.INFORMATION_CHECK,
+        "allowed": [domain.INVESTIGATION],
+    }
 
 
 def test_VE1_tekun_investigation_assesses_self_care():
@@ -164,13 +216,17 @@ def test_VE1_tekun_investigation_assesses_self_care():
     with pytest.raises(ValidationFailed) as err:
         investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2), INVESTIGATOR_1)
     assert err.value.field == "self_care"
-    investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2, self_care="partly_unable"),
-                INVESTIGATOR_1)
+    investigate(
+        case,
+        investigation(INVESTIGATOR_1, INVESTIGATOR_2, self_care="partly_unable"),
+        INVESTIGATOR_1,
+    )
     recorded = case.current_round.investigation
     assert recorded is not None and recorded.self_care == "partly_unable"
 
 
 # -- VE-2 ----------------------------------------------------------------------------------
+
 
 def test_VE2_check_goes_pre_review_then_district_then_city():
     case = opened()
@@ -182,9 +238,11 @@ def test_VE2_check_goes_pre_review_then_district_then_city():
     effects = domain.record_check(case, "pre_review", "材料齐全", CLERK, NOW)
     assert case.status == domain.DISTRICT_CHECK
     assert [(p.action, p.rule_id, p.note) for p in effects.progress] == [
-        ("pre-reviewed; sent to the district verification agency", "VE-2", "材料齐全")]
-    domain.record_check(case, "district_review", "同意", Actor("district-officer",
-                                                            "district_officer", None), NOW)
+        ("pre-reviewed; sent to the district verification agency", "VE-2", "材料齐全")
+    ]
+    domain.record_check(
+        case, "district_review", "同意", Actor("district-officer", "district_officer", None), NOW
+    )
     assert case.status == domain.CITY_CHECK
     assert [c.stage for c in case.current_round.checks] == ["pre_review", "district_review"]
     assert domain.city_reference(case) == "case-1/1"
@@ -192,9 +250,14 @@ def test_VE2_check_goes_pre_review_then_district_then_city():
 
 # -- the means test ------------------------------------------------------------------------
 
+
 def test_means_test_dibao_income_per_head_below_the_standard():
-    result = assess("dibao", PersonFindings(MEMBER_A, pension_fen=100000),
-                    PersonFindings(MEMBER_B, wages_fen=109000), members=(MEMBER_A, MEMBER_B))
+    result = assess(
+        "dibao",
+        PersonFindings(MEMBER_A, pension_fen=100000),
+        PersonFindings(MEMBER_B, wages_fen=109000),
+        members=(MEMBER_A, MEMBER_B),
+    )
     assert result.income_household_fen == 209000 and result.income_per_head_fen == 104500
     assert not result.eligible  # exactly the standard is not below it
     assert result.reasons == [domain.REASONS["income"]]
@@ -217,32 +280,51 @@ def test_means_test_tekun_income_below_the_standard():
 
 def test_means_test_money_assets_at_most_24_months_of_the_standard_per_head():
     limit = 24 * 104500 * 2
-    at_limit = assess("dibao", PersonFindings(MEMBER_A, deposits_fen=limit - 1000),
-                      PersonFindings(MEMBER_B, securities_fen=1000), members=(MEMBER_A, MEMBER_B))
+    at_limit = assess(
+        "dibao",
+        PersonFindings(MEMBER_A, deposits_fen=limit - 1000),
+        PersonFindings(MEMBER_B, securities_fen=1000),
+        members=(MEMBER_A, MEMBER_B),
+    )
     assert at_limit.eligible and at_limit.money_assets_limit_fen == limit
-    over = assess("dibao", PersonFindings(MEMBER_A, deposits_fen=limit + 1),
-                  members=(MEMBER_A, MEMBER_B))
+    over = assess(
+        "dibao", PersonFindings(MEMBER_A, deposits_fen=limit + 1), members=(MEMBER_A, MEMBER_B)
+    )
     assert over.reasons == [domain.REASONS["money_assets"]]
 
 
-@pytest.mark.parametrize("finding, reason", [
-    (PersonFindings(MEMBER_A, vehicles=(Vehicle("津A1", mobility_aid=False),)), "vehicle"),
-    (PersonFindings(MEMBER_A, properties=(Property("residential", 50),
-                                          Property("residential", 40))), "homes"),
-    (PersonFindings(MEMBER_A, properties=(Property("non_residential", 20),)),
-     "non_residential"),
-    (PersonFindings(MEMBER_A, companies=(Company("某公司", 100),)), "company"),
-])
+@pytest.mark.parametrize(
+    "finding, reason",
+    [
+        (PersonFindings(MEMBER_A, vehicles=(Vehicle("津A1", mobility_aid=False),)), "vehicle"),
+        (
+            PersonFindings(
+                MEMBER_A, properties=(Property("residential", 50), Property("residential", 40))
+            ),
+            "homes",
+        ),
+        (
+            PersonFindings(MEMBER_A, properties=(Property("non_residential", 20),)),
+            "non_residential",
+        ),
+        (PersonFindings(MEMBER_A, companies=(Company("某公司", 100),)), "company"),
+    ],
+)
 def test_means_test_car_homes_non_residential_property_or_company_disqualify(finding, reason):
     result = assess("dibao", finding)
     assert not result.eligible and result.reasons == [domain.REASONS[reason]]
 
 
 def test_means_test_mobility_aid_one_home_and_obligors_do_not_disqualify():
-    result = assess("dibao", PersonFindings(
-        MEMBER_A, vehicles=(Vehicle("津C残1", mobility_aid=True),),
-        properties=(Property("residential", 50),)),
-        PersonFindings(OBLIGOR, wages_fen=900000, vehicles=(Vehicle("津A2"),)))
+    result = assess(
+        "dibao",
+        PersonFindings(
+            MEMBER_A,
+            vehicles=(Vehicle("津C残1", mobility_aid=True),),
+            properties=(Property("residential", 50),),
+        ),
+        PersonFindings(OBLIGOR, wages_fen=900000, vehicles=(Vehicle("津A2"),)),
+    )
     assert result.eligible and result.income_household_fen == 0
 
 
@@ -252,16 +334,19 @@ def test_means_test_records_the_policy_rows_it_used():
     assert [(r["id"], r["key"], r["valid_from"], r["value"]) for r in figures["policy_rows"]] == [
         (2, "dibao_standard", "2025-09-01", 104500),
         (3, "low_income_upper_ratio_permille", "2016-01-01", 1500),
-        (4, "money_assets_months_per_head", "2013-01-01", 24)]
+        (4, "money_assets_months_per_head", "2013-01-01", 24),
+    ]
     assert figures["policy_rows"][0] == POLICY["dibao_standard"].used()
 
 
 # -- VE-3 ----------------------------------------------------------------------------------
 
+
 def at_city_check(program="dibao") -> domain.VerificationCase:
     case = opened(program)
-    investigate(case, investigation(INVESTIGATOR_1, INVESTIGATOR_2, self_care="able"),
-                INVESTIGATOR_1)
+    investigate(
+        case, investigation(INVESTIGATOR_1, INVESTIGATOR_2, self_care="able"), INVESTIGATOR_1
+    )
     domain.record_check(case, "pre_review", "ok", CLERK, NOW)
     domain.record_check(case, "district_review", "ok", CLERK, NOW)
     return case
@@ -270,8 +355,9 @@ def at_city_check(program="dibao") -> domain.VerificationCase:
 def test_VE2_eligible_report_verifies_and_the_event_matches_its_contract(calendar):
     case = at_city_check()
     the_report = report(PersonFindings(MEMBER_A, pension_fen=50000, deposits_fen=10000))
-    result = domain.means_test("dibao", case.members, the_report, POLICY,
-                               domain.acceptance_day(case))
+    result = domain.means_test(
+        "dibao", case.members, the_report, POLICY, domain.acceptance_day(case)
+    )
     effects = domain.apply_report(case, the_report, result, NOW, calendar, "w-1")
     assert case.status == domain.VERIFIED and effects.opened == [] and effects.documents == []
     checked_report = case.current_round.report
@@ -288,13 +374,13 @@ def test_VE2_eligible_report_verifies_and_the_event_matches_its_contract(calenda
 def test_VE3_not_eligible_awaits_an_explanation_window_of_4_working_days(calendar):
     case = at_city_check()
     the_report = report(PersonFindings(MEMBER_A, wages_fen=500000))
-    result = domain.means_test("dibao", case.members, the_report, POLICY,
-                               domain.acceptance_day(case))
+    result = domain.means_test(
+        "dibao", case.members, the_report, POLICY, domain.acceptance_day(case)
+    )
     effects = domain.apply_report(case, the_report, result, NOW, calendar, "d-1")
     assert case.status == domain.AWAITING_EXPLANATION and effects.events == []
     [deadline] = effects.opened
-    assert (deadline.id, deadline.rule_id, deadline.due_date) == ("d-1", "VE-3",
-                                                                  date(2026, 2, 25))
+    assert (deadline.id, deadline.rule_id, deadline.due_date) == ("d-1", "VE-3", date(2026, 2, 25))
     [notice] = effects.documents
     assert (notice.kind, notice.served_at) == ("ineligibility_notice", NOW)
     assert notice.context["reasons"] == [domain.REASONS["income"]]
@@ -309,17 +395,27 @@ def test_VE3_not_eligible_awaits_an_explanation_window_of_4_working_days(calenda
     schema.load(schema.dump(event.payload))
 
 
-@pytest.mark.parametrize("accepted_, status, event_type", [
-    (True, domain.VERIFIED, "verification.completed"),
-    (False, domain.NON_CONFIRMATION_PROPOSED, "verification.non_confirmation_proposed")])
+@pytest.mark.parametrize(
+    "accepted_, status, event_type",
+    [
+        (True, domain.VERIFIED, "verification.completed"),
+        (False, domain.NON_CONFIRMATION_PROPOSED, "verification.non_confirmation_proposed"),
+    ],
+)
 def test_VE3_explanation_accepted_verifies_rejected_proposes_non_confirmation(
-        calendar, accepted_, status, event_type):
+    calendar, accepted_, status, event_type
+):
     case = at_city_check()
     with pytest.raises(InvalidState):
         domain.record_explanation(case, "说明", True, CLERK, NOW)
-    domain.apply_report(case, report(), domain.MeansTest(
-        False, ["x"], "dibao", date(2026, 2, 12), 1, 0, 0, 0, 0, 104500, 156750), NOW,
-        calendar, "w-1")
+    domain.apply_report(
+        case,
+        report(),
+        domain.MeansTest(False, ["x"], "dibao", date(2026, 2, 12), 1, 0, 0, 0, 0, 104500, 156750),
+        NOW,
+        calendar,
+        "w-1",
+    )
     effects = domain.record_explanation(case, "工资已停发", accepted_, CLERK, NOW)
     assert case.status == status
     assert [e.event_type for e in effects.events] == [event_type]
@@ -327,6 +423,7 @@ def test_VE3_explanation_accepted_verifies_rejected_proposes_non_confirmation(
 
 
 # -- VE-5 and reinvestigation --------------------------------------------------------------
+
 
 def test_VE5_correction_resumes_where_the_case_was(calendar):
     case = at_city_check()
@@ -360,8 +457,9 @@ def test_VE5_uncorrected_declaration_is_deemed_withdrawn(calendar):
 def test_PU3_reinvestigation_opens_round_two_only_for_a_verified_case(calendar):
     case = at_city_check()
     assert domain.reopen_for_reinvestigation(case, "objection", "x", NOW, calendar).save is False
-    domain.apply_report(case, report(), assess("dibao", PersonFindings(MEMBER_A)), NOW,
-                        calendar, "w")
+    domain.apply_report(
+        case, report(), assess("dibao", PersonFindings(MEMBER_A)), NOW, calendar, "w"
+    )
     effects = domain.reopen_for_reinvestigation(case, "objection", "有车", NOW, calendar)
     assert effects.save and (case.status, case.round) == (domain.INVESTIGATION, 2)
     assert case.current_round.investigation is None
@@ -369,29 +467,35 @@ def test_PU3_reinvestigation_opens_round_two_only_for_a_verified_case(calendar):
     [deadline] = effects.opened
     assert deadline.rule_id == "VE-1"
     assert [(p.action, p.rule_id) for p in effects.progress] == [
-        ("reinvestigation requested: round 2", "PU-3")]
+        ("reinvestigation requested: round 2", "PU-3")
+    ]
 
 
 def test_PU4_major_dispute_reinvestigation_is_recorded_under_PU4(calendar):
     case = at_city_check()
-    domain.apply_report(case, report(), assess("dibao", PersonFindings(MEMBER_A)), NOW,
-                        calendar, "w")
+    domain.apply_report(
+        case, report(), assess("dibao", PersonFindings(MEMBER_A)), NOW, calendar, "w"
+    )
     effects = domain.reopen_for_reinvestigation(case, "major_dispute", "举报", NOW, calendar)
     assert effects.progress[0].rule_id == "PU-4" and case.rounds[1].cause == "major_dispute"
 
 
 def test_contract_rejects_unknown_fields():
     with pytest.raises(ValidationFailed):
-        load_rpc_request("verification.pre_review", {"case_id": "c", "opinion": "ok",
-                                                     "authorisations_complete": True,
-                                                     "surprise": 1})
+        load_rpc_request(
+            "verification.pre_review",
+            {"case_id": "c", "opinion": "ok", "authorisations_complete": True, "surprise": 1},
+        )
     with pytest.raises(ValidationFailed) as err:
-        load_rpc_request("verification.pre_review", {"case_id": "c", "opinion": "ok",
-                                                     "authorisations_complete": False})
+        load_rpc_request(
+            "verification.pre_review",
+            {"case_id": "c", "opinion": "ok", "authorisations_complete": False},
+        )
     assert err.value.field == "authorisations_complete"
 
 
 # -- the gateway's routes (fake RPC, no broker) ---------------------------------------------
+
 
 class FakeRpc:
     """Records the calls and answers every step with ``answer``."""
@@ -408,9 +512,16 @@ class FakeRpc:
 
 @pytest.fixture
 def gateway_rpc():
-    return FakeRpc({"service": "verification", "case_id": "c-1", "status": "information_check",
-                    "since": NOW.isoformat(), "deadlines": [],
-                    "details": {"means_test": {"income_per_head_fen": 42500}}})
+    return FakeRpc(
+        {
+            "service": "verification",
+            "case_id": "c-1",
+            "status": "information_check",
+            "since": NOW.isoformat(),
+            "deadlines": [],
+            "details": {"means_test": {"income_per_head_fen": 42500}},
+        }
+    )
 
 
 def http(gateway_rpc, username: str):
@@ -425,8 +536,13 @@ def http(gateway_rpc, username: str):
 def test_VE1_gateway_expands_the_investigators_from_its_accounts(gateway_rpc):
     answer = http(gateway_rpc, "sgz-investigator-1").post(
         "/api/v1/cases/c-1/investigation",
-        json={"investigators": ["sgz-investigator-1", "sgz-investigator-2"],
-              "methods": ["household_visit"], "findings": "入户", "applicant_signed": True})
+        json={
+            "investigators": ["sgz-investigator-1", "sgz-investigator-2"],
+            "methods": ["household_visit"],
+            "findings": "入户",
+            "applicant_signed": True,
+        },
+    )
     assert answer.status_code == 200, answer.data
     assert answer.get_json()["details"]["means_test"]["income_per_head_fen"] == 42500
     [(service, method, kwargs)] = gateway_rpc.calls
@@ -434,31 +550,57 @@ def test_VE1_gateway_expands_the_investigators_from_its_accounts(gateway_rpc):
     assert kwargs["actor"]["user_id"] == "sgz-investigator-1"
     assert [(p["user_id"], p["role"], p["street_code"]) for p in kwargs["investigators"]] == [
         ("sgz-investigator-1", "investigator", STREET),
-        ("sgz-investigator-2", "investigator", STREET)]
+        ("sgz-investigator-2", "investigator", STREET),
+    ]
 
 
-@pytest.mark.parametrize("path, body, field", [
-    ("investigation", {"investigators": ["sgz-investigator-1"], "methods": ["household_visit"],
-                       "findings": "入户", "applicant_signed": True}, "investigators"),
-    ("investigation", {"investigators": ["sgz-investigator-1", "nobody"],
-                       "methods": ["household_visit"], "findings": "入户",
-                       "applicant_signed": True}, "investigators"),
-    ("investigation", {"investigators": ["sgz-investigator-1", "sgz-investigator-2"],
-                       "methods": ["household_visit"], "findings": "入户",
-                       "applicant_signed": False}, "applicant_signed"),
-    ("explanation", {"explanation": "说明"}, "accepted"),
-    ("untruthful-declaration", {}, "detail"),
-])
-def test_gateway_refuses_bad_bodies_naming_the_field_before_any_rpc(gateway_rpc, path, body,
-                                                                    field):
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        (
+            "investigation",
+            {
+                "investigators": ["sgz-investigator-1"],
+                "methods": ["household_visit"],
+                "findings": "入户",
+                "applicant_signed": True,
+            },
+            "investigators",
+        ),
+        (
+            "investigation",
+            {
+                "investigators": ["sgz-investigator-1", "nobody"],
+                "methods": ["household_visit"],
+                "findings": "入户",
+                "applicant_signed": True,
+            },
+            "investigators",
+        ),
+        (
+            "investigation",
+            {
+                "investigators": ["sgz-investigator-1", "sgz-investigator-2"],
+                "methods": ["household_visit"],
+                "findings": "入户",
+                "applicant_signed": False,
+            },
+            "applicant_signed",
+        ),
+        ("explanation", {"explanation": "说明"}, "accepted"),
+        ("untruthful-declaration", {}, "detail"),
+    ],
+)
+def test_gateway_refuses_bad_bodies_naming_the_field_before_any_rpc(gateway_rpc, path, body, field):
     answer = http(gateway_rpc, "sgz-investigator-1").post(f"/api/v1/cases/c-1/{path}", json=body)
     assert answer.status_code == 400 and answer.get_json()["error"]["field"] == field
     assert gateway_rpc.calls == []
 
 
 def test_gateway_masks_incomes_for_the_community_and_needs_a_login(gateway_rpc):
-    answer = http(gateway_rpc, "sgz-community").post("/api/v1/cases/c-1/correction",
-                                                     json={"detail": "补充申报"})
+    answer = http(gateway_rpc, "sgz-community").post(
+        "/api/v1/cases/c-1/correction", json={"detail": "补充申报"}
+    )
     assert answer.get_json()["details"]["means_test"]["income_per_head_fen"] == "***"
     anonymous = create_app(Settings.from_env({}), rpc=gateway_rpc).test_client()
     assert anonymous.post("/api/v1/cases/c-1/pre-review", json={}).status_code == 401

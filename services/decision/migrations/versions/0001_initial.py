@@ -2,6 +2,7 @@
 
 Revision ID: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -35,6 +36,12 @@ def upgrade():
 
 
 def downgrade():
-    for table in ("policy_rates", "street_delegations", "case_records", "deadlines", "inbox",
-                  "outbox"):
+    for table in (
+        "policy_rates",
+        "street_delegations",
+        "case_records",
+        "deadlines",
+        "inbox",
+        "outbox",
+    ):
         op.drop_table(table)

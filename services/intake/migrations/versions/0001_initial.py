@@ -2,6 +2,7 @@
 
 Revision ID: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -33,8 +34,9 @@ def upgrade():
     )
     op.create_table(
         "members",
-        sa.Column("case_id", sa.String(64), sa.ForeignKey("applications.case_id"),
-                  primary_key=True),
+        sa.Column(
+            "case_id", sa.String(64), sa.ForeignKey("applications.case_id"), primary_key=True
+        ),
         sa.Column("position", sa.Integer, primary_key=True),
         sa.Column("name", sa.String(50), nullable=False),
         sa.Column("id_number", sa.String(18), nullable=False, index=True),
@@ -50,6 +52,13 @@ def upgrade():
 
 
 def downgrade():
-    for table in ("case_counters", "members", "applications", "streets",
-                  "deadlines", "inbox", "outbox"):
+    for table in (
+        "case_counters",
+        "members",
+        "applications",
+        "streets",
+        "deadlines",
+        "inbox",
+        "outbox",
+    ):
         op.drop_table(table)

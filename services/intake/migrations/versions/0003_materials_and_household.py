@@ -4,6 +4,7 @@ intake's timeline.
 
 Revision ID: 0003
 """
+
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -33,24 +34,29 @@ def upgrade():
     with _members_set_aside(), op.batch_alter_table("applications") as batch:
         batch.alter_column("accepted_at", existing_type=UtcDateTime, nullable=True)
         batch.add_column(sa.Column("submitted_at", UtcDateTime, nullable=True))
-        batch.add_column(sa.Column("submitted_by", sa.String(64), nullable=False,
-                                   server_default="unknown"))
+        batch.add_column(
+            sa.Column("submitted_by", sa.String(64), nullable=False, server_default="unknown")
+        )
         batch.add_column(sa.Column("proxy", sa.JSON, nullable=True))
         batch.add_column(sa.Column("payment_account", sa.JSON, nullable=True))
-        batch.add_column(sa.Column("materials_provided", sa.JSON, nullable=False,
-                                   server_default="[]"))
+        batch.add_column(
+            sa.Column("materials_provided", sa.JSON, nullable=False, server_default="[]")
+        )
         batch.add_column(sa.Column("closed_at", UtcDateTime, nullable=True))
         batch.add_column(sa.Column("closed_reason", sa.String(40), nullable=True))
     # Cases accepted before this revision were complete when submitted.
     op.execute("UPDATE applications SET submitted_at = accepted_at")
     with _members_set_aside(), op.batch_alter_table("applications") as batch:
         batch.alter_column("submitted_at", existing_type=UtcDateTime, nullable=False)
-    op.add_column("members", sa.Column("authorisation_signed", sa.Boolean, nullable=False,
-                                       server_default=sa.true()))
+    op.add_column(
+        "members",
+        sa.Column("authorisation_signed", sa.Boolean, nullable=False, server_default=sa.true()),
+    )
     op.create_table(
         "obligors",
-        sa.Column("case_id", sa.String(64), sa.ForeignKey("applications.case_id"),
-                  primary_key=True),
+        sa.Column(
+            "case_id", sa.String(64), sa.ForeignKey("applications.case_id"), primary_key=True
+        ),
         sa.Column("position", sa.Integer, primary_key=True),
         sa.Column("name", sa.String(50), nullable=False),
         sa.Column("id_number", sa.String(18), nullable=False),
@@ -78,6 +84,13 @@ def downgrade():
     op.drop_table("obligors")
     op.drop_column("members", "authorisation_signed")
     with _members_set_aside(), op.batch_alter_table("applications") as batch:
-        for column in ("closed_reason", "closed_at", "materials_provided", "payment_account",
-                       "proxy", "submitted_by", "submitted_at"):
+        for column in (
+            "closed_reason",
+            "closed_at",
+            "materials_provided",
+            "payment_account",
+            "proxy",
+            "submitted_by",
+            "submitted_at",
+        ):
             batch.drop_column(column)

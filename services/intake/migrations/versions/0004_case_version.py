@@ -4,6 +4,7 @@ goes (supervision keeps the suite's one timeline, from ``case.progressed``).
 
 Revision ID: 0004
 """
+
 from contextlib import contextmanager
 
 import sqlalchemy as sa

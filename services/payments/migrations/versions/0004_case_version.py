@@ -2,6 +2,7 @@
 
 Revision ID: 0004
 """
+
 from alembic import op
 
 from hqcore.case_records import add_case_version_v2

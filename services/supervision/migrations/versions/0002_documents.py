@@ -2,6 +2,7 @@
 
 Revision ID: 0002
 """
+
 from alembic import op
 
 from hqcore.documents import create_documents_v1

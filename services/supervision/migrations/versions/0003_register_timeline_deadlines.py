@@ -4,6 +4,7 @@ The case register replaces ``case_records``: its rows are carried over (communit
 
 Revision ID: 0003
 """
+
 import json
 
 import sqlalchemy as sa
@@ -83,9 +84,15 @@ def upgrade():
         sa.Column("first_payment_month", sa.String(7), nullable=True),
         sa.Column("payee_kind", sa.String(10), nullable=True),
     )
-    records = sa.table("case_records", sa.column("case_id"), sa.column("case_no"),
-                       sa.column("program"), sa.column("street_code"),
-                       sa.column("since", UtcDateTime), sa.column("details"))
+    records = sa.table(
+        "case_records",
+        sa.column("case_id"),
+        sa.column("case_no"),
+        sa.column("program"),
+        sa.column("street_code"),
+        sa.column("since", UtcDateTime),
+        sa.column("details"),
+    )
     rows = op.get_bind().execute(sa.select(records)).all()
     op.bulk_insert(cases, [_register_row(row) for row in rows])
     op.drop_table("case_records")
@@ -93,27 +100,62 @@ def upgrade():
 
 def _register_row(row) -> dict:
     details = json.loads(row.details)
-    return {"case_id": row.case_id, "case_no": row.case_no, "program": row.program,
-            "street_code": row.street_code, "community": None,
-            "near_relative": bool(details.get("near_relative")),
-            "household_size": details.get("household_size"), "accepted_at": row.since,
-            "step": "accepted", "service": "intake", "step_at": row.since, "closed": False,
-            "closed_at": None}
+    return {
+        "case_id": row.case_id,
+        "case_no": row.case_no,
+        "program": row.program,
+        "street_code": row.street_code,
+        "community": None,
+        "near_relative": bool(details.get("near_relative")),
+        "household_size": details.get("household_size"),
+        "accepted_at": row.since,
+        "step": "accepted",
+        "service": "intake",
+        "step_at": row.since,
+        "closed": False,
+        "closed_at": None,
+    }
 
 
 def downgrade():
     create_case_records_v1(op)
-    records = sa.table("case_records", sa.column("case_id"), sa.column("case_no"),
-                       sa.column("program"), sa.column("street_code"), sa.column("status"),
-                       sa.column("since", UtcDateTime), sa.column("details"))
-    cases = sa.table("cases", sa.column("case_id"), sa.column("case_no"), sa.column("program"),
-                     sa.column("street_code"), sa.column("near_relative"),
-                     sa.column("household_size"), sa.column("accepted_at", UtcDateTime))
+    records = sa.table(
+        "case_records",
+        sa.column("case_id"),
+        sa.column("case_no"),
+        sa.column("program"),
+        sa.column("street_code"),
+        sa.column("status"),
+        sa.column("since", UtcDateTime),
+        sa.column("details"),
+    )
+    cases = sa.table(
+        "cases",
+        sa.column("case_id"),
+        sa.column("case_no"),
+        sa.column("program"),
+        sa.column("street_code"),
+        sa.column("near_relative"),
+        sa.column("household_size"),
+        sa.column("accepted_at", UtcDateTime),
+    )
     rows = op.get_bind().execute(sa.select(cases)).all()
-    op.bulk_insert(records, [{
-        "case_id": r.case_id, "case_no": r.case_no, "program": r.program,
-        "street_code": r.street_code, "status": "in_procedure", "since": r.accepted_at,
-        "details": json.dumps({"near_relative": bool(r.near_relative),
-                               "household_size": r.household_size})} for r in rows])
+    op.bulk_insert(
+        records,
+        [
+            {
+                "case_id": r.case_id,
+                "case_no": r.case_no,
+                "program": r.program,
+                "street_code": r.street_code,
+                "status": "in_procedure",
+                "since": r.accepted_at,
+                "details": json.dumps(
+                    {"near_relative": bool(r.near_relative), "household_size": r.household_size}
+                ),
+            }
+            for r in rows
+        ],
+    )
     for table in ("recipients", "deadline_register", "timeline", "cases"):
         op.drop_table(table)

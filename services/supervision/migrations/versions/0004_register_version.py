@@ -3,6 +3,7 @@ loads a case's row locked, moves its current step and saves it from the version 
 
 Revision ID: 0004
 """
+
 from alembic import op
 
 from hqcore.case_records import add_case_version_v2

@@ -2,6 +2,7 @@
 
 Revision ID: 0001
 """
+
 from alembic import op
 
 from hqcore.case_records import create_case_records_v1

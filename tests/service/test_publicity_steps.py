@@ -3,21 +3,22 @@
 Upstream events (application.accepted, verification.completed) are published by the test."""
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from nameko.exceptions import RemoteError
+from nameko.testing.services import entrypoint_hook
 from sqlalchemy import select
 
 from hqcore.clock import get_clock
 from hqcore.db import Database
 from hqcore.messaging.envelope import build_envelope
 from hqcore.messaging.outbox import EventPublisher
+from hqcore.messaging.subscriber import queue_names
 from hqops.samples import actor_for, make_id_number
 from services.publicity import adapters
 from services.publicity.service import PublicityService
-from tests.support.plugin import wait_until
+from tests.support.plugin import wait_until, wait_until_handled
 
 CLERK = actor_for("sgz-clerk")
 COMMUNITY = actor_for("sgz-community")
@@ -29,10 +30,20 @@ SGZ_BODY = ["沈立新", "曾晓燕", "彭明", "吕玉兰", "苏建国", "卢�
 
 
 @pytest.fixture
-def publicity(start_service, settings):
+def publicity_container(start_service, settings):
     get_clock(settings).set(START)
-    start_service(PublicityService)
+    return start_service(PublicityService)
+
+
+@pytest.fixture
+def publicity(publicity_container, settings):
     return settings
+
+
+def _end_publicities_now(container):
+    """One run of the periodic job now, beside its own runs (PU-1)."""
+    with entrypoint_hook(container, "end_publicities") as end_publicities:
+        end_publicities()
 
 
 class Upstream:
@@ -154,7 +165,7 @@ def _end_publicity(settings, view):
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_PU1_PU2_dibao_publicity_concludes_by_itself_after_5_days_without_deliberation(
-    publicity, start_service, upstream, rpc, backend
+    publicity, publicity_container, start_service, upstream, rpc, backend
 ):
     start_service(PublicityService)  # a second instance: both scan, exactly one concludes
     _awaiting_opinion(rpc, upstream)
@@ -170,7 +181,7 @@ def test_PU1_PU2_dibao_publicity_concludes_by_itself_after_5_days_without_delibe
     assert make_id_number(1) not in html and "王秀英" not in html  # no personal data posted
 
     get_clock(publicity).set(datetime(2026, 3, 7, 15, 59, tzinfo=timezone.utc))  # 23:59
-    time.sleep(3 * publicity.deadline_scan_interval)
+    _end_publicities_now(publicity_container)
     assert (
         rpc.publicity.get_case(actor=CLERK, case_id="case-1")["status"] == "publicity"
     )  # not before
@@ -179,7 +190,7 @@ def test_PU1_PU2_dibao_publicity_concludes_by_itself_after_5_days_without_delibe
     view = _status(rpc, "case-1", "concluded")
     assert view["details"]["deliberation"] is None
     assert view["details"]["rounds"][0]["outcome"] == "completed"
-    time.sleep(3 * publicity.deadline_scan_interval)
+    _end_publicities_now(publicity_container)  # a later run concludes nothing twice
     [concluded] = _events(publicity, "publicity.concluded")
     assert concluded["deliberation_held"] is False and concluded["rounds"] == 1
     assert concluded["preliminary_opinion"] == "approve"
@@ -383,7 +394,7 @@ def test_redelivered_events_change_nothing(publicity, upstream, rpc):
     verified = upstream.verified()
     _status(rpc, "case-1", "awaiting_preliminary_opinion")
     upstream.publisher.publish(verified)
-    time.sleep(1.0)
+    wait_until_handled(publicity.amqp_uri, queue_names("publicity", "on_verification_completed")[0])
     assert [e["action"] for e in _events(publicity, "case.progressed")] == [
         "verification_completed"
     ]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from nameko.exceptions import RemoteError
+from nameko.testing.services import entrypoint_hook
 from sqlalchemy import select
 
 from hqcore.clock import get_clock
@@ -22,7 +22,7 @@ from hqcore.policy_tables import rates_in_force
 from hqops.samples import make_id_number
 from services.verification import adapters
 from services.verification.service import VerificationService
-from tests.support.plugin import wait_until
+from tests.support.plugin import run_deadline_scan, wait_until
 
 STREET = "shaogongzhuang"
 INVESTIGATOR_1 = {
@@ -68,6 +68,14 @@ def clock(settings):
 @pytest.fixture
 def verification(start_service, fast, clock):
     return start_service(VerificationService, fast)
+
+
+def _scan_and_end_windows_now(*containers):
+    """One deadline scan and one run of the VE-3 window job in each instance, now."""
+    for container in containers:
+        run_deadline_scan(container)
+        with entrypoint_hook(container, "end_explanation_windows") as end_windows:
+            end_windows()
 
 
 def person(name, id_number, relationship="self"):
@@ -449,17 +457,17 @@ def test_VE3_not_eligible_notice_then_accepted_explanation_resumes(verification,
 def test_VE3_no_explanation_within_4_WD_proposes_non_confirmation_once_with_two_instances(
     verification, start_service, fast, settings, clock, rpc
 ):
-    start_service(VerificationService, fast)  # a second instance: both run the timers
+    second = start_service(VerificationService, fast)  # a second instance: both run the timers
     case_id = accept(settings, rpc, "SGZ-2026-00006", [person("赵强", ZHAO)])
     through_check(rpc, case_id)
     settled(rpc, case_id, "awaiting_explanation")
     clock.set(datetime(2026, 3, 6, 15, 59, tzinfo=timezone.utc))  # 23:59 on the last day
-    time.sleep(3 * settings.deadline_scan_interval)
+    _scan_and_end_windows_now(verification, second)
     assert view(rpc, case_id)["status"] == "awaiting_explanation"
     clock.advance(timedelta(minutes=2))
     case = settled(rpc, case_id, "non_confirmation_proposed")
     assert next(d for d in case["deadlines"] if d["rule_id"] == "VE-3")["status"] == "breached"
-    time.sleep(3 * settings.deadline_scan_interval)  # both instances kept scanning
+    _scan_and_end_windows_now(verification, second)  # both instances scan again
     [proposed] = emitted(settings, "verification.non_confirmation_proposed")
     assert proposed["reasons"] == ["家庭月人均收入不低于本市城乡居民最低生活保障标准"]
     assert proposed["report_id"] == case["details"]["rounds"][0]["report"]["report_id"]

@@ -27,7 +27,7 @@ from hqcore.deadlines import Deadline, Unit, compute_due
 from hqcore.effects import Effects, progress
 from hqcore.errors import Conflict, ValidationFailed
 from hqcore.policy import PolicyRate
-from services.decision import letters
+from services.decision import notices
 
 AWAITING_FILE = "awaiting_file"  # verification and publicity still at work
 MANAGEMENT_REVIEW = "management_review"
@@ -587,7 +587,7 @@ def recipients(case: DecisionCase) -> list[Person]:
 def letter_count(choice: str) -> int:
     """How many documents a decision ``choice`` (approve, refuse, non_confirm) serves, each
     needing an id drawn before the decision."""
-    return len(letters.DOCUMENTS[OUTCOME_OF[choice]])
+    return len(notices.DOCUMENTS[OUTCOME_OF[choice]])
 
 
 def decide(
@@ -647,7 +647,7 @@ def decide(
         service_rule=rule,
         **_signed(actor, now),
     )
-    drafts = letters.decision_letters(case, now)
+    drafts = notices.decision_letters(case, now)
     case.documents += [DocumentRef(d.document_id or "", d.kind, d.title, now) for d in drafts]
     case.move((LEADER_DECISION,), outcome, now, "decide")
     effects = (

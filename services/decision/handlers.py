@@ -20,7 +20,7 @@ from hqcore.errors import Conflict, NotFound
 from hqcore.policy import PolicyRate
 from hqcore.service_kit import deadline_view
 from hqcore.steps import CaseStore, Context, Opened, case_step, on_case_event, on_event, step
-from services.decision import domain, letters, roster
+from services.decision import domain, notices, roster
 from services.decision.domain import DecisionCase
 
 
@@ -232,7 +232,7 @@ def file_monthly_report(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
         street, month, [domain.announced(c) for c in uow.cases.approved(street)]
     )
     key = roster.roster_key(street, month)
-    document_id = ctx.issue(letters.monthly_report(report, ctx.now), key)
+    document_id = ctx.issue(notices.monthly_report(report, ctx.now), key)
     filed = roster.filing(report, ctx.now, ctx.require_actor().user_id, document_id)
     uow.reports.add(filed)
     uow.deadlines.meet(key, "DE-3", ctx.now)

@@ -10,7 +10,7 @@ from hqcore.errors import EXPECTED
 from hqcore.messaging.subscriber import subscribe
 from hqcore.providers import UnitOfWorkProvider
 from hqcore.service_kit import CaseService, PolicyTableService
-from services.decision import adapters, handlers, letters
+from services.decision import adapters, handlers, notices
 
 
 class DecisionService(PolicyTableService, CaseService):
@@ -18,7 +18,7 @@ class DecisionService(PolicyTableService, CaseService):
     work = UnitOfWorkProvider(
         adapters.TABLES,
         repositories=adapters.REPOSITORIES,
-        templates=letters.TEMPLATES,
+        templates=notices.TEMPLATES,
         view=handlers.view,
     )
     policy_rates_table = adapters.policy_rates  # add_policy_rate, list_policy_rates

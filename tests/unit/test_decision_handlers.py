@@ -26,7 +26,7 @@ from hqcore.errors import (
 from hqcore.policy import PolicyRate
 from hqcore.steps import CaseNotYetKnown, read_case, run_event, run_step
 from hqops.samples import make_id_number
-from services.decision import domain, handlers, letters, roster
+from services.decision import domain, handlers, notices, roster
 from tests.support import events
 from tests.support.fakes import InMemoryCases, fake_runtime
 
@@ -144,7 +144,7 @@ def runtime():
         "decision",
         now=beijing(2026, 3, 2, 10),
         view=handlers.view,
-        templates=letters.TEMPLATES,
+        templates=notices.TEMPLATES,
         streets=Streets(),
         policy=Policy(),
         reports=Reports(),

@@ -1,7 +1,7 @@
 """In-memory fakes of the unit of work, for the unit tier: handlers run through the real step
 skeleton (``hqcore.steps``) with no broker and no database.
 
-    runtime = fake_runtime("decision", view=handlers.view, templates=letters.TEMPLATES,
+    runtime = fake_runtime("decision", view=handlers.view, templates=notices.TEMPLATES,
                            now=datetime(2026, 3, 2, 9, tzinfo=CHINA_TZ), reports=FakeReports())
     runtime.store.cases.add(case)
     reply = run_step(runtime, handlers.record_review, actor, {"case_id": ..., ...})

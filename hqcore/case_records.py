@@ -72,6 +72,20 @@ def stale(case: CaseAggregate) -> Conflict:
     )
 
 
+def save_versioned(conn: Any, table: sa.Table, case: CaseAggregate, **values: Any) -> None:
+    """The one versioned save, for any table of cases with ``case_id`` and ``version``: the row
+    is updated only if it still has the version ``case`` was read in (409
+    ``concurrent_update`` otherwise), and the case counts the save."""
+    result = conn.execute(
+        update(table)
+        .where(and_(table.c.case_id == case.case_id, table.c.version == case.version))
+        .values(version=case.version + 1, **values)
+    )
+    if result.rowcount != 1:
+        raise stale(case)
+    case.version += 1
+
+
 class CaseRecords(Generic[A]):
     """The cases of one aggregate type in one table (``uow.cases``)."""
 
@@ -99,24 +113,14 @@ class CaseRecords(Generic[A]):
 
     def save(self, case: A) -> None:
         """Store ``case`` from the version it was read in, and count the save."""
-        result = self._conn.execute(
-            update(self._table)
-            .where(
-                and_(
-                    self._table.c.case_id == case.case_id,
-                    self._table.c.version == case.version,
-                )
-            )
-            .values(
-                status=case.status,
-                since=case.since,
-                details=_json(case.to_details()),
-                version=case.version + 1,
-            )
+        save_versioned(
+            self._conn,
+            self._table,
+            case,
+            status=case.status,
+            since=case.since,
+            details=_json(case.to_details()),
         )
-        if result.rowcount != 1:
-            raise stale(case)
-        case.version += 1
 
     def where(
         self,

@@ -33,7 +33,6 @@ from hqcore.clock import local_date
 from hqcore.config import SERVICES, Settings
 from hqcore.contracts import EVENTS, dump_rpc_response, load_rpc_request
 from hqcore.contracts.registry import rpc as register_rpc
-from hqcore.deadlines import Deadline
 from hqcore.errors import EXPECTED, NotFound
 from hqcore.policy_tables import add_policy_row, list_rates
 from hqcore.providers import Instrumentation, Work
@@ -295,20 +294,6 @@ class CaseService(BaseService):
     @_registering(rpc(expected_exceptions=EXPECTED))
     def get_case(self, actor: Any = None, case_id: Any = None) -> dict[str, Any]:
         return self.work.read_case(actor, case_id)
-
-
-def deadline_view(deadline: Deadline) -> dict[str, Any]:
-    return {
-        "id": deadline.id,
-        "rule_id": deadline.rule_id,
-        "unit": deadline.unit.value,
-        "amount": deadline.amount,
-        "started_at": deadline.started_at,
-        "due_at": deadline.due_at,
-        "due_date": deadline.due_date,
-        "status": deadline.status.value,
-        "provisional": deadline.provisional,
-    }
 
 
 class PolicyTableService:

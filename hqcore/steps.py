@@ -44,6 +44,7 @@ from hqcore.authz import ROLES, Actor, authorize, may_view
 from hqcore.calendar import WorkingCalendar
 from hqcore.contracts import dump_rpc_response, load_rpc_request
 from hqcore.contracts.common import ActorSchema
+from hqcore.deadlines import Deadline
 from hqcore.documents import new_document_id
 from hqcore.effects import DocumentDraft, Effects
 from hqcore.errors import CaseNotFound, Conflict, Forbidden, validation_error_from_marshmallow
@@ -200,6 +201,40 @@ class Context(Generic[C]):
         if self.runtime.view is None:
             raise RuntimeError(f"{self.service} has no case view")
         return dump_rpc_response(f"{self.service}.get_case", self.runtime.view(case, self))
+
+
+def deadline_view(deadline: Deadline) -> dict[str, Any]:
+    """A deadline as a case view shows it (``DeadlineViewSchema``)."""
+    return {
+        "id": deadline.id,
+        "rule_id": deadline.rule_id,
+        "unit": deadline.unit.value,
+        "amount": deadline.amount,
+        "started_at": deadline.started_at,
+        "due_at": deadline.due_at,
+        "due_date": deadline.due_date,
+        "status": deadline.status.value,
+        "provisional": deadline.provisional,
+    }
+
+
+def case_view(
+    case: CaseAggregate, ctx: Context[Any], details: dict[str, Any], *, documents: bool = False
+) -> dict[str, Any]:
+    """A service's view of one case (``ServiceCaseView``): its state, ``details`` (the
+    service's own fields; with ``documents``, the documents it issued for the case) and its
+    deadlines."""
+    uow = ctx.uow
+    if documents:
+        details = {**details, "documents": [d.ref() for d in uow.documents.for_case(case.case_id)]}
+    return {
+        "service": ctx.service,
+        "case_id": case.case_id,
+        "status": case.status,
+        "since": case.since,
+        "details": details,
+        "deadlines": [deadline_view(d) for d in uow.deadlines.for_case(case.case_id)],
+    }
 
 
 # -- declarations -------------------------------------------------------------------------

@@ -18,8 +18,16 @@ from hqcore.deadlines import Deadline
 from hqcore.effects import Effects
 from hqcore.errors import Conflict, NotFound
 from hqcore.policy import PolicyRate
-from hqcore.service_kit import deadline_view
-from hqcore.steps import CaseStore, Context, Opened, case_step, on_case_event, on_event, step
+from hqcore.steps import (
+    CaseStore,
+    Context,
+    Opened,
+    case_step,
+    case_view,
+    on_case_event,
+    on_event,
+    step,
+)
 from services.decision import domain, notices, roster
 from services.decision.domain import DecisionCase
 
@@ -75,14 +83,7 @@ def _uow(ctx: Ctx) -> DecisionUnitOfWork:
 
 def view(case: DecisionCase, ctx: Ctx) -> dict[str, Any]:
     """``decision.get_case``: the case as decision holds it, with its deadlines."""
-    return {
-        "service": ctx.service,
-        "case_id": case.case_id,
-        "status": case.status,
-        "since": case.since,
-        "details": domain.details(case),
-        "deadlines": [deadline_view(d) for d in _uow(ctx).deadlines.for_case(case.case_id)],
-    }
+    return case_view(case, ctx, domain.details(case))
 
 
 # -- events -----------------------------------------------------------------------------------

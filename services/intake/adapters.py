@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import and_, select, update
 
-from hqcore.case_records import stale
+from hqcore.case_records import save_versioned
 from hqcore.db import UtcDateTime, platform_tables
 from services.intake.domain import (
     ACCEPTED,
@@ -216,18 +216,7 @@ class ApplicationRecords:
     def save(self, app: Application) -> None:
         """Store the case's state, materials and who has signed an authorisation, from the
         version it was read in (409 ``concurrent_update`` otherwise), and count the save."""
-        result = self.conn.execute(
-            update(applications)
-            .where(
-                and_(
-                    applications.c.case_id == app.case_id,
-                    applications.c.version == app.version,
-                )
-            )
-            .values(version=app.version + 1, **_state(app))
-        )
-        if result.rowcount != 1:
-            raise stale(app)
+        save_versioned(self.conn, applications, app, **_state(app))
         for table, signed in (
             (members, [m.authorisation_signed for m in app.members]),
             (obligors, [o.authorisation_signed for o in app.obligors]),
@@ -243,7 +232,6 @@ class ApplicationRecords:
                     )
                     .values(authorisation_signed=flag)
                 )
-        app.version += 1
 
     def open_case_no_for(self, program: str, id_numbers: list[str]) -> str | None:
         """The number of an open case of ``program`` covering one of these people."""

@@ -12,8 +12,7 @@ from typing import Any, Protocol
 
 from hqcore.authz import CLERK, DEPARTMENT_HEAD, DISTRICT_OFFICER, REVIEWER, STREET_LEADER
 from hqcore.effects import Effects
-from hqcore.service_kit import deadline_view
-from hqcore.steps import CaseStore, Context, Opened, on_case_event, on_event, step
+from hqcore.steps import CaseStore, Context, Opened, case_view, on_case_event, on_event, step
 from services.payments import domain
 from services.payments.domain import PaymentCase, Schedule
 
@@ -44,14 +43,7 @@ def _uow(ctx: Ctx) -> PaymentsUnitOfWork:
 
 def view(case: PaymentCase, ctx: Ctx) -> dict[str, Any]:
     """``payments.get_case``: the case as payments holds it, with its schedule."""
-    return {
-        "service": ctx.service,
-        "case_id": case.case_id,
-        "status": case.status,
-        "since": case.since,
-        "details": domain.details(case),
-        "deadlines": [deadline_view(d) for d in _uow(ctx).deadlines.for_case(case.case_id)],
-    }
+    return case_view(case, ctx, domain.details(case))
 
 
 # -- events -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import and_, exists, func, or_, select, update
 
-from hqcore.case_records import stale
+from hqcore.case_records import save_versioned
 from hqcore.db import UtcDateTime, platform_tables
 from services.supervision import domain
 from services.supervision.domain import (
@@ -163,19 +163,7 @@ class Register:
 
     def save(self, case: RegisteredCase) -> None:
         """Store the case's step from the version it was read in, and count the save."""
-        result = self._conn.execute(
-            update(cases)
-            .where(
-                and_(
-                    cases.c.case_id == case.case_id,
-                    cases.c.version == case.version,
-                )
-            )
-            .values(version=case.version + 1, **_step_columns(case))
-        )
-        if result.rowcount != 1:
-            raise stale(case)
-        case.version += 1
+        save_versioned(self._conn, cases, case, **_step_columns(case))
 
     def page(
         self,

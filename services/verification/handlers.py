@@ -17,13 +17,13 @@ from typing import Any, Protocol
 from hqcore.authz import CLERK, DISTRICT_OFFICER, INVESTIGATOR
 from hqcore.effects import Effects
 from hqcore.policy import PolicyRate
-from hqcore.service_kit import deadline_view
 from hqcore.steps import (
     CaseStore,
     Context,
     Opened,
     Work,
     case_step,
+    case_view,
     on_case_event,
     on_event,
     periodic,
@@ -77,18 +77,7 @@ def _uow(ctx: Ctx) -> VerificationUnitOfWork:
 def view(case: VerificationCase, ctx: Ctx) -> dict[str, Any]:
     """``verification.get_case``: the case as verification holds it, its documents and
     deadlines."""
-    uow = _uow(ctx)
-    return {
-        "service": ctx.service,
-        "case_id": case.case_id,
-        "status": case.status,
-        "since": case.since,
-        "details": {
-            **domain.details(case),
-            "documents": [d.ref() for d in uow.documents.for_case(case.case_id)],
-        },
-        "deadlines": [deadline_view(d) for d in uow.deadlines.for_case(case.case_id)],
-    }
+    return case_view(case, ctx, domain.details(case), documents=True)
 
 
 # -- events -----------------------------------------------------------------------------------

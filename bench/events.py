@@ -1,7 +1,7 @@
 """Section 2: events through outbox -> relay -> broker -> idempotent handler, against raw kombu.
 
 The benchmark writes ``application.accepted`` v1 events into intake's outbox with the real
-``UnitOfWork`` (batches, one transaction each); the running intake process's ``Platform`` relay
+``UnitOfWork`` (batches, one transaction each); the running intake process's outbox relay
 (``OutboxRelay`` + ``EventPublisher``, polling every ``HQ_OUTBOX_POLL_INTERVAL``) publishes them;
 the running supervision process's ``on_application_accepted`` claims each in its inbox and
 writes a case record. The clock runs from the first write to the moment supervision's

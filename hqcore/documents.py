@@ -8,7 +8,7 @@ with the issuing service's name (``decision:…``) so the gateway knows whom to 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -57,6 +57,29 @@ class Document:
     html: str
     issued_at: datetime
     served_at: datetime | None
+
+    @classmethod
+    def new(
+        cls,
+        service: str,
+        case_id: str,
+        kind: str,
+        title: str,
+        html: str,
+        issued_at: datetime,
+        served_at: datetime | None = None,
+        document_id: str | None = None,
+    ) -> Document:
+        """A document ``service`` issues now (its id drawn unless the step drew one)."""
+        return cls(
+            document_id or new_document_id(service),
+            case_id,
+            kind,
+            title,
+            html,
+            issued_at,
+            served_at,
+        )
 
     def ref(self) -> DocumentRef:
         return {
@@ -112,26 +135,10 @@ class DocumentStore:
         served_at: datetime | None = None,
         document_id: str | None = None,
     ) -> Document:
-        document = Document(
-            document_id or new_document_id(self._service),
-            case_id,
-            kind,
-            title,
-            html,
-            issued_at,
-            served_at,
+        document = Document.new(
+            self._service, case_id, kind, title, html, issued_at, served_at, document_id
         )
-        self._conn.execute(
-            self._table.insert().values(
-                document_id=document.document_id,
-                case_id=case_id,
-                kind=kind,
-                title=title,
-                html=html,
-                issued_at=issued_at,
-                served_at=served_at,
-            )
-        )
+        self._conn.execute(self._table.insert().values(**asdict(document)))
         return document
 
     def mark_served(self, document_id: str, served_at: datetime) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 from hqcore.calendar import WorkingCalendar
 from hqcore.case_records import stale
 from hqcore.deadlines import Deadline, DeadlineStatus
-from hqcore.documents import Document, Templates, new_document_id
+from hqcore.documents import Document, Templates
 from hqcore.steps import Runtime
 from hqcore.uow import MessageContext
 
@@ -196,14 +196,8 @@ class FakeDocuments:
         served_at: datetime | None = None,
         document_id: str | None = None,
     ) -> Document:
-        document = Document(
-            document_id or new_document_id(self._service),
-            case_id,
-            kind,
-            title,
-            html,
-            issued_at,
-            served_at,
+        document = Document.new(
+            self._service, case_id, kind, title, html, issued_at, served_at, document_id
         )
         self._rows[document.document_id] = document
         return document

@@ -18,6 +18,13 @@ class StepFailed(RuntimeError):
         super().__init__(f"{method} {path} as {user}: {answer.status_code} {answer.text[:500]}")
 
 
+def _code(answer: requests.Response) -> str | None:
+    try:
+        return answer.json().get("error", {}).get("code")
+    except (ValueError, AttributeError):
+        return None
+
+
 class GatewayClient:
     def __init__(self, url: str, timeout: float = 60.0, password: str = "demo"):
         self.url, self.timeout, self.password = url.rstrip("/"), timeout, password
@@ -27,13 +34,19 @@ class GatewayClient:
     # -- plumbing ---------------------------------------------------------------------------
     def call(self, method: str, path: str, user: str | None = None, body=None, expect: int = 200):
         """One request as ``user``; anything but ``expect`` raises StepFailed."""
-        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
-        answer = self.http.request(method, self.url + path, json=body, headers=headers, timeout=30)
+        answer = self._send(method, path, user, body)
+        if user and answer.status_code == 401 and _code(answer) == "token_expired":
+            self.tokens.pop(user, None)  # access tokens live 15 minutes: log in again, once
+            answer = self._send(method, path, user, body)
         if answer.status_code != expect:
             raise StepFailed(method, path, user, answer)
         if "json" in answer.headers.get("Content-Type", ""):
             return answer.json()
         return answer.text
+
+    def _send(self, method: str, path: str, user: str | None, body) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token(user)}"} if user else {}
+        return self.http.request(method, self.url + path, json=body, headers=headers, timeout=30)
 
     def token(self, user: str) -> str:
         if user not in self.tokens:
@@ -42,11 +55,12 @@ class GatewayClient:
             )["token"]
         return self.tokens[user]
 
-    def set_clock(self, iso: str) -> dict:
-        return self.call("POST", "/api/v1/clock", body={"set": iso})
+    def set_clock(self, iso: str, user: str = "district-officer") -> dict:
+        """Moving the suite's clock is the district officer's (SEC-11)."""
+        return self.call("POST", "/api/v1/clock", user, body={"set": iso})
 
-    def advance_clock(self, duration: str) -> dict:
-        return self.call("POST", "/api/v1/clock", body={"advance": duration})
+    def advance_clock(self, duration: str, user: str = "district-officer") -> dict:
+        return self.call("POST", "/api/v1/clock", user, body={"advance": duration})
 
     def case(self, case_id: str, user: str) -> dict:
         return self.call("GET", f"/api/v1/cases/{case_id}", user)

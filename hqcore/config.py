@@ -60,7 +60,23 @@ class Settings:
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     gateway_metrics_enabled: bool = True
-    gateway_secret: str = "dev-only-secret-change-me"
+    # Demo mode: the controlled clock, or HQ_DEMO=1 (``make run``). Only demo mode may use the
+    # packaged demo accounts and secrets generated on first use (``hqcore.secrets``).
+    demo: bool = False
+    # Signs the gateway's bearer tokens; required outside demo mode (``hqcore.secrets``).
+    gateway_secret: str | None = None
+    # Signs every request the gateway sends a service; services refuse unsigned ones.
+    request_key: str | None = None
+    # The token secret being rotated out: still accepted to verify tokens, never to sign them
+    # (docs/security.md, "Rotating secrets").
+    gateway_secret_previous: str | None = None
+    # The gateway's own store of sessions (revocations) and failed logins, shared by every
+    # gateway instance; ``sqlite:///<var_dir>/gateway.db`` when unset (``session_database_url``).
+    gateway_database_url: str | None = None
+    # Login throttling (SEC-5): failed logins allowed per username in 15 minutes and per client
+    # address in one minute before 429 ``too_many_attempts``.
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
     accounts_file: Path | None = None
     rpc_timeout: float = 10.0
     max_workers: int = 10
@@ -101,7 +117,21 @@ class Settings:
             gateway_host=env.get("GATEWAY_HOST", cls.gateway_host),
             gateway_port=int(env.get("GATEWAY_PORT", cls.gateway_port)),
             gateway_metrics_enabled=_bool(env.get("GATEWAY_METRICS_ENABLED"), True),
-            gateway_secret=env.get("HQ_GATEWAY_SECRET", cls.gateway_secret),
+            demo=_bool(env.get("HQ_DEMO")) or env.get("HQ_CLOCK_MODE", "real") == "controlled",
+            gateway_secret=env.get("HQ_GATEWAY_SECRET") or None,
+            request_key=env.get("HQ_REQUEST_KEY") or None,
+            gateway_secret_previous=env.get("HQ_GATEWAY_SECRET_PREVIOUS") or None,
+            gateway_database_url=(
+                normalise_database_url(env["GATEWAY_DATABASE_URL"])
+                if env.get("GATEWAY_DATABASE_URL")
+                else None
+            ),
+            login_failures_per_user=int(
+                env.get("HQ_LOGIN_FAILURES_PER_USER", cls.login_failures_per_user)
+            ),
+            login_failures_per_address=int(
+                env.get("HQ_LOGIN_FAILURES_PER_ADDRESS", cls.login_failures_per_address)
+            ),
             accounts_file=Path(env["HQ_ACCOUNTS_FILE"]) if env.get("HQ_ACCOUNTS_FILE") else None,
             rpc_timeout=float(env.get("HQ_RPC_TIMEOUT", cls.rpc_timeout)),
             max_workers=int(env.get("HQ_MAX_WORKERS", cls.max_workers)),
@@ -121,3 +151,7 @@ class Settings:
 
     def database_url(self, service: str) -> str:
         return self.database_urls[service]
+
+    def session_database_url(self) -> str:
+        """The gateway's session store: ``GATEWAY_DATABASE_URL``, else a file in ``var_dir``."""
+        return self.gateway_database_url or f"sqlite:///{self.var_dir / 'gateway.db'}"

@@ -524,17 +524,22 @@ def gateway_rpc():
     )
 
 
-def http(gateway_rpc, username: str):
+def demo_settings(var_dir) -> Settings:
+    """Demo mode: the packaged accounts, secrets generated into ``var_dir``."""
+    return Settings.from_env({"HQ_DEMO": "1", "HQ_VAR_DIR": str(var_dir)})
+
+
+def http(gateway_rpc, username: str, var_dir):
     """A test client logged in as the demo account ``username``."""
-    app = create_app(Settings.from_env({}), rpc=gateway_rpc)
+    app = create_app(demo_settings(var_dir), rpc=gateway_rpc)
     auth = app.extensions["hq_gateway"].auth
     client = app.test_client()
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {auth.issue(auth.accounts[username])}"
     return client
 
 
-def test_VE1_gateway_expands_the_investigators_from_its_accounts(gateway_rpc):
-    answer = http(gateway_rpc, "sgz-investigator-1").post(
+def test_VE1_gateway_expands_the_investigators_from_its_accounts(gateway_rpc, tmp_path):
+    answer = http(gateway_rpc, "sgz-investigator-1", tmp_path).post(
         "/api/v1/cases/c-1/investigation",
         json={
             "investigators": ["sgz-investigator-1", "sgz-investigator-2"],
@@ -591,16 +596,20 @@ def test_VE1_gateway_expands_the_investigators_from_its_accounts(gateway_rpc):
         ("untruthful-declaration", {}, "detail"),
     ],
 )
-def test_gateway_refuses_bad_bodies_naming_the_field_before_any_rpc(gateway_rpc, path, body, field):
-    answer = http(gateway_rpc, "sgz-investigator-1").post(f"/api/v1/cases/c-1/{path}", json=body)
+def test_gateway_refuses_bad_bodies_naming_the_field_before_any_rpc(
+    gateway_rpc, path, body, field, tmp_path
+):
+    answer = http(gateway_rpc, "sgz-investigator-1", tmp_path).post(
+        f"/api/v1/cases/c-1/{path}", json=body
+    )
     assert answer.status_code == 400 and answer.get_json()["error"]["field"] == field
     assert gateway_rpc.calls == []
 
 
-def test_gateway_masks_incomes_for_the_community_and_needs_a_login(gateway_rpc):
-    answer = http(gateway_rpc, "sgz-community").post(
+def test_gateway_masks_incomes_for_the_community_and_needs_a_login(gateway_rpc, tmp_path):
+    answer = http(gateway_rpc, "sgz-community", tmp_path).post(
         "/api/v1/cases/c-1/correction", json={"detail": "补充申报"}
     )
     assert answer.get_json()["details"]["means_test"]["income_per_head_fen"] == "***"
-    anonymous = create_app(Settings.from_env({}), rpc=gateway_rpc).test_client()
+    anonymous = create_app(demo_settings(tmp_path), rpc=gateway_rpc).test_client()
     assert anonymous.post("/api/v1/cases/c-1/pre-review", json={}).status_code == 401

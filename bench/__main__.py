@@ -95,8 +95,12 @@ def run(args) -> int:
         env.start("gateway")
 
         from hqcore.messaging.rpc_client import RpcClient
+        from hqcore.secrets import request_key
 
-        rpc_client = RpcClient(settings.amqp_uri, timeout=10.0, name="bench")
+        # Signed as the gateway signs: the services refuse unsigned steps (SEC-14).
+        rpc_client = RpcClient(
+            settings.amqp_uri, timeout=10.0, name="bench", request_key=request_key(settings)
+        )
         rpc_client.start()
         env.wait_until(lambda: rpc_client.call("intake", "ping", timeout=2.0), 90, "intake")
         env.wait_until(lambda: env_gateway_sees(env, "intake"), 90, "gateway")

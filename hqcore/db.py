@@ -1,9 +1,10 @@
 """Database access, the one way: an engine per service and a unit of work per change.
 
 Every service keeps, beside its own tables, the platform tables defined here in its own
-database: ``outbox`` (events waiting to be published), ``inbox`` (events already handled) and
-``deadlines``. A unit of work is one transaction: a state change, the events it emits and the
-events it consumed commit together or not at all.
+database: ``outbox`` (events waiting to be published), ``inbox`` (events already handled),
+``deadlines``, ``documents`` and ``idempotency_keys`` (replies remembered under a client's
+Idempotency-Key, ``hqcore.idempotency``). A unit of work is one transaction: a state change,
+the events it emits and the events it consumed commit together or not at all.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def platform_tables(metadata: MetaData) -> dict[str, Table]:
-    """Add the outbox, inbox, deadlines and documents tables to a service's metadata."""
+    """Add the outbox, inbox, deadlines, documents and idempotency keys tables to a service's
+    metadata."""
     outbox = Table(
         "outbox",
         metadata,
@@ -111,8 +113,25 @@ def platform_tables(metadata: MetaData) -> dict[str, Table]:
         Column("html", Text, nullable=False),
         Column("issued_at", UtcDateTime, nullable=False),
         Column("served_at", UtcDateTime, nullable=True),
+        Column("content_hash", String(64), nullable=True),  # SEC-16, hqcore.documents
     )
-    return {"outbox": outbox, "inbox": inbox, "deadlines": deadlines, "documents": documents}
+    idempotency_keys = Table(  # SEC-10, hqcore.idempotency
+        "idempotency_keys",
+        metadata,
+        Column("user_id", String(64), primary_key=True),
+        Column("key", String(128), primary_key=True),
+        Column("contract", String(100), nullable=False),
+        Column("request_hash", String(64), nullable=False),
+        Column("reply", Text, nullable=True),
+        Column("created_at", UtcDateTime, nullable=False),
+    )
+    return {
+        "outbox": outbox,
+        "inbox": inbox,
+        "deadlines": deadlines,
+        "documents": documents,
+        "idempotency": idempotency_keys,
+    }
 
 
 def make_engine(url: str) -> Engine:

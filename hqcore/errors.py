@@ -146,7 +146,10 @@ class InternalError(DomainError):
         super().__init__(message, field=field, code=code, details=details)
 
 
-EXPECTED = (ValidationFailed, NotFound, Conflict, Forbidden, Unauthenticated)
+# What a service answers without logging a failure. ``UpstreamTimeout`` is among them: a
+# service raises it only as ``request_expired``, dropping a request its caller stopped waiting
+# for (``hqcore.envelope``).
+EXPECTED = (ValidationFailed, NotFound, Conflict, Forbidden, Unauthenticated, UpstreamTimeout)
 _BY_NAME = {
     cls.__name__: cls
     for cls in (
@@ -155,7 +158,6 @@ _BY_NAME = {
         CaseNotFound,
         InvalidState,
         ServiceUnavailable,
-        UpstreamTimeout,
         InternalError,
     )
 }

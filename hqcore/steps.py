@@ -18,6 +18,12 @@ kit then does, in this order:
    (outbox), the timeline entry (``case.progressed``);
 9. commit, and reply with the service's case view, dumped by its contract.
 
+Right before the commit the kit calls the request's ``before_commit`` (the nameko provider
+passes the deadline check of ``hqcore.envelope``: a step whose caller has stopped waiting is
+rolled back, not applied). A step declared ``idempotent=True`` remembers, under the client's
+Idempotency-Key, the request and its reply in the same transaction; the same key with the same
+request answers the remembered reply without running the step again (``hqcore.idempotency``).
+
 An **event about a case** is applied once per event (the inbox claim is step 3's first act).
 An event that arrives before its case raises ``CaseNotYetKnown``: the subscriber retries it with
 backoff and then dead-letters it, visibly; it is never dropped.
@@ -250,6 +256,7 @@ class Spec:
     states: tuple[str, ...] | None = None  # None: the handler (domain) checks the state
     event_types: tuple[str, ...] = ()
     case_key: str = "case_id"  # the request or payload field naming the case
+    idempotent: bool = False  # remembers its reply under the client's Idempotency-Key
 
 
 def _declare(spec: Spec) -> Callable[[F], F]:
@@ -286,11 +293,16 @@ def case_step(
     )
 
 
-def step(contract: str, *, roles: Iterable[str] | None = ROLES) -> Callable[[F], F]:
+def step(
+    contract: str, *, roles: Iterable[str] | None = ROLES, idempotent: bool = False
+) -> Callable[[F], F]:
     """``handler(request, ctx) -> dict``: a step or a read not on one case (the handler checks
     the street with ``ctx.authorize`` / ``ctx.may_view``); the reply is dumped by the
-    contract."""
-    return _declare(Spec("step", contract, tuple(roles) if roles is not None else None))
+    contract. ``idempotent``: a step that creates something, whose client may repeat it under
+    the same Idempotency-Key and get the first reply (``hqcore.idempotency``)."""
+    return _declare(
+        Spec("step", contract, tuple(roles) if roles is not None else None, idempotent=idempotent)
+    )
 
 
 def on_case_event(*event_types: str, case_key: str = "case_id") -> Callable[[F], F]:
@@ -341,12 +353,20 @@ def _context(
 
 @contextmanager
 def unit_of_work(
-    runtime: Runtime, actor: Actor | None = None, *, correlation_id: str | None = None
+    runtime: Runtime,
+    actor: Actor | None = None,
+    *,
+    correlation_id: str | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> Iterator[Context[Any]]:
-    """One unit of work with its handler context (commits when the block ends cleanly)."""
+    """One unit of work with its handler context (commits when the block ends cleanly).
+    ``before_commit`` runs in the transaction after the block: if it raises, nothing of the
+    block is applied (the request's deadline check)."""
     context = _context(runtime, "work", correlation_id, actor.user_id if actor else None)
     with runtime.make_uow(context) as uow:
         yield Context(uow, actor, runtime.calendar, runtime)
+        if before_commit is not None:
+            before_commit()
 
 
 def run_step(
@@ -356,25 +376,49 @@ def run_step(
     fields: dict[str, Any],
     *,
     correlation_id: str | None = None,
+    before_commit: Callable[[], None] | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Run a declared step (``case_step`` or ``step``) for an RPC call and return its reply."""
+    """Run a declared step (``case_step`` or ``step``) for an RPC call and return its reply.
+    ``before_commit``: see ``unit_of_work``; ``idempotency_key``: the client's
+    Idempotency-Key, honoured by the steps declared ``idempotent``."""
     spec = spec_of(handler)
     assert spec.contract is not None
-    request = load_rpc_request(spec.contract, {k: v for k, v in fields.items() if v is not None})
+    given = {k: v for k, v in fields.items() if v is not None}
+    request = load_rpc_request(spec.contract, given)
     acting = load_actor(actor)
     if spec.roles is not None:
         authorize(acting, spec.roles, None, handler.__name__)
-    with unit_of_work(runtime, acting, correlation_id=correlation_id) as ctx:
-        if spec.kind == "step":
-            return dump_rpc_response(spec.contract, handler(request, ctx))
-        case = ctx.load(request[spec.case_key])
-        if spec.roles is not None:
-            ctx.authorize(spec.roles, case.street_code, handler.__name__)
-        if spec.states is not None:
-            case.require_state(spec.states, handler.__name__)
-        effects = handler(request, case, ctx)
-        _save_and_apply(ctx, case, effects)
-        return ctx.view(case)
+    key = idempotency_key if spec.idempotent else None
+    with unit_of_work(
+        runtime, acting, correlation_id=correlation_id, before_commit=before_commit
+    ) as ctx:
+        if key is not None:
+            remembered: dict[str, Any] | None = ctx.uow.idempotency.claim(
+                acting.user_id, key, spec.contract, given
+            )
+            if remembered is not None:
+                return remembered
+        reply = _run_step(spec, handler, request, ctx)
+        if key is not None:
+            ctx.uow.idempotency.remember(acting.user_id, key, reply)
+        return reply
+
+
+def _run_step(
+    spec: Spec, handler: Callable[..., Any], request: dict[str, Any], ctx: Context[Any]
+) -> dict[str, Any]:
+    assert spec.contract is not None
+    if spec.kind == "step":
+        return dump_rpc_response(spec.contract, handler(request, ctx))
+    case = ctx.load(request[spec.case_key])
+    if spec.roles is not None:
+        ctx.authorize(spec.roles, case.street_code, handler.__name__)
+    if spec.states is not None:
+        case.require_state(spec.states, handler.__name__)
+    effects = handler(request, case, ctx)
+    _save_and_apply(ctx, case, effects)
+    return ctx.view(case)
 
 
 def read_case(runtime: Runtime, actor: Any, case_id: str) -> dict[str, Any]:

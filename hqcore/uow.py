@@ -24,6 +24,7 @@ from hqcore.clock import Clock
 from hqcore.db import Database
 from hqcore.deadlines import Deadline, DeadlineStatus, Unit
 from hqcore.documents import DocumentStore
+from hqcore.idempotency import IdempotencyKeys
 from hqcore.messaging.envelope import Event
 from hqcore.messaging.outbox import Outbox
 
@@ -308,6 +309,11 @@ class UnitOfWork:
         self.documents = (
             DocumentStore(self.conn, self._tables["documents"], self.context.service)
             if "documents" in self._tables
+            else None
+        )
+        self.idempotency = (
+            IdempotencyKeys(self.conn, self._tables["idempotency"], self.now)
+            if "idempotency" in self._tables
             else None
         )
         for name, factory in self._repositories.items():

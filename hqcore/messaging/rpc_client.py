@@ -8,6 +8,10 @@ Wire format (nameko 2.14 ``nameko/rpc.py``): the request ``{"args": [], "kwargs"
 to the ``nameko-rpc`` topic exchange with routing key ``<service>.<method>``, ``reply_to`` and
 ``correlation_id``; nameko context travels in ``nameko.*`` headers. The reply is
 ``{"result": ..., "error": None | {"exc_type", "exc_path", "exc_args", "value"}}``.
+
+Given the suite's request key, every request is signed and carries its deadline
+(``hqcore.envelope``, SEC-14 and SEC-10): the services refuse what they cannot verify and
+drop what their caller has stopped waiting for.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.message import Message
 
+from hqcore import envelope
 from hqcore.errors import (
     DomainError,
     InternalError,
@@ -56,6 +61,7 @@ class _Pending:
     method: str
     limit: float
     deadline: float
+    idempotency_key: str | None = None
 
 
 class RpcClient:
@@ -68,8 +74,12 @@ class RpcClient:
         *,
         name: str = "gateway",
         heartbeat: float = 30.0,
+        request_key: bytes | None = None,
     ) -> None:
+        """``request_key`` (``hqcore.secrets.request_key``) signs every request; without it
+        requests go unsigned and the services refuse every step and read."""
         self.amqp_uri = amqp_uri
+        self._request_key = request_key
         self.timeout = timeout
         self.name = name
         self.heartbeat = heartbeat
@@ -132,15 +142,18 @@ class RpcClient:
         timeout: float | None = None,
         correlation_id: str | None = None,
         acting_user: str | None = None,
+        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Call ``service.method(**kwargs)`` and return its result or raise its ``DomainError``."""
         limit = self.timeout if timeout is None else timeout
-        request_id, future = self._send(service, method, limit, correlation_id, acting_user, kwargs)
+        request_id, future = self._send(
+            service, method, limit, correlation_id, acting_user, idempotency_key, kwargs
+        )
         try:
             return future.result(limit)
         except FutureTimeout:
-            self._resolve(request_id, error=_timeout(service, method, limit))
+            self._resolve(request_id, error=_timeout(service, method, limit, idempotency_key))
             return future.result()
 
     def call_async(
@@ -150,11 +163,15 @@ class RpcClient:
         timeout: float | None = None,
         correlation_id: str | None = None,
         acting_user: str | None = None,
+        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> Future[Any]:
-        """Send the request and return its future; every failure, timeout included, lands in it."""
+        """Send the request and return its future; every failure, timeout included, lands in it.
+        ``idempotency_key``: the client's Idempotency-Key, for the steps declared idempotent."""
         limit = self.timeout if timeout is None else timeout
-        return self._send(service, method, limit, correlation_id, acting_user, kwargs)[1]
+        return self._send(
+            service, method, limit, correlation_id, acting_user, idempotency_key, kwargs
+        )[1]
 
     def _send(
         self,
@@ -163,6 +180,7 @@ class RpcClient:
         limit: float,
         correlation_id: str | None,
         acting_user: str | None,
+        idempotency_key: str | None,
         kwargs: dict[str, Any],
     ) -> tuple[str, Future[Any]]:
         if not self._running:
@@ -179,9 +197,10 @@ class RpcClient:
             headers[f"{HEADER_PREFIX}.correlation_id"] = correlation_id
         if acting_user is not None:
             headers[f"{HEADER_PREFIX}.acting_user"] = acting_user
+        headers.update(self._envelope(service, method, limit, idempotency_key, kwargs))
         with self._pending_lock:
             self._pending[request_id] = _Pending(
-                future, service, method, limit, time.monotonic() + limit
+                future, service, method, limit, time.monotonic() + limit, idempotency_key
             )
         try:
             with self._publish_lock:
@@ -200,6 +219,27 @@ class RpcClient:
         except Exception as exc:
             self._resolve(request_id, error=self._publish_error(exc, service))
         return request_id, future
+
+    def _envelope(
+        self,
+        service: str,
+        method: str,
+        limit: float,
+        idempotency_key: str | None,
+        kwargs: dict[str, Any],
+    ) -> dict[str, str]:
+        """The signature and deadline headers of one request (none without a key)."""
+        if self._request_key is None:
+            return {}
+        signed = envelope.sign(
+            self._request_key,
+            service,
+            method,
+            kwargs,
+            timeout=limit,
+            idempotency_key=idempotency_key,
+        )
+        return {f"{HEADER_PREFIX}.{name}": value for name, value in signed.items()}
 
     def _publish_error(self, exc: Exception, service: str) -> DomainError:
         if isinstance(exc, DomainError):
@@ -322,7 +362,10 @@ class RpcClient:
             overdue = [(rid, p) for rid, p in self._pending.items() if p.deadline <= now]
         for request_id, pending in overdue:
             self._resolve(
-                request_id, error=_timeout(pending.service, pending.method, pending.limit)
+                request_id,
+                error=_timeout(
+                    pending.service, pending.method, pending.limit, pending.idempotency_key
+                ),
             )
 
     def _shutdown(self) -> None:
@@ -341,11 +384,33 @@ class RpcClient:
             self._resolve(request_id, error=ServiceUnavailable("the RPC client was stopped"))
 
 
-def _timeout(service: str, method: str, limit: float) -> UpstreamTimeout:
+def _timeout(
+    service: str, method: str, limit: float, idempotency_key: str | None = None
+) -> UpstreamTimeout:
+    """504: the caller stops waiting. The service drops a request it has not committed by
+    then, but one committing at that very moment may still be applied: the outcome is
+    unknown, and the Idempotency-Key (if one was given) is how to learn it."""
     return UpstreamTimeout(
-        f"{service}.{method} did not answer within {limit:g} s",
-        details={"service": service, "method": method},
+        timeout_message(f"{service}.{method} did not answer within {limit:g} s", idempotency_key),
+        details={"service": service, "method": method, **timeout_details(idempotency_key)},
     )
+
+
+def timeout_message(what: str, idempotency_key: str | None) -> str:
+    """The message of a 504: what happened, that the outcome is unknown, how to learn it."""
+    advice = (
+        "repeat the request with the same Idempotency-Key to learn it"
+        if idempotency_key is not None
+        else "check the case before repeating the request"
+    )
+    return f"{what}; the outcome is unknown: {advice}"
+
+
+def timeout_details(idempotency_key: str | None) -> dict[str, Any]:
+    details: dict[str, Any] = {"outcome": "unknown"}
+    if idempotency_key is not None:
+        details["idempotency_key"] = idempotency_key
+    return details
 
 
 def _failed(error: BaseException) -> Future[Any]:

@@ -31,7 +31,9 @@ def start_service(settings):
 
 @pytest.fixture
 def rpc(settings):
-    from nameko.standalone.rpc import ClusterRpcProxy
+    """nameko's standalone proxy, every call signed with the suite's request key as the
+    gateway signs (SEC-14); ``rpc.<service>.<method>(..., idempotency_key=...)`` sends one."""
+    from tests.support.plugin import signed_rpc
 
-    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=15) as proxy:
+    with signed_rpc(settings, timeout=15) as proxy:
         yield proxy

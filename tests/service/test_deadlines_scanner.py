@@ -6,7 +6,6 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
@@ -18,7 +17,7 @@ from services.intake.service import IntakeService
 from services.supervision.service import SupervisionService
 from services.verification import adapters as verification_tables
 from services.verification.service import VerificationService
-from tests.support.plugin import run_deadline_scan, wait_until
+from tests.support.plugin import run_deadline_scan, signed_rpc, wait_until
 
 CLERK = actor_for("sgz-clerk")
 DISTRICT = actor_for("district-officer")
@@ -39,7 +38,7 @@ def test_VE1_breach_is_recorded_once_with_two_scanner_instances(start_service, s
         start_service(VerificationService),
         start_service(VerificationService),
     ]  # a second instance: both scan
-    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
+    with signed_rpc(settings, timeout=10) as rpc:
         case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
         view = wait_until(
             lambda: _safe(rpc.verification.get_case, case["case_id"]),
@@ -85,7 +84,7 @@ def test_DE4_deadline_in_a_year_without_data_is_provisional_until_the_data_arriv
     get_clock(settings).set(datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc))
     start_service(IntakeService, settings)
     start_service(DecisionService, settings)
-    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
+    with signed_rpc(settings, timeout=10) as rpc:
         case = rpc.intake.submit_application(application=sample_application(), actor=CLERK)
         view = wait_until(
             lambda: _safe(rpc.decision.get_case, case["case_id"]), message="decision to open DE-4"

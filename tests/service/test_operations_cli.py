@@ -7,7 +7,6 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from hqcore.clock import get_clock
 from hqcore.messaging.envelope import build_envelope
@@ -20,7 +19,7 @@ from services.decision.service import DecisionService
 from services.intake.service import IntakeService
 from services.publicity.service import PublicityService
 from services.verification.service import VerificationService
-from tests.support.plugin import wait_until
+from tests.support.plugin import signed_rpc, wait_until
 
 CLERK = actor_for("sgz-clerk")
 OFFICER = actor_for("district-officer")
@@ -40,7 +39,7 @@ def cli_env(monkeypatch, suite_env, tmp_path):
 
 @pytest.fixture
 def proxy(settings):
-    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=15) as rpc:
+    with signed_rpc(settings, timeout=15) as rpc:
         yield rpc
 
 

@@ -19,6 +19,7 @@ def no_broker(monkeypatch, tmp_path):
     """Nothing here may reach a broker: an unroutable AMQP URI and a fresh var dir."""
     monkeypatch.setenv("AMQP_URI", "amqp://guest:guest@127.0.0.1:1//")
     monkeypatch.setenv("HQ_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("HQ_REQUEST_KEY", "r" * 32)  # signs the operator's calls (SEC-14)
     monkeypatch.delenv("HQ_HOLIDAY_FILE", raising=False)
     monkeypatch.delenv("HQ_ACCOUNTS_FILE", raising=False)
 

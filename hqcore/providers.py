@@ -27,12 +27,14 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider, Entrypoint, Extension
+from nameko.rpc import Rpc
 
-from hqcore import logs, metrics, steps
+from hqcore import envelope, logs, metrics, steps
 from hqcore.authz import Actor
 from hqcore.calendar import WorkingCalendar
 from hqcore.clock import get_clock
@@ -40,9 +42,11 @@ from hqcore.config import Settings
 from hqcore.db import Database
 from hqcore.deadlines import compute_due
 from hqcore.documents import Templates
+from hqcore.messaging import replies
 from hqcore.messaging.outbox import EventPublisher
 from hqcore.messaging.outbox import OutboxRelay as Relay
 from hqcore.messaging.subscriber import EventSubscriber, ExcInfo
+from hqcore.secrets import request_key
 from hqcore.uow import MessageContext, UnitOfWork, deadline_event
 
 if TYPE_CHECKING:
@@ -215,13 +219,53 @@ class DeadlineScanner(Extension):  # type: ignore[misc]  # nameko has no type in
                 metrics.DEAD_LETTER_DEPTH.labels(self.service, sub.dead_queue).set(count)
 
 
+@dataclass(frozen=True)
+class Call:
+    """An RPC request as the service received it: what ``hqcore.envelope.verify`` checks."""
+
+    method: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    context: dict[str, Any]
+
+
 class Work:
-    """What a worker sees as ``self.work``: the runtime of ``hqcore.steps`` for this call."""
+    """What a worker sees as ``self.work``: the runtime of ``hqcore.steps`` for this call.
+
+    Whatever acts for a user (``step``, ``read_case``, ``authenticate`` then ``unit``) first
+    verifies that the request was signed with the suite's request key for exactly this
+    method, these arguments and this acting user, and that its deadline has not passed
+    (``hqcore.envelope``); a step checks the deadline again right before it commits."""
 
     def __init__(
-        self, runtime: steps.Runtime, correlation_id: str | None, scanner: DeadlineScanner
+        self,
+        runtime: steps.Runtime,
+        correlation_id: str | None,
+        scanner: DeadlineScanner,
+        *,
+        key: bytes | None = None,
+        call: Call | None = None,
     ):
         self.runtime, self._correlation_id, self.scanner = runtime, correlation_id, scanner
+        self._key, self._call = key, call
+        self._signed: envelope.Signed | None = None
+
+    def authenticate(self, actor: Any) -> Actor:
+        """The acting user of a request signed by the gateway, validated (401
+        ``unsigned_request``, 504 ``request_expired``, 400 for a malformed actor)."""
+        self._signed = self._verify(actor)
+        return steps.load_actor(actor)
+
+    def _verify(self, actor: Any) -> envelope.Signed:
+        if self._call is None or self._key is None:
+            raise envelope.unsigned("only a signed RPC request may act for a user")
+        call = self._call
+        signed = envelope.verify(
+            self._key, self.runtime.service, call.method, call.args, call.kwargs, call.context
+        )
+        if signed.actor != actor:
+            raise envelope.unsigned("the acting user is not the one the request was signed for")
+        return signed
 
     @property
     def clock(self) -> steps.Clock:
@@ -234,11 +278,19 @@ class Work:
     def step(
         self, handler: Callable[..., Any], actor: Any, fields: dict[str, Any]
     ) -> dict[str, Any]:
+        signed = self._verify(actor)
         return steps.run_step(
-            self.runtime, handler, actor, fields, correlation_id=self._correlation_id
+            self.runtime,
+            handler,
+            actor,
+            fields,
+            correlation_id=self._correlation_id,
+            before_commit=signed.check_deadline,
+            idempotency_key=signed.idempotency_key,
         )
 
     def read_case(self, actor: Any, case_id: Any) -> dict[str, Any]:
+        self._verify(actor)
         return steps.read_case(self.runtime, actor, case_id)
 
     def event(self, handler: Callable[..., Any], event: Any) -> None:
@@ -248,8 +300,19 @@ class Work:
         steps.run_periodic(self.runtime, handler)
 
     def unit(self, actor: Actor | None = None) -> AbstractContextManager[steps.Context[Any]]:
-        """A unit of work with its handler context, for the kit's shared entrypoints."""
-        return steps.unit_of_work(self.runtime, actor, correlation_id=self._correlation_id)
+        """A unit of work with its handler context, for the kit's shared entrypoints; one
+        for an acting user only after ``authenticate``, and it commits only before the
+        request's deadline."""
+        if actor is None:
+            return steps.unit_of_work(self.runtime, None, correlation_id=self._correlation_id)
+        if self._signed is None:
+            raise envelope.unsigned("the acting user was not authenticated")
+        return steps.unit_of_work(
+            self.runtime,
+            actor,
+            correlation_id=self._correlation_id,
+            before_commit=self._signed.check_deadline,
+        )
 
 
 class UnitOfWorkProvider(DependencyProvider):  # type: ignore[misc]  # nameko: no type information
@@ -293,6 +356,10 @@ class UnitOfWorkProvider(DependencyProvider):  # type: ignore[misc]  # nameko: n
         }
         self.relay.attach(self.database, self.tables)
         self.scanner.attach(self.make_uow, self.calendar)
+        # A reply the broker cannot take (it is restarting) must not end the service.
+        replies.install()
+        # Outside demo mode a service without the request key refuses to start (SecretMissing).
+        self.request_key = request_key(self.settings)
 
     def make_uow(self, context: MessageContext) -> UnitOfWork:
         return UnitOfWork(
@@ -314,10 +381,23 @@ class UnitOfWorkProvider(DependencyProvider):  # type: ignore[misc]  # nameko: n
         )
 
     def get_dependency(self, worker_ctx: Any) -> Work:
+        entrypoint = worker_ctx.entrypoint
+        call = (
+            Call(
+                entrypoint.method_name,
+                list(worker_ctx.args),
+                dict(worker_ctx.kwargs),
+                dict(worker_ctx.data),
+            )
+            if isinstance(entrypoint, Rpc)
+            else None
+        )
         return Work(
             self.runtime(),
             worker_ctx.data.get("correlation_id") or worker_ctx.call_id,
             self.scanner,
+            key=self.request_key,
+            call=call,
         )
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from gateway.openapi import CASE_STEP_ERRORS, RPC_ERRORS, Operation
-from gateway.web import call, case_step, current_actor, json_object, present, validated
+from gateway.web import (
+    call,
+    case_step,
+    current_actor,
+    idempotency_key,
+    json_object,
+    present,
+    validated,
+)
 from hqcore.contracts.intake import (
     IntakeCaseView,
     SubmitApplicationRequest,
@@ -20,7 +28,8 @@ bp = Blueprint("intake", __name__)
 def submit_application() -> tuple[Response, int, dict[str, str]]:
     actor = current_actor()
     application = validated("intake.submit_application", json_object())
-    view = call("intake", "submit_application", actor, application=application)
+    key = idempotency_key()  # SEC-10: a repeat under the same key answers the first reply
+    view = call("intake", "submit_application", actor, key, application=application)
     return jsonify(present(view, actor)), 201, {"Location": f"/api/v1/cases/{view['case_id']}"}
 
 
@@ -46,7 +55,11 @@ OPERATIONS = (
         "proxy, files an application (IN-1, IN-2, ORG-6): accepted at once when "
         "complete, otherwise one written notice lists every missing item (IN-6). "
         "An open case of the same program covering a member is 409 "
-        "`duplicate_open_case`; an unknown street is 404 `unknown_street`.",
+        "`duplicate_open_case`; an unknown street is 404 `unknown_street`. With an "
+        "`Idempotency-Key` header (1 to 128 printable ASCII characters), a repeat with "
+        "the same key and body answers the first reply (the same case), e.g. after a 504 "
+        "whose outcome is unknown; the same key with another body is 409 "
+        "`idempotency_key_reused`.",
         request=SubmitApplicationRequest,
         errors=(404, 409, *RPC_ERRORS),
     ),

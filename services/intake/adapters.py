@@ -1,12 +1,14 @@
 """Intake's tables and repositories: the streets and their case counters, and the cases
-(applications, their household members and support obligors)."""
+(applications, their household members and support obligors, and the members of open cases
+that guard IN-3's one open case per person and program)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hqcore.case_records import save_versioned
 from hqcore.db import UtcDateTime, platform_tables
@@ -18,6 +20,7 @@ from services.intake.domain import (
     Application,
     Member,
     Obligor,
+    OpenCase,
     PaymentAccount,
     Person,
     Proxy,
@@ -82,7 +85,36 @@ case_counters = sa.Table(
     sa.Column("year", sa.Integer, primary_key=True),
     sa.Column("last_sequence", sa.Integer, nullable=False),
 )
-TABLES = {**platform_tables(metadata), "streets": streets, "applications": applications}
+# One row per person and program while a case of that program covering the person is open:
+# the primary key makes the one-open-case rule hold however many requests race (SEC-1). Rows
+# are claimed before the case is added, in its transaction, and go when the case closes.
+open_case_members = sa.Table(
+    "open_case_members",
+    metadata,
+    sa.Column("id_number", sa.String(18), primary_key=True),
+    sa.Column("program", sa.String(20), primary_key=True),
+    sa.Column("case_id", sa.String(64), nullable=False, index=True),
+)
+TABLES = {
+    **platform_tables(metadata),
+    "streets": streets,
+    "applications": applications,
+    "open_case_members": open_case_members,
+}
+
+# A conflicting claim whose holder closed before it could be named is claimed again; more
+# than this many such races in one request would need a household closing and reopening
+# cases in a loop.
+_CLAIM_ATTEMPTS = 5
+
+
+def insert_if_absent(conn: Any, table: sa.Table, **values: Any) -> bool:
+    """``INSERT … ON CONFLICT DO NOTHING``: whether the row was inserted. On PostgreSQL a
+    conflicting row another transaction has not committed yet is waited for: kept if it
+    commits, replaced by this one if it rolls back, so no request fails on a race."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    result = conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount == 1)
 
 
 class ApplicationRecords:
@@ -217,6 +249,10 @@ class ApplicationRecords:
         """Store the case's state, materials and who has signed an authorisation, from the
         version it was read in (409 ``concurrent_update`` otherwise), and count the save."""
         save_versioned(self.conn, applications, app, **_state(app))
+        if app.status not in OPEN_STATUSES:  # closed: a new application becomes possible
+            self.conn.execute(
+                delete(open_case_members).where(open_case_members.c.case_id == app.case_id)
+            )
         for table, signed in (
             (members, [m.authorisation_signed for m in app.members]),
             (obligors, [o.authorisation_signed for o in app.obligors]),
@@ -233,21 +269,46 @@ class ApplicationRecords:
                     .values(authorisation_signed=flag)
                 )
 
-    def open_case_no_for(self, program: str, id_numbers: list[str]) -> str | None:
-        """The number of an open case of ``program`` covering one of these people."""
+    def claim_household(self, case_id: str, program: str, id_numbers: list[str]) -> OpenCase | None:
+        """Claim these people for the new open case ``case_id`` of ``program``, in this
+        transaction; the open case already covering one of them (nothing is kept then: the
+        caller refuses and the transaction rolls back). Claimed in one order (sorted) so that
+        two households sharing members never wait on each other in a cycle."""
+        wanted = sorted(set(id_numbers))
+        for _ in range(_CLAIM_ATTEMPTS):
+            taken = [
+                number
+                for number in wanted
+                if not insert_if_absent(
+                    self.conn,
+                    open_case_members,
+                    id_number=number,
+                    program=program,
+                    case_id=case_id,
+                )
+            ]
+            if not taken:
+                return None
+            holder = self._holder(program, taken)
+            if holder is not None:
+                return holder
+            wanted = taken  # its holder closed meanwhile: free again
+        raise RuntimeError(f"could not claim the household for case {case_id}")
+
+    def _holder(self, program: str, id_numbers: list[str]) -> OpenCase | None:
         row = self.conn.execute(
-            select(applications.c.case_no)
-            .join(members, members.c.case_id == applications.c.case_id)
+            select(applications.c.case_id, applications.c.case_no, applications.c.street_code)
+            .join(open_case_members, open_case_members.c.case_id == applications.c.case_id)
             .where(
                 and_(
-                    applications.c.program == program,
-                    applications.c.status.in_(OPEN_STATUSES),
-                    members.c.id_number.in_(id_numbers),
+                    open_case_members.c.program == program,
+                    open_case_members.c.id_number.in_(id_numbers),
                 )
             )
+            .order_by(applications.c.case_no)
             .limit(1)
         ).first()
-        return row.case_no if row else None
+        return OpenCase(row.case_id, row.case_no, row.street_code) if row else None
 
     def awaiting_materials(self, street_code: str | None, limit: int) -> list[dict[str, Any]]:
         """Applications still waiting for materials, oldest first (IN-6)."""
@@ -280,28 +341,19 @@ class StreetRegister:
         return Street(row.code, row.name, row.abbr) if row else None
 
     def next_sequence(self, street_code: str, year: int) -> int:
-        """The street's next case number in ``year``; the row lock serialises instances."""
-        row = self.conn.execute(
-            select(case_counters.c.last_sequence)
-            .where(and_(case_counters.c.street_code == street_code, case_counters.c.year == year))
-            .with_for_update()
-        ).first()
-        if row is None:
-            self.conn.execute(
-                case_counters.insert().values(street_code=street_code, year=year, last_sequence=1)
-            )
-            return 1
-        self.conn.execute(
-            update(case_counters)
-            .where(
-                and_(
-                    case_counters.c.street_code == street_code,
-                    case_counters.c.year == year,
-                )
-            )
-            .values(last_sequence=row.last_sequence + 1)
+        """The street's next case number in ``year``, gap-free: the counter row is created if
+        absent (the year's first filings may race, SEC-2), then incremented, which holds its
+        row lock until the filing commits; a filing that fails gives its number back."""
+        insert_if_absent(
+            self.conn, case_counters, street_code=street_code, year=year, last_sequence=0
         )
-        return int(row.last_sequence) + 1
+        sequence = self.conn.execute(
+            update(case_counters)
+            .where(and_(case_counters.c.street_code == street_code, case_counters.c.year == year))
+            .values(last_sequence=case_counters.c.last_sequence + 1)
+            .returning(case_counters.c.last_sequence)
+        ).scalar_one()
+        return int(sequence)
 
 
 def _state(app: Application) -> dict[str, Any]:

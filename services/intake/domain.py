@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from hqcore.aggregate import CaseAggregate
-from hqcore.authz import CLERK, COMMUNITY_WORKER, Actor
+from hqcore.authz import CLERK, COMMUNITY_WORKER, Actor, may_view
 from hqcore.clock import local_date
 from hqcore.contracts.intake import MATERIALS
 from hqcore.effects import Effects, progress
@@ -85,6 +85,16 @@ class PaymentAccount:
 
 
 @dataclass(frozen=True)
+class OpenCase:
+    """The open case that already covers a member of a household: what a refused duplicate
+    application is told about it, if its filer may read that case (SEC-7)."""
+
+    case_id: str
+    case_no: str
+    street_code: str
+
+
+@dataclass(frozen=True)
 class MissingItem:
     """One item the written notice asks for: a material, or a person's authorisation."""
 
@@ -123,15 +133,22 @@ def case_number(street: Street, at: datetime, sequence: int) -> str:
     return f"{street.abbr}-{local_date(at).year}-{sequence:05d}"
 
 
-def refuse_duplicate(program: str, open_case_no: str | None) -> None:
-    """A person or family with an open case of the same program cannot open another."""
-    if open_case_no:
-        raise Conflict(
-            f"an open {program} case {open_case_no} already covers a member of this household",
-            field="members",
-            code="duplicate_open_case",
-            details={"case_no": open_case_no},
+def refuse_duplicate(program: str, holder: OpenCase | None, actor: Actor) -> None:
+    """A person or family with an open case of the same program cannot open another.
+
+    The refusal says that such a case exists and its program; it names the case (number and
+    id) only to a filer who may read it (its street, or the district): any street's clerk
+    could otherwise learn, from any ID number, where a family has applied (SEC-7)."""
+    if holder is None:
+        return
+    details: dict[str, Any] = {"program": program}
+    message = f"an open {program} case already covers a member of this household"
+    if may_view(actor, holder.street_code):
+        details.update(case_no=holder.case_no, case_id=holder.case_id)
+        message = (
+            f"an open {program} case {holder.case_no} already covers a member of this household"
         )
+    raise Conflict(message, field="members", code="duplicate_open_case", details=details)
 
 
 def filing_proxy(request: dict[str, Any], actor: Actor) -> Proxy | None:

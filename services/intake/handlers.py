@@ -21,9 +21,12 @@ from services.intake.domain import Application, Street
 
 
 class Cases(CaseStore[Application], Protocol):
-    """``uow.cases``: intake's cases, and the two questions asked across them."""
+    """``uow.cases``: intake's cases, the one open case per person and program, and the
+    worklist across them."""
 
-    def open_case_no_for(self, program: str, id_numbers: list[str]) -> str | None: ...
+    def claim_household(
+        self, case_id: str, program: str, id_numbers: list[str]
+    ) -> domain.OpenCase | None: ...
 
     def awaiting_materials(self, street_code: str | None, limit: int) -> list[dict[str, Any]]: ...
 
@@ -61,7 +64,7 @@ def view(case: Application, ctx: Ctx) -> dict[str, Any]:
 # -- steps ------------------------------------------------------------------------------------
 
 
-@step("intake.submit_application", roles=domain.FILERS)
+@step("intake.submit_application", roles=domain.FILERS, idempotent=True)
 def submit_application(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """A community worker (for the family, ORG-6) or a clerk of the street files an
     application (IN-1, IN-2, IN-3): accepted at once when complete, otherwise the one written
@@ -73,19 +76,19 @@ def submit_application(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
             f"unknown street {request['street_code']!r}", field="street_code", code="unknown_street"
         )
     ctx.authorize(domain.FILERS, street.code, "submit_application")
-    # Taking the street's counter row first also serialises the duplicate check.
-    sequence = uow.streets.next_sequence(street.code, local_date(ctx.now).year)
-    domain.refuse_duplicate(
-        request["program"],
-        uow.cases.open_case_no_for(
-            request["program"], [m["id_number"] for m in request["members"]]
-        ),
+    actor, case_id = ctx.require_actor(), str(uuid.uuid4())
+    # The household first: the claim holds under concurrency (one open case per person and
+    # program, SEC-1), and a refusal leaves the street's counter untouched (gap-free numbers).
+    holder = uow.cases.claim_household(
+        case_id, request["program"], [m["id_number"] for m in request["members"]]
     )
+    domain.refuse_duplicate(request["program"], holder, actor)
+    sequence = uow.streets.next_sequence(street.code, local_date(ctx.now).year)
     app, effects = domain.open_application(
         request,
         street,
-        ctx.require_actor(),
-        case_id=str(uuid.uuid4()),
+        actor,
+        case_id=case_id,
         sequence=sequence,
         now=ctx.now,
     )

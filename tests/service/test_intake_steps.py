@@ -355,7 +355,11 @@ def test_duplicate_open_case_is_409_naming_it_while_waiting_or_accepted(intake, 
     error = refused(rpc.intake.submit_application, application=spouse_alone, actor=CLERK)
     assert (error["type"], error["code"]) == ("Conflict", "duplicate_open_case")
     assert waiting["case_no"] in error["message"]
-    assert error["details"] == {"case_no": waiting["case_no"]}
+    assert error["details"] == {
+        "program": "dibao",
+        "case_no": waiting["case_no"],
+        "case_id": waiting["case_id"],
+    }
     # Another program is another matter.
     low_income = sample_application(id_number=SPOUSE, program="low_income")
     assert (

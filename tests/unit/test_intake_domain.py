@@ -187,12 +187,41 @@ def test_IN6_supply_on_an_accepted_case_is_invalid_state():
     assert raised.value.details == {"status": "accepted", "allowed": ["awaiting_materials"]}
 
 
-def test_duplicate_open_case_names_the_case_number():
-    domain.refuse_duplicate("dibao", None)
+HOLDER = domain.OpenCase("case-1", "SGZ-2026-00001", "shaogongzhuang")
+
+
+@pytest.mark.parametrize(
+    "actor",
+    [CLERK, COMMUNITY, Actor("district-officer", "district_officer", None)],
+    ids=["clerk", "community_worker", "district"],
+)
+def test_SEC7_duplicate_open_case_names_the_case_to_whoever_may_read_it(actor):
+    domain.refuse_duplicate("dibao", None, actor)
     with pytest.raises(Conflict) as raised:
-        domain.refuse_duplicate("dibao", "SGZ-2026-00001")
-    assert raised.value.code == "duplicate_open_case"
-    assert raised.value.details == {"case_no": "SGZ-2026-00001"}
+        domain.refuse_duplicate("dibao", HOLDER, actor)
+    assert (raised.value.code, raised.value.http_status, raised.value.field) == (
+        "duplicate_open_case",
+        409,
+        "members",
+    )
+    assert raised.value.details == {
+        "program": "dibao",
+        "case_no": "SGZ-2026-00001",
+        "case_id": "case-1",
+    }
+    assert "SGZ-2026-00001" in raised.value.message and "dibao" in raised.value.message
+
+
+@pytest.mark.parametrize("role", ["clerk", "community_worker"])
+def test_SEC7_duplicate_open_case_of_another_street_says_only_that_it_exists(role):
+    other_street = Actor("shc-user", role, "shuanghuancun")
+    with pytest.raises(Conflict) as raised:
+        domain.refuse_duplicate("low_income", HOLDER, other_street)
+    assert (raised.value.code, raised.value.http_status) == ("duplicate_open_case", 409)
+    assert raised.value.details == {"program": "low_income"}
+    assert "low_income" in raised.value.message
+    for secret in ("SGZ", "case-1", "shaogongzhuang"):
+        assert secret not in raised.value.message
 
 
 @pytest.mark.parametrize(

@@ -50,10 +50,14 @@ STREETS = [
 class FakeCases(InMemoryCases):
     """``uow.cases`` with intake's two questions across cases."""
 
-    def open_case_no_for(self, program: str, id_numbers: list[str]) -> str | None:
+    def claim_household(
+        self, case_id: str, program: str, id_numbers: list[str]
+    ) -> domain.OpenCase | None:
+        """The open case of ``program`` covering one of these people; the claim itself is
+        the case the step then adds (one writer: no race to guard)."""
         return next(
             (
-                c.case_no
+                domain.OpenCase(c.case_id, c.case_no, c.street_code)
                 for c in self.rows.values()
                 if c.program == program
                 and c.status in domain.OPEN_STATUSES
@@ -328,10 +332,36 @@ def test_duplicate_open_case_is_409_naming_it_while_waiting_or_accepted(runtime)
     with pytest.raises(Conflict) as raised:
         submit(runtime, sample_application(id_number=SPOUSE))  # a member of the open case
     assert refusal(raised) == (409, "duplicate_open_case", "members")
-    assert raised.value.details == {"case_no": waiting["case_no"]}
+    assert raised.value.details == {
+        "program": "dibao",
+        "case_no": waiting["case_no"],
+        "case_id": waiting["case_id"],
+    }
     assert waiting["case_no"] in raised.value.message
     low_income = sample_application(id_number=SPOUSE, program="low_income")
     assert submit(runtime, low_income)["case_no"] == "SGZ-2026-00002"  # the refusal used none
+
+
+def test_SEC7_duplicate_filed_in_another_street_is_told_the_program_not_the_case(runtime):
+    held = submit(runtime, incomplete_family())
+    elsewhere = sample_application(id_number=SPOUSE, street_code="shuanghuancun")
+    for actor in (SHC_CLERK, SHC_COMMUNITY):
+        with pytest.raises(Conflict) as raised:
+            submit(runtime, elsewhere, actor)
+        assert refusal(raised) == (409, "duplicate_open_case", "members")
+        assert raised.value.details == {"program": "dibao"}
+        for secret in (held["case_no"], held["case_id"], SGZ):
+            assert secret not in raised.value.message
+    # The case's own street is told which case it is.
+    with pytest.raises(Conflict) as raised:
+        submit(runtime, sample_application(id_number=SPOUSE), COMMUNITY)
+    assert raised.value.details["case_no"] == held["case_no"]
+    # Neither refusal used a number of either street.
+    assert submit(runtime, sample_application(id_number=make_id_number(51)))["case_no"] == (
+        "SGZ-2026-00002"
+    )
+    other = sample_application(id_number=make_id_number(52), street_code="shuanghuancun")
+    assert submit(runtime, other, SHC_CLERK)["case_no"] == "SHC-2026-00001"
 
 
 # -- supply_materials ---------------------------------------------------------------------------

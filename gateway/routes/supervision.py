@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from gateway.openapi import RPC_ERRORS, Operation
+from gateway.readlog import record_read
 from gateway.web import (
     call,
     current_actor,
@@ -22,7 +23,13 @@ from gateway.web import (
 )
 from hqcore.authz import CLERK, COMMUNITY_WORKER, DISTRICT_OFFICER
 from hqcore.contracts.rpc import BreachList
-from hqcore.contracts.supervision import CasePage, DeadlinePage, NewRecipientList, Timeline
+from hqcore.contracts.supervision import (
+    CasePage,
+    DeadlinePage,
+    NewRecipientList,
+    ReadList,
+    Timeline,
+)
 from hqcore.errors import Forbidden
 
 bp = Blueprint("supervision", __name__)
@@ -40,7 +47,9 @@ def list_cases() -> Response:
             "street_code": street_scope(actor),
         },
     )
-    return jsonify(present(call("supervision", "list_cases", actor, **fields), actor))
+    cases = call("supervision", "list_cases", actor, **fields)
+    record_read(actor, "list", street_code=fields.get("street_code"))  # SEC-15
+    return jsonify(present(cases, actor))
 
 
 @bp.get("/api/v1/worklist")
@@ -59,6 +68,7 @@ def worklist() -> Response:
         answer["awaiting_materials"] = call("intake", "list_awaiting_materials", actor, **waiting)[
             "cases"
         ]
+    record_read(actor, "list", street_code=street)  # SEC-15
     return jsonify(present(answer, actor))
 
 
@@ -67,7 +77,9 @@ def timeline(case_id: str) -> Response:
     actor = current_actor()
     fields = validated("supervision.get_timeline", {"case_id": case_id})
     require_view(actor, case_id)
-    return jsonify(present(call("supervision", "get_timeline", actor, **fields), actor))
+    entries = call("supervision", "get_timeline", actor, **fields)
+    record_read(actor, "case", case_id=case_id)  # SEC-15
+    return jsonify(present(entries, actor))
 
 
 @bp.get("/api/v1/deadlines")
@@ -100,7 +112,26 @@ def list_new_recipients() -> Response:
             details={"allowed_roles": [DISTRICT_OFFICER]},
         )
     fields = validated("supervision.list_new_recipients", query("street_code", "month"))
-    return jsonify(present(call("supervision", "list_new_recipients", actor, **fields), actor))
+    recipients = call("supervision", "list_new_recipients", actor, **fields)
+    record_read(actor, "list", street_code=fields.get("street_code"))  # SEC-15
+    return jsonify(present(recipients, actor))
+
+
+@bp.get("/api/v1/reads")
+def list_reads() -> Response:
+    """SEC-15: the read log, for the district only (street staff get 403 before any RPC)."""
+    actor = current_actor()
+    if not actor.is_district:
+        raise Forbidden(
+            "the read log is the district's",
+            field="role",
+            code="wrong_role",
+            details={"allowed_roles": [DISTRICT_OFFICER]},
+        )
+    fields = validated(
+        "supervision.list_reads", query("case_id", "user_id", "since", "until", "limit")
+    )
+    return jsonify(call("supervision", "list_reads", actor, **fields))
 
 
 _PAGING = "Query: `page` (from 1), `per_page` (1-100, default 20); a bad value is 400 naming it."
@@ -121,6 +152,8 @@ OPERATIONS = (
         },
         description="Query: `street_code` (street staff: only their own, another is 403), "
         "`program`, `step`, `overdue=true|false`. " + _PAGING,
+        query=("street_code", "program", "step", "overdue", "page", "per_page"),
+        query_contract="supervision.list_cases",
         errors=RPC_ERRORS,
     ),
     Operation(
@@ -137,6 +170,8 @@ OPERATIONS = (
         },
         description="Community workers, clerks and the district also get "
         "`awaiting_materials`: applications still waiting for materials (IN-6). " + _PAGING,
+        query=("page", "per_page"),
+        query_contract="supervision.worklist",
         errors=RPC_ERRORS,
     ),
     Operation(
@@ -156,6 +191,8 @@ OPERATIONS = (
         {200: ("One page of deadlines, earliest due first", DeadlinePage)},
         description="Query: `street_code` (street staff: only their own), `status` (open, met, "
         "breached, or overdue = breached or open past due). " + _PAGING,
+        query=("street_code", "status", "page", "per_page"),
+        query_contract="supervision.list_deadlines",
         errors=RPC_ERRORS,
     ),
     Operation(
@@ -172,6 +209,8 @@ OPERATIONS = (
         },
         description="District officer only. Query: `street_code`, `month` (YYYY-MM, Beijing "
         "time of the decision).",
+        query=("street_code", "month"),
+        query_contract="supervision.list_new_recipients",
         errors=RPC_ERRORS,
     ),
     Operation(
@@ -183,6 +222,28 @@ OPERATIONS = (
         description="Every deadline any service found breached, with its rule ID. Query: "
         "`street_code` (street staff: only their own; the district filters one), "
         "`limit` (1-500, default 100).",
+        query=("street_code", "limit"),
+        query_contract="supervision.list_breaches",
+        errors=RPC_ERRORS,
+    ),
+    Operation(
+        "/api/v1/reads",
+        "get",
+        "The read log",
+        "supervision",
+        {
+            200: (
+                "Who read which case, document or list of personal data, when (`read_at`, UTC) "
+                "and from where (`remote_addr`), newest first (SEC-15)",
+                ReadList,
+            )
+        },
+        description="District officer only (street staff: 403 `wrong_role`). Query: "
+        "`case_id`, `user_id`, `since` (inclusive) and `until` (exclusive) as ISO-8601 "
+        "instants with a time zone, `limit` (1-1000, default 100); a bad value is 400 naming "
+        "it.",
+        query=("case_id", "user_id", "since", "until", "limit"),
+        query_contract="supervision.list_reads",
         errors=RPC_ERRORS,
     ),
 )

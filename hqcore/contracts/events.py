@@ -7,7 +7,8 @@ intake ``application.accepted`` â†’ verification investigates and checks means â
 Branches: ``publicity.reinvestigation_requested`` (PU-3, PU-4) sends a case back to
 verification; ``verification.non_confirmation_proposed`` (VE-3) and ``verification.withdrawn``
 (VE-5) end it early. Every service reports what it did as ``case.progressed`` for the
-district's timeline, and its deadlines as ``deadline.*``.
+district's timeline, and its deadlines as ``deadline.*``. The gateway reports every read of
+personal data as ``access.read`` (SEC-15), for supervision's read log.
 """
 
 from __future__ import annotations
@@ -152,8 +153,34 @@ class CaseProgressedV1(Schema):
     rule_id = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
     document_ids = fields.List(fields.String(), load_default=list)
+    # SEC-16: the content hash of each document of this service the entry reports; added in
+    # version 1 as optional (older senders send none), so the chain covers documents too.
+    document_hashes = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$")),
+        load_default=dict,
+    )
     closed = fields.Boolean(load_default=False)
     at = fields.AwareDateTime(required=True)
+
+
+READ_KINDS = ("case", "document", "list")
+
+
+@event("access.read", 1)
+class AccessReadV1(Schema):
+    """SEC-15: the gateway served a case, a document or a list of personal data; supervision
+    keeps the read log. ``read_at`` is real time (UTC), not the suite's clock."""
+
+    user_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    role = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    street_code = fields.String(allow_none=True, load_default=None)
+    kind = fields.String(required=True, validate=validate.OneOf(READ_KINDS))
+    case_id = fields.String(allow_none=True, load_default=None)
+    document_id = fields.String(allow_none=True, load_default=None)
+    target = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    remote_addr = fields.String(allow_none=True, load_default=None)
+    read_at = fields.AwareDateTime(required=True)
 
 
 class DeadlineFields(Schema):

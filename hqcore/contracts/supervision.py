@@ -12,9 +12,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from hqcore.authz import DISTRICT_OFFICER, ROLES
 from hqcore.contracts.common import PROGRAMS, PersonSchema, TimelineEntrySchema
+from hqcore.contracts.fields import Month
 from hqcore.contracts.registry import rpc
 
 MAX_PER_PAGE = 100
+MAX_READS = 1000
 DEADLINE_FILTERS = ("open", "met", "breached", "overdue")
 
 
@@ -63,11 +65,7 @@ class ListDeadlinesRequest(PageRequest):
 
 class ListNewRecipientsRequest(Schema):
     street_code = _street_code()
-    month = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="expected YYYY-MM"),
-    )
+    month = Month(load_default=None, allow_none=True)
 
 
 class CaseSummary(Schema):
@@ -145,8 +143,42 @@ class NewRecipientList(Schema):
     items = fields.List(fields.Nested(NewRecipient), required=True)
 
 
+class ListReadsRequest(Schema):
+    """SEC-15: the read log, newest first, filtered; ``since`` inclusive, ``until``
+    exclusive."""
+
+    case_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    user_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
+    since = fields.AwareDateTime(load_default=None, allow_none=True)
+    until = fields.AwareDateTime(load_default=None, allow_none=True)
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_READS))
+
+    @validates_schema
+    def since_before_until(self, data: dict[str, Any], **kwargs: Any) -> None:
+        since, until = data.get("since"), data.get("until")
+        if since is not None and until is not None and since >= until:
+            raise ValidationError("must be after since", field_name="until")
+
+
+class ReadEntry(Schema):
+    user_id = fields.String(required=True)
+    role = fields.String(required=True)
+    street_code = fields.String(allow_none=True)
+    kind = fields.String(required=True, metadata={"description": "case, document or list"})
+    case_id = fields.String(allow_none=True)
+    document_id = fields.String(allow_none=True)
+    target = fields.String(required=True, metadata={"description": "the HTTP path read"})
+    remote_addr = fields.String(allow_none=True)
+    read_at = fields.AwareDateTime(required=True)
+
+
+class ReadList(Schema):
+    items = fields.List(fields.Nested(ReadEntry), required=True)
+
+
 rpc("supervision.list_cases", ListCasesRequest, CasePage)
 rpc("supervision.worklist", WorklistRequest, CasePage)
 rpc("supervision.get_timeline", TimelineRequest, Timeline)
 rpc("supervision.list_deadlines", ListDeadlinesRequest, DeadlinePage)
 rpc("supervision.list_new_recipients", ListNewRecipientsRequest, NewRecipientList)
+rpc("supervision.list_reads", ListReadsRequest, ReadList)

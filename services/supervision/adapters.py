@@ -10,6 +10,15 @@ writer) and its new state is a merge that never goes back (met and breached are 
 needs no version; two first reports of one deadline collide on its primary key and the loser is
 retried. The timeline, the breaches and the new recipients are only inserted, and a payment
 month is set by one conditional ``UPDATE``: nothing to version.
+
+One lock per case (SEC-2, SEC-16): every handler that changes a case's register row or timeline
+first locks the case's chain head (``Chain.lock``), a row created on first use whether or not
+the case is registered yet. The acceptance and a ``case.progressed`` of one case therefore run
+one after the other on PostgreSQL too (read committed): the second sees what the first
+committed, so the register never misses a step, and two entries never fork the hash chain.
+
+The read log (SEC-15) is an append-only table with no unique key of its own (the inbox keeps
+each ``access.read`` once) and two indexes, by case and by instant, for the district's queries.
 """
 
 from __future__ import annotations
@@ -21,14 +30,18 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from hqcore.case_records import save_versioned
 from hqcore.db import UtcDateTime, platform_tables
+from hqcore.timeline import GENESIS
 from services.supervision import domain
 from services.supervision.domain import (
     Breach,
+    ChainHead,
     DeadlineRecord,
     NewRecipient,
+    ReadRecord,
     RegisteredCase,
     TimelineEntry,
 )
@@ -71,6 +84,35 @@ timeline = sa.Table(
     sa.Column("document_ids", sa.Text, nullable=False),
     sa.Column("closed", sa.Boolean, nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("document_hashes", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("prev_hash", sa.String(64), nullable=False, server_default=""),
+    sa.Column("hash", sa.String(64), nullable=False, server_default=""),
+    sa.Index("uq_timeline_case_seq", "case_id", "seq", unique=True),
+)
+
+timeline_heads = sa.Table(
+    "timeline_heads",
+    metadata,
+    sa.Column("case_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+reads = sa.Table(
+    "reads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("role", sa.String(40), nullable=False),
+    sa.Column("street_code", sa.String(40), nullable=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("case_id", sa.String(64), nullable=True, index=True),
+    sa.Column("document_id", sa.String(80), nullable=True),
+    sa.Column("target", sa.String(500), nullable=False),
+    sa.Column("remote_addr", sa.String(64), nullable=True),
+    sa.Column("read_at", UtcDateTime, nullable=False, index=True),
 )
 
 deadline_register = sa.Table(
@@ -127,6 +169,8 @@ TABLES = {
     **platform_tables(metadata),
     "cases": cases,
     "timeline": timeline,
+    "timeline_heads": timeline_heads,
+    "reads": reads,
     "deadline_register": deadline_register,
     "breaches": breaches,
     "recipients": recipients,
@@ -262,28 +306,109 @@ class Timeline:
         self._conn = conn
 
     def add(self, entry: TimelineEntry) -> None:
+        """Store an entry already linked into its case's chain (``domain.link``)."""
         self._conn.execute(
             timeline.insert().values(
-                **{**asdict(entry), "document_ids": json.dumps(entry.document_ids)}
+                **{
+                    **asdict(entry),
+                    "document_ids": json.dumps(entry.document_ids),
+                    "document_hashes": json.dumps(entry.document_hashes, sort_keys=True),
+                }
             )
         )
 
     def for_case(self, case_id: str) -> list[TimelineEntry]:
+        """The case's entries in the order things happened (``at``), as users read them."""
         rows = self._conn.execute(
             select(timeline)
             .where(timeline.c.case_id == case_id)
             .order_by(timeline.c.at, timeline.c.id)
         ).all()
-        return [
-            TimelineEntry(
-                **{
-                    **{k: v for k, v in row._mapping.items() if k != "id"},
-                    "document_ids": json.loads(row.document_ids),
-                    "closed": bool(row.closed),
-                }
+        return [timeline_row(row) for row in rows]
+
+
+def timeline_row(row: Any) -> TimelineEntry:
+    """A stored timeline row as the entry it was written from (also for ``hqops.integrity``)."""
+    return TimelineEntry(
+        **{
+            **{k: v for k, v in row._mapping.items() if k != "id"},
+            "document_ids": json.loads(row.document_ids),
+            "document_hashes": json.loads(row.document_hashes),
+            "closed": bool(row.closed),
+        }
+    )
+
+
+class Chain:
+    """``uow.chain``: the head of each case's hash chain, and the case's one lock (SEC-2,
+    SEC-16)."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def lock(self, case_id: str) -> ChainHead:
+        """The case's chain head, locked until the unit of work ends; created at the genesis
+        on first use. ``INSERT … ON CONFLICT DO NOTHING`` waits for a concurrent creator to
+        commit, so the ``FOR UPDATE`` that follows always finds the row to lock."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        self._conn.execute(
+            dialect.insert(timeline_heads)
+            .values(case_id=case_id, seq=0, hash=GENESIS)
+            .on_conflict_do_nothing(index_elements=["case_id"])
+        )
+        row = self._conn.execute(
+            select(timeline_heads).where(timeline_heads.c.case_id == case_id).with_for_update()
+        ).one()
+        return ChainHead(row.case_id, row.seq, row.hash)
+
+    def advance(self, head: ChainHead) -> None:
+        """Move the head to the entry just appended (from the head locked before it)."""
+        result = self._conn.execute(
+            update(timeline_heads)
+            .where(
+                and_(timeline_heads.c.case_id == head.case_id, timeline_heads.c.seq == head.seq - 1)
             )
-            for row in rows
-        ]
+            .values(seq=head.seq, hash=head.hash)
+        )
+        if result.rowcount != 1:  # pragma: no cover - the row lock makes this impossible
+            raise RuntimeError(f"the hash chain of {head.case_id} moved under its lock")
+
+
+class Reads:
+    """``uow.reads``: the read log (SEC-15), append-only."""
+
+    def __init__(self, conn: Any):
+        self._conn = conn
+
+    def add(self, record: ReadRecord) -> None:
+        self._conn.execute(reads.insert().values(**asdict(record)))
+
+    def list(
+        self,
+        *,
+        case_id: str | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The reads matching every filter given, newest first."""
+        conditions = []
+        if case_id is not None:
+            conditions.append(reads.c.case_id == case_id)
+        if user_id is not None:
+            conditions.append(reads.c.user_id == user_id)
+        if since is not None:
+            conditions.append(reads.c.read_at >= since)
+        if until is not None:
+            conditions.append(reads.c.read_at < until)
+        rows = self._conn.execute(
+            select(reads)
+            .where(and_(sa.true(), *conditions))
+            .order_by(reads.c.read_at.desc(), reads.c.id.desc())
+            .limit(limit)
+        ).all()
+        return [dict(row._mapping) for row in rows]
 
 
 class DeadlineRegister:
@@ -484,6 +609,8 @@ def register_figures(conn: Any, now: datetime) -> dict[str, dict[tuple[str, ...]
 REPOSITORIES = {
     "cases": Register,
     "timeline": Timeline,
+    "chain": Chain,
+    "reads": Reads,
     "deadline_register": DeadlineRegister,
     "breaches": Breaches,
     "recipients": Recipients,

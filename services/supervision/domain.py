@@ -9,7 +9,7 @@ may arrive in any order, so every rule here gives the same result whatever the o
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from hqcore.authz import (
     STREET_LEADER,
 )
 from hqcore.clock import CHINA_TZ, local_date
+from hqcore.timeline import GENESIS, chain_hash
 
 # Who acts on a case at each step (docs/procedure.md, "Steps, roles and states"): the roles of
 # the steps that start from that state. Steps that run by themselves (city_check, the end of
@@ -80,6 +81,37 @@ class TimelineEntry:
     document_ids: list[str]
     closed: bool
     at: datetime
+    # SEC-16: the content hash of each document reported, and the entry's link in the case's
+    # hash chain (``link``): its place, the previous entry's hash and its own.
+    document_hashes: dict[str, str] = field(default_factory=dict)
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The end of a case's hash chain: how many entries it holds and the last one's hash. Its
+    row is the lock every change of the case's register and timeline takes first (SEC-2,
+    SEC-16), so two events of one case never interleave, whatever their order."""
+
+    case_id: str
+    seq: int = 0
+    hash: str = GENESIS
+
+
+def chain_fields(entry: TimelineEntry) -> dict[str, Any]:
+    """What an entry's hash covers: everything it records but its own link hashes."""
+    fields = asdict(entry)
+    del fields["prev_hash"], fields["hash"]
+    return fields
+
+
+def link(entry: TimelineEntry, head: ChainHead) -> tuple[TimelineEntry, ChainHead]:
+    """``entry`` appended to the case's chain (SEC-16), and the chain's new head."""
+    placed = replace(entry, seq=head.seq + 1, prev_hash=head.hash, hash="")
+    linked = replace(placed, hash=chain_hash(head.hash, chain_fields(placed)))
+    return linked, ChainHead(entry.case_id, linked.seq, linked.hash)
 
 
 @dataclass(kw_only=True)
@@ -144,6 +176,7 @@ def timeline_entry(progressed: Mapping[str, Any], event_id: str) -> TimelineEntr
         document_ids=list(progressed.get("document_ids") or []),
         closed=bool(progressed.get("closed")),
         at=progressed["at"],
+        document_hashes=dict(progressed.get("document_hashes") or {}),
     )
 
 
@@ -333,6 +366,41 @@ def new_recipient(decision: Mapping[str, Any], case: RegisteredCase) -> NewRecip
 
 def household_check_required(program: str, near_relative: bool) -> bool:
     return program == "dibao" and near_relative  # SU-3: 100% household investigation
+
+
+# -- the read log (SEC-15) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadRecord:
+    """One read the gateway reported (``access.read``): who read what, when, from where."""
+
+    event_id: str
+    user_id: str
+    role: str
+    street_code: str | None
+    kind: str
+    case_id: str | None
+    document_id: str | None
+    target: str
+    remote_addr: str | None
+    read_at: datetime
+
+
+def read_record(read: Mapping[str, Any], event_id: str) -> ReadRecord:
+    """An ``access.read`` as a row of the read log (its event id keeps it once)."""
+    return ReadRecord(
+        event_id=event_id,
+        user_id=read["user_id"],
+        role=read["role"],
+        street_code=read.get("street_code"),
+        kind=read["kind"],
+        case_id=read.get("case_id"),
+        document_id=read.get("document_id"),
+        target=read["target"],
+        remote_addr=read.get("remote_addr"),
+        read_at=read["read_at"],
+    )
 
 
 # -- who sees what ----------------------------------------------------------------------------

@@ -10,6 +10,13 @@ kept, and the register takes it into account when the case is registered. An eve
 the registered case (``decision.made``: the near-relative flag, SU-3) or the registered approval
 (``payment.scheduled``) raises ``CaseNotYetKnown`` until it is there: retried with backoff, then
 dead-lettered, never dropped.
+
+One case at a time (SEC-2): the acceptance and every ``case.progressed`` of a case first lock
+the case's chain head (``uow.chain.lock``), so on PostgreSQL, where two handlers run at the same
+moment, the second waits and then sees the first's register row or timeline entry; the register
+shows the newest step whatever the order and the concurrency of the events. The same lock keeps
+the case's hash chain (SEC-16) from forking. Reads of personal data (``access.read``) enter the
+read log (SEC-15).
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ from hqcore.steps import (
 from services.supervision import domain
 from services.supervision.domain import (
     Breach,
+    ChainHead,
     DeadlineRecord,
     NewRecipient,
+    ReadRecord,
     RegisteredCase,
     TimelineEntry,
 )
@@ -63,6 +72,26 @@ class TimelineStore(Protocol):
     def add(self, entry: TimelineEntry) -> None: ...
 
     def for_case(self, case_id: str) -> list[TimelineEntry]: ...
+
+
+class ChainStore(Protocol):
+    def lock(self, case_id: str) -> ChainHead: ...
+
+    def advance(self, head: ChainHead) -> None: ...
+
+
+class ReadStore(Protocol):
+    def add(self, record: ReadRecord) -> None: ...
+
+    def list(
+        self,
+        *,
+        case_id: str | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]: ...
 
 
 class DeadlineStore(Protocol):
@@ -110,6 +139,8 @@ class SupervisionUnitOfWork(Protocol):
 
     cases: RegisterStore
     timeline: TimelineStore
+    chain: ChainStore
+    reads: ReadStore
     deadline_register: DeadlineStore
     breaches: BreachStore
     recipients: RecipientStore
@@ -163,6 +194,7 @@ def on_application_accepted(event: Any, ctx: Ctx) -> Opened[RegisteredCase] | No
     relative of staff; timeline entries that came first are taken into account."""
     uow = _uow(ctx)
     case_id = event.payload["case_id"]
+    uow.chain.lock(case_id)  # SEC-2: after any timeline entry of the case being written now
     if uow.cases.get(case_id) is not None:
         return None  # registered once already
     return Opened(domain.register_case(event.payload, uow.timeline.for_case(case_id)), Effects())
@@ -171,10 +203,15 @@ def on_application_accepted(event: Any, ctx: Ctx) -> Opened[RegisteredCase] | No
 @on_event("case.progressed")
 def on_case_progressed(event: Any, ctx: Ctx) -> None:
     """The one timeline: every service's step goes on it, and moves the register's current
-    step once the case is registered (whatever the order of arrival)."""
+    step once the case is registered (whatever the order and concurrency of arrival, SEC-2).
+    The entry is appended to the case's hash chain under the chain head's lock (SEC-16)."""
     uow = _uow(ctx)
-    entry = domain.timeline_entry(event.payload, event.event_id)
+    entry, head = domain.link(
+        domain.timeline_entry(event.payload, event.event_id),
+        uow.chain.lock(event.payload["case_id"]),
+    )
     uow.timeline.add(entry)
+    uow.chain.advance(head)
     case = uow.cases.get(entry.case_id, lock=True)
     if case is not None and domain.advance(case, [entry]):
         uow.cases.save(case)
@@ -231,6 +268,12 @@ def on_payment_scheduled(event: Any, ctx: Ctx) -> None:
             f"the approval of {scheduled['case_id']} is not registered yet "
             "(payment.scheduled is retried)"
         )
+
+
+@on_event("access.read")
+def on_access_read(event: Any, ctx: Ctx) -> None:
+    """SEC-15: one row of the read log per read the gateway served (once per event)."""
+    _uow(ctx).reads.add(domain.read_record(event.payload, event.event_id))
 
 
 # -- reads ------------------------------------------------------------------------------------
@@ -310,6 +353,21 @@ def list_breaches(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
 def list_new_recipients(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
     """SU-1 to SU-3: the newly confirmed recipients, for the district's checks only."""
     return {"items": _uow(ctx).recipients.list(request["street_code"], request["month"])}
+
+
+@step("supervision.list_reads", roles=(DISTRICT_OFFICER,))
+def list_reads(request: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
+    """SEC-15: who read which case, document or list, when and from where; newest first, for
+    the district only (street staff would see their colleagues' reads of other streets)."""
+    return {
+        "items": _uow(ctx).reads.list(
+            case_id=request["case_id"],
+            user_id=request["user_id"],
+            since=request["since"],
+            until=request["until"],
+            limit=request["limit"],
+        )
+    }
 
 
 # -- periodic ---------------------------------------------------------------------------------

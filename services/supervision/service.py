@@ -1,7 +1,8 @@
 """The supervision service: the district's oversight of every street (SU, ORG-3).
 
-It only listens and answers: the register of cases with their current step, the one timeline,
-the deadlines of every street, worklists, the breaches and the register of new recipients.
+It only listens and answers: the register of cases with their current step, the one timeline
+(a hash chain per case, SEC-16), the deadlines of every street, worklists, the breaches, the
+register of new recipients and the read log (SEC-15).
 Entrypoints only: the events, reads and the periodic job are in ``handlers``, the rules in
 ``domain``.
 """
@@ -51,6 +52,10 @@ class SupervisionService(CaseService):
     def on_payment_scheduled(self, event):
         self.work.event(handlers.on_payment_scheduled, event)
 
+    @subscribe("access.read")
+    def on_access_read(self, event):
+        self.work.event(handlers.on_access_read, event)
+
     @scan
     def report_register_figures(self):
         self.work.periodic(handlers.report_register_figures)
@@ -78,6 +83,10 @@ class SupervisionService(CaseService):
     @rpc(expected_exceptions=EXPECTED)
     def list_breaches(self, actor=None, **fields):
         return self.work.step(handlers.list_breaches, actor, fields)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_reads(self, actor=None, **fields):
+        return self.work.step(handlers.list_reads, actor, fields)
 
 
 SERVICE = SupervisionService

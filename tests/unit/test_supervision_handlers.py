@@ -9,7 +9,7 @@ field) of each read for the wrong street or role.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,8 +18,16 @@ import pytest
 from hqcore import metrics
 from hqcore.errors import CaseNotFound, Forbidden, ValidationFailed
 from hqcore.steps import CaseNotYetKnown, read_case, run_event, run_periodic, run_step
+from hqcore.timeline import GENESIS, chain_hash
 from services.supervision import domain, handlers
-from services.supervision.domain import Breach, DeadlineRecord, NewRecipient, TimelineEntry
+from services.supervision.domain import (
+    Breach,
+    ChainHead,
+    DeadlineRecord,
+    NewRecipient,
+    ReadRecord,
+    TimelineEntry,
+)
 from tests.support import events
 from tests.support.fakes import InMemoryCases, as_received, fake_runtime
 
@@ -44,6 +52,47 @@ class Timeline:
 
     def for_case(self, case_id: str) -> list[TimelineEntry]:
         return sorted((e for e in self.entries if e.case_id == case_id), key=lambda e: e.at)
+
+
+class Chain:
+    """The chain heads; in memory one handler runs at a time, so the lock is the read."""
+
+    def __init__(self) -> None:
+        self.heads: dict[str, ChainHead] = {}
+
+    def lock(self, case_id: str) -> ChainHead:
+        return self.heads.setdefault(case_id, ChainHead(case_id))
+
+    def advance(self, head: ChainHead) -> None:
+        assert self.heads[head.case_id].seq == head.seq - 1, "the chain forked"
+        self.heads[head.case_id] = head
+
+
+class Reads:
+    def __init__(self) -> None:
+        self.rows: list[ReadRecord] = []
+
+    def add(self, record: ReadRecord) -> None:
+        self.rows.append(record)
+
+    def list(
+        self,
+        *,
+        case_id: str | None = None,
+        user_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        chosen = [
+            asdict(r)
+            for r in self.rows
+            if case_id in (None, r.case_id)
+            and user_id in (None, r.user_id)
+            and (since is None or r.read_at >= since)
+            and (until is None or r.read_at < until)
+        ]
+        return sorted(chosen, key=lambda r: r["read_at"], reverse=True)[:limit]
 
 
 class Deadlines:
@@ -216,6 +265,8 @@ def runtime():
         now=T0,
         view=handlers.view,
         timeline=Timeline(),
+        chain=Chain(),
+        reads=Reads(),
         deadline_register=deadlines,
         breaches=Breaches(),
         recipients=Recipients(),
@@ -683,3 +734,150 @@ def test_SU5_register_figures_reach_the_gauges(runtime):
     progress(runtime, "c1", "decision", "approved", T0 + timedelta(days=2), closed=True)
     run_periodic(runtime, handlers.report_register_figures)
     assert gauge(SGZ, "accepted") == 0  # the label set that went away falls to zero
+
+
+# -- SEC-16: the hash chain of the timeline -----------------------------------------------------
+
+
+def test_SEC16_each_timeline_entry_is_linked_to_the_one_before_it(runtime):
+    letter = "decision:letter-1"
+    digest = "ab" * 32
+    progress(runtime, "c1", "verification", "investigation", T0)
+    accept(runtime)
+    progress(runtime, "c1", "verification", "information_check", T0 + timedelta(days=2))
+    progress(
+        runtime,
+        "c1",
+        "decision",
+        "decided",
+        T0 + timedelta(days=20),
+        document_ids=[letter],
+        document_hashes={letter: digest},
+    )
+    progress(runtime, "c2", "verification", "investigation", T0)
+    chain = sorted(
+        (e for e in runtime.store.repositories["timeline"].entries if e.case_id == "c1"),
+        key=lambda e: e.seq,
+    )
+    assert [e.seq for e in chain] == [1, 2, 3]
+    assert [e.prev_hash for e in chain] == [GENESIS, chain[0].hash, chain[1].hash]
+    for entry in chain:
+        assert entry.hash == chain_hash(entry.prev_hash, domain.chain_fields(entry))
+    assert chain[2].document_hashes == {letter: digest}  # the chain covers the document
+    head = runtime.store.repositories["chain"].heads["c1"]
+    assert (head.seq, head.hash) == (3, chain[2].hash)
+    assert runtime.store.repositories["chain"].heads["c2"].seq == 1  # a chain per case
+    edited = replace(chain[0], actor_user="someone-else")
+    assert chain_hash(edited.prev_hash, domain.chain_fields(edited)) != chain[0].hash
+
+
+# -- SEC-15: the read log -------------------------------------------------------------------------
+
+
+def access_read(**overrides: Any) -> Any:
+    return as_received(
+        "access.read",
+        {
+            "user_id": "sgz-clerk",
+            "role": "clerk",
+            "street_code": SGZ,
+            "kind": "case",
+            "case_id": "c1",
+            "document_id": None,
+            "target": "/api/v1/cases/c1",
+            "remote_addr": "10.0.0.7",
+            "read_at": T0,
+            **overrides,
+        },
+    )
+
+
+def test_SEC15_each_read_enters_the_read_log_once_and_the_district_queries_it(runtime):
+    first = access_read()
+    run_event(runtime, handlers.on_access_read, first)
+    run_event(runtime, handlers.on_access_read, first)  # redelivered: kept once
+    later = T0 + timedelta(minutes=5)
+    run_event(
+        runtime,
+        handlers.on_access_read,
+        access_read(
+            kind="document",
+            document_id="decision:d-1",
+            read_at=later,
+            target="/api/v1/documents/decision:d-1",
+        ),
+    )
+    run_event(
+        runtime,
+        handlers.on_access_read,
+        access_read(
+            user_id="district-officer",
+            role="district_officer",
+            street_code=None,
+            kind="list",
+            case_id=None,
+            target="/api/v1/cases",
+            read_at=T0 + timedelta(minutes=9),
+        ),
+    )
+    every = call(runtime, handlers.list_reads, DISTRICT)["items"]
+    assert [(r["user_id"], r["kind"], r["case_id"]) for r in every] == [
+        ("district-officer", "list", None),
+        ("sgz-clerk", "document", "c1"),
+        ("sgz-clerk", "case", "c1"),
+    ]
+    assert every[2] == {
+        "user_id": "sgz-clerk",
+        "role": "clerk",
+        "street_code": SGZ,
+        "kind": "case",
+        "case_id": "c1",
+        "document_id": None,
+        "target": "/api/v1/cases/c1",
+        "remote_addr": "10.0.0.7",
+        "read_at": T0.isoformat(),
+    }
+    window = call(
+        runtime,
+        handlers.list_reads,
+        DISTRICT,
+        case_id="c1",
+        since=(T0 + timedelta(minutes=1)).isoformat(),
+        until=(T0 + timedelta(minutes=9)).isoformat(),
+    )
+    assert [r["document_id"] for r in window["items"]] == ["decision:d-1"]
+    assert (
+        len(call(runtime, handlers.list_reads, DISTRICT, user_id="sgz-clerk", limit=1)["items"])
+        == 1
+    )
+
+
+@pytest.mark.parametrize("reader", [CLERK, INVESTIGATOR, SHC_CLERK])
+def test_SEC15_street_staff_may_not_query_the_read_log(runtime, reader):
+    run_event(runtime, handlers.on_access_read, access_read())
+    with pytest.raises(Forbidden) as refused:
+        call(runtime, handlers.list_reads, reader)
+    assert (refused.value.http_status, refused.value.code) == (403, "wrong_role")
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"since": "2026-03-02T10:00:00"}, "since"),  # no time zone
+        ({"until": "yesterday"}, "until"),
+        ({"since": T0.isoformat(), "until": T0.isoformat()}, "until"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 1001}, "limit"),
+        ({"case_id": "x" * 65}, "case_id"),
+    ],
+)
+def test_SEC15_a_bad_read_log_filter_is_400_naming_it(runtime, query, field):
+    with pytest.raises(ValidationFailed) as refused:
+        call(runtime, handlers.list_reads, DISTRICT, **query)
+    assert (refused.value.http_status, refused.value.field) == (400, field)
+
+
+def test_SEC15_an_access_read_without_its_reader_breaks_its_contract():
+    with pytest.raises(Exception) as refused:
+        access_read(user_id=None)
+    assert "user_id" in str(refused.value)

@@ -28,15 +28,16 @@ from nameko.events import BROADCAST, EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
-from hqcore.authz import DISTRICT_OFFICER, ROLES, authorize
+from hqcore import personal
+from hqcore.authz import DISTRICT_OFFICER, ROLES, Actor, authorize, sees_personal_data
 from hqcore.clock import local_date
 from hqcore.config import SERVICES, Settings
 from hqcore.contracts import EVENTS, dump_rpc_response, load_rpc_request
 from hqcore.contracts.registry import rpc as register_rpc
-from hqcore.errors import EXPECTED, NotFound
+from hqcore.errors import EXPECTED, Forbidden, NotFound
 from hqcore.policy_tables import add_policy_row, list_rates
 from hqcore.providers import Instrumentation, Work
-from hqcore.steps import Context, load_actor
+from hqcore.steps import Context
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,7 @@ class BaseService:
         street of its case."""
         name = f"{self.name}.get_document"
         document_id = load_rpc_request(name, {"document_id": document_id})["document_id"]
-        acting = load_actor(actor)
+        acting = self.work.authenticate(actor)
         with self.work.unit(acting) as ctx:
             document = ctx.uow.documents.get(document_id)
             if document is None:
@@ -217,15 +218,16 @@ class BaseService:
                     f"no document {document_id}", field="document_id", code="document_not_found"
                 )
             ctx.may_view(document_street(ctx, document.case_id), "document")
+        html = document_html(acting, document.html)
         return dump_rpc_response(
-            name, {**document.ref(), "case_id": document.case_id, "html": document.html}
+            name, {**document.ref(), "case_id": document.case_id, "html": html}
         )
 
     @_registering(rpc(expected_exceptions=EXPECTED))
     def list_documents(self, actor: Any = None, case_id: Any = None) -> dict[str, Any]:
         name = f"{self.name}.list_documents"
         case_id = load_rpc_request(name, {"case_id": case_id})["case_id"]
-        acting = load_actor(actor)
+        acting = self.work.authenticate(actor)
         with self.work.unit(acting) as ctx:
             ctx.may_view(document_street(ctx, case_id), "case")
             documents = ctx.uow.documents.for_case(case_id)
@@ -276,6 +278,23 @@ class BaseService:
         )
 
 
+def document_html(actor: Actor, html: str) -> str:
+    """A stored document as ``actor`` may read it (SEC-6): in full for the roles that see
+    personal data, with the family's figures and ID numbers masked for the others
+    (``hqcore.personal``). A document rendered before its template marked its figures cannot
+    be masked, so it is refused to them rather than shown in full."""
+    if sees_personal_data(actor):
+        return html
+    if not personal.can_mask_document(html):
+        raise Forbidden(
+            f"the role {actor.role} may not see this document's personal data, and it was "
+            "issued before documents could be masked",
+            field="document_id",
+            code="personal_data_withheld",
+        )
+    return personal.mask_document(html)
+
+
 def document_street(ctx: Context[Any], case_id: str) -> str | None:
     """The street whose staff may read a case's documents: the case's street; a key that is
     not a case (e.g. ``roster:<street>:<month>``) names its street second."""
@@ -315,7 +334,7 @@ class PolicyTableService:
         """A district officer adds a row (``hqcore.policy_tables.add_policy_row``)."""
         name = f"{self.name}.add_policy_rate"
         request = load_rpc_request(name, {"verified": True, **fields})
-        acting = load_actor(actor)
+        acting = self.work.authenticate(actor)
         authorize(acting, (DISTRICT_OFFICER,), None, "add_policy_rate")
         with self.work.unit(acting) as ctx:
             result = add_policy_row(ctx.uow.conn, self._policy_rates(), request, self.name)
@@ -334,7 +353,7 @@ class PolicyTableService:
         """Every row (of one key), with whether it is in force on the suite's today."""
         name = f"{self.name}.list_policy_rates"
         request = load_rpc_request(name, {"key": key})
-        acting = load_actor(actor)
+        acting = self.work.authenticate(actor)
         authorize(acting, ROLES, None, "list_policy_rates")
         with self.work.unit(acting) as ctx:
             today = local_date(ctx.now)

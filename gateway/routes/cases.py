@@ -13,8 +13,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from gateway.openapi import RPC_ERRORS, Operation
-from gateway.schemas import CaseOverviewSchema
+from gateway.openapi import HTML, JSON, RPC_ERRORS, Operation
+from gateway.readlog import record_read
+from gateway.schemas import CaseOverviewSchema, DocumentFormatQuery
 from gateway.web import (
     call,
     call_async,
@@ -90,6 +91,7 @@ def get_case(case_id: str) -> Response:
     ]
     documents.sort(key=lambda ref: datetime.fromisoformat(ref["issued_at"]))
     entries = (answer("supervision.get_timeline", timeline) or {}).get("entries", [])
+    record_read(actor, "case", case_id=case_id, street_code=case["street_code"])
     return jsonify(
         case=present(case, actor),
         services=services,
@@ -116,6 +118,7 @@ def get_document(document_id: str) -> Response:
         **validated(f"{service}.get_document", {"document_id": document_id}),
     )
     require_view(actor, document["case_id"])
+    record_read(actor, "document", case_id=document["case_id"], document_id=document_id)
     if answer_format == "json":
         return jsonify(present(document, actor))
     return Response(document["html"], mimetype="text/html")
@@ -144,13 +147,15 @@ OPERATIONS = (
             200: (
                 "The document as `text/html`; with `?format=json` its JSON with issue and "
                 "service dates",
-                DocumentView,
+                {HTML: {"type": "string"}, JSON: DocumentView},
             )
         },
         description="The id starts with the issuing service (`decision:…`). Street staff see "
         "the documents of their street's cases only. An unknown document is 404 "
         "`document_not_found`.",
         path_params=(("document_id", "as listed in the case view's `documents`"),),
+        query=("format",),
+        query_contract=DocumentFormatQuery,
         errors=(404, *RPC_ERRORS),
     ),
 )

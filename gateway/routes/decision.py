@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from gateway.openapi import CASE_STEP_ERRORS, RPC_ERRORS, Operation
+from gateway.readlog import record_read
 from gateway.web import call, case_step, current_actor, json_object, present, query, validated
 from hqcore.contracts.decision import (
     DecideRequest,
@@ -63,7 +64,9 @@ def list_recipients(street_code: str) -> Response:
     fields = validated(
         "decision.list_recipients", {**query("community"), "street_code": street_code}
     )
-    return jsonify(present(call("decision", "list_recipients", actor, **fields), actor))
+    recipients = call("decision", "list_recipients", actor, **fields)
+    record_read(actor, "list", street_code=street_code)  # SEC-15
+    return jsonify(present(recipients, actor))
 
 
 @bp.post("/api/v1/streets/<street_code>/monthly-reports")
@@ -162,6 +165,8 @@ OPERATIONS = (
         description="Staff of the street or the district. Query: `community` to show one "
         "community's notice-board list. No ID numbers.",
         path_params=(("street_code", "the street, e.g. shaogongzhuang"),),
+        query=("community",),
+        query_contract="decision.list_recipients",
         errors=RPC_ERRORS,
     ),
     Operation(

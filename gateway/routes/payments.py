@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from gateway.openapi import RPC_ERRORS, Operation
+from gateway.readlog import record_read
 from gateway.web import call, current_actor, present, query, validated
 from hqcore.contracts.payments import MonthPayments
 
@@ -15,7 +16,9 @@ bp = Blueprint("payments", __name__)
 def list_payments() -> Response:
     actor = current_actor()
     fields = validated("payments.list_payments", query("month", "street_code"))
-    return jsonify(present(call("payments", "list_payments", actor, **fields), actor))
+    payments = call("payments", "list_payments", actor, **fields)
+    record_read(actor, "list", street_code=fields.get("street_code"))  # SEC-15
+    return jsonify(present(payments, actor))
 
 
 OPERATIONS = (
@@ -34,6 +37,8 @@ OPERATIONS = (
         "recipient's or the entrusted caregiver's account. Query: `month` "
         "(YYYY-MM, required); `street_code` (district only; street staff see "
         "their own street).",
+        query=("month", "street_code"),
+        query_contract="payments.list_payments",
         errors=RPC_ERRORS,
     ),
 )

@@ -19,9 +19,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from gateway.auth import Authenticator
 from gateway.openapi import build_spec
-from hqcore import idnumber, logs
+from hqcore import logs, personal
 from hqcore.authz import Actor, may_view, sees_personal_data
 from hqcore.config import Settings
+from hqcore.contracts.fields import refuse_hostile
 from hqcore.contracts.registry import RPC
 from hqcore.errors import (
     DomainError,
@@ -31,7 +32,10 @@ from hqcore.errors import (
     ValidationFailed,
     validation_error_from_marshmallow,
 )
-from hqcore.messaging.rpc_client import RpcClient
+from hqcore.idempotency import HEADER as IDEMPOTENCY_HEADER
+from hqcore.idempotency import MAX_LENGTH as IDEMPOTENCY_KEY_MAX
+from hqcore.messaging.rpc_client import RpcClient, timeout_details, timeout_message
+from hqcore.secrets import request_key
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,7 @@ class Rpc(Protocol):
         timeout: float | None = None,
         correlation_id: str | None = None,
         acting_user: str | None = None,
+        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> Future: ...
 
@@ -89,8 +94,13 @@ class Gateway:
         self._owned: RpcClient | None = None
         self._lock = threading.Lock()
         self._document: dict[str, Any] | None = None
-        self.auth = Authenticator(settings.gateway_secret, settings.accounts_file)
+        # Refuses to build (SecretMissing, AccountsMissing) outside demo mode without a token
+        # secret or an accounts file: the gateway must not start then (SEC-3).
+        self.auth = Authenticator.from_settings(settings)
         self._retry_at = 0.0
+        # Signs every request to the services (SEC-14); refuses to build outside demo mode
+        # without HQ_REQUEST_KEY. A client given by a test signs (or not) on its own.
+        self._request_key = request_key(settings) if rpc is None else None
 
     def client(self) -> Rpc:
         if self._rpc is None:
@@ -98,7 +108,11 @@ class Gateway:
                 if self._rpc is None:
                     if time.monotonic() < self._retry_at:
                         raise ServiceUnavailable("the message broker cannot be reached")
-                    client = RpcClient(self.settings.amqp_uri, timeout=self.settings.rpc_timeout)
+                    client = RpcClient(
+                        self.settings.amqp_uri,
+                        timeout=self.settings.rpc_timeout,
+                        request_key=self._request_key,
+                    )
                     try:
                         client.start()
                     except ServiceUnavailable:
@@ -114,10 +128,18 @@ class Gateway:
                 self._owned = self._rpc = None
 
     def call_async(
-        self, service: str, method: str, timeout: float | None = None, **kwargs: Any
+        self,
+        service: str,
+        method: str,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+        **kwargs: Any,
     ) -> Future:
-        """Start ``service.method``; any failure (unreachable broker too) lands in the future."""
+        """Start ``service.method``; any failure (unreachable broker too) lands in the future.
+        The client signs the request and gives it its deadline (SEC-14, SEC-10)."""
         started = time.perf_counter()
+        if idempotency_key is not None:
+            kwargs["idempotency_key"] = idempotency_key
         try:
             future = self.client().call_async(
                 service, method, timeout=timeout, correlation_id=logs.correlation_id.get(), **kwargs
@@ -134,13 +156,18 @@ class Gateway:
         future.add_done_callback(observe)
         return future
 
-    def result(self, future: Future, timeout: float | None = None) -> Any:
+    def result(
+        self, future: Future, timeout: float | None = None, idempotency_key: str | None = None
+    ) -> Any:
         """Wait for ``future``; the client times calls out, this only guards against a lost one."""
         limit = (timeout or self.settings.rpc_timeout) + _WAIT_GRACE
         try:
             return future.result(limit)
         except FutureTimeout:
-            raise UpstreamTimeout(f"no answer within {limit:g} s") from None
+            raise UpstreamTimeout(
+                timeout_message(f"no answer within {limit:g} s", idempotency_key),
+                details=timeout_details(idempotency_key),
+            ) from None
 
     def document(self) -> dict[str, Any]:
         if self._document is None:
@@ -160,23 +187,6 @@ def _outcome(exc: BaseException | None) -> str:
     return "failure"
 
 
-def mask_ids(value: Any) -> Any:
-    """Copy ``value`` with every ``id_number`` (and ``id_numbers`` entry) masked."""
-    if isinstance(value, dict):
-        masked: dict[str, Any] = {}
-        for key, item in value.items():
-            if key == "id_number" and isinstance(item, str):
-                masked[key] = idnumber.mask(item)
-            elif key == "id_numbers" and isinstance(item, list):
-                masked[key] = [idnumber.mask(v) if isinstance(v, str) else v for v in item]
-            else:
-                masked[key] = mask_ids(item)
-        return masked
-    if isinstance(value, list):
-        return [mask_ids(item) for item in value]
-    return value
-
-
 def gateway() -> Gateway:
     """This app's ``Gateway``."""
     return current_app.extensions["hq_gateway"]
@@ -190,22 +200,36 @@ def current_actor() -> Actor:
 # -- requests: validated once, here, and sent on as validated --------------------------------
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def json_object() -> dict[str, Any]:
-    """The request's JSON body, which must be an object (400 ``invalid_json`` otherwise)."""
+    """The request's JSON body, which must be an object (400 ``invalid_json`` otherwise).
+
+    Every route reads its body here, so hostile bodies are refused once, before any contract
+    or service sees them (SEC-8): nesting deep enough to exhaust the parser's recursion (or
+    merely deeper than any contract needs) and ``NaN``/``Infinity`` are ``invalid_json``; a
+    NUL or a lone surrogate in any key or string is 400 naming the field
+    (``hqcore.contracts.fields.refuse_hostile``)."""
     try:
-        body = json.loads(request.get_data(cache=True) or b"")
-    except ValueError:
+        body = json.loads(request.get_data(cache=True) or b"", parse_constant=_not_json)
+    except (ValueError, RecursionError):
         raise ValidationFailed(
             "the request body is not valid JSON", field="body", code="invalid_json"
         ) from None
+    refuse_hostile(body)
     if not isinstance(body, dict):
         raise ValidationFailed("the request body must be a JSON object", field="body")
     return body
 
 
 def query(*names: str) -> dict[str, str]:
-    """The named query parameters that were given (others are ignored)."""
-    return {name: request.args[name] for name in names if name in request.args}
+    """The named query parameters that were given (others are ignored); a NUL in one is 400
+    naming it (the app's request hook checks every parameter too)."""
+    given = {name: request.args[name] for name in names if name in request.args}
+    refuse_hostile(given)
+    return given
 
 
 def _schema(contract: str | type[Schema]) -> Schema:
@@ -239,18 +263,44 @@ def loaded(schema: type[Schema], data: Mapping[str, Any]) -> dict[str, Any]:
 # -- calls on behalf of the acting user -------------------------------------------------------
 
 
-def call_async(service: str, method: str, actor: Actor, **fields: Any) -> Future:
+def call_async(
+    service: str, method: str, actor: Actor, idempotency_key: str | None = None, **fields: Any
+) -> Future:
     """Start ``service.method`` on behalf of ``actor``: every step and every read gets the
     acting user as the keyword ``actor`` (beside ``fields``, what ``validated`` returned) and
-    authorises it itself."""
+    authorises it itself. ``idempotency_key`` (``idempotency_key()``) goes to the steps that
+    create, which remember their reply under it."""
     return gateway().call_async(
-        service, method, actor=actor.to_dict(), acting_user=actor.user_id, **fields
+        service,
+        method,
+        actor=actor.to_dict(),
+        acting_user=actor.user_id,
+        idempotency_key=idempotency_key,
+        **fields,
     )
 
 
-def call(service: str, method: str, actor: Actor, **fields: Any) -> Any:
+def call(
+    service: str, method: str, actor: Actor, idempotency_key: str | None = None, **fields: Any
+) -> Any:
     """``call_async`` and wait for the answer (a service's error is raised as it was sent)."""
-    return gateway().result(call_async(service, method, actor, **fields))
+    future = call_async(service, method, actor, idempotency_key, **fields)
+    return gateway().result(future, idempotency_key=idempotency_key)
+
+
+def idempotency_key() -> str | None:
+    """The request's ``Idempotency-Key`` header, if given: 1 to 128 printable ASCII
+    characters (400 ``validation_failed`` naming the header otherwise). A POST that creates
+    passes it to its step, so a client told 504 can repeat the request and learn its outcome."""
+    given = request.headers.get(IDEMPOTENCY_HEADER)
+    if given is None:
+        return None
+    if not 1 <= len(given) <= IDEMPOTENCY_KEY_MAX or not all(" " <= c <= "~" for c in given):
+        raise ValidationFailed(
+            f"{IDEMPOTENCY_HEADER} must be 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters",
+            field=IDEMPOTENCY_HEADER,
+        )
+    return given
 
 
 def case_step(
@@ -305,26 +355,10 @@ def require_view(actor: Actor, case_id: str) -> None:
 
 # -- what each role sees ------------------------------------------------------------------------
 
-_MASKED_MONEY = "***"
-
 
 def present(value: Any, actor: Actor) -> Any:
-    """ID numbers and incomes in full for the roles that need them, masked for the others."""
+    """ID numbers and a family's figures in full for the roles that need them, masked for the
+    others (``hqcore.personal``, which documents are masked by too)."""
     if sees_personal_data(actor):
         return value
-    return _mask_money(mask_ids(value))
-
-
-def _mask_money(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            k: (
-                _MASKED_MONEY
-                if k.startswith(("income", "money_assets", "account_number"))
-                else _mask_money(v)
-            )
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_mask_money(v) for v in value]
-    return value
+    return personal.mask(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hqcore.authz import ROLES
-from hqcore.contracts.fields import ResidentId
+from hqcore.contracts.fields import PersonName, ResidentId, Text
 
 PROGRAMS = ("dibao", "low_income", "tekun")
 RELATIONSHIPS = (
@@ -27,7 +27,7 @@ PROGRAMS_LABEL_ZH = {
 
 
 class PersonSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    name = PersonName(required=True, validate=validate.Length(min=1, max=50))
     id_number = ResidentId(required=True)
     relationship = fields.String(required=True, validate=validate.OneOf(RELATIONSHIPS))
 
@@ -47,16 +47,16 @@ class DeadlineViewSchema(Schema):
 class ActorSchema(Schema):
     """The acting user, authenticated by the gateway; services authorise with it."""
 
-    user_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    user_id = Text(required=True, validate=validate.Length(min=1, max=64))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     street_code = fields.String(required=True, allow_none=True)
-    name = fields.String(load_default="")
+    name = Text(load_default="")
 
 
 class ObligorSchema(Schema):
     """A support obligor (赡养人、抚养人、扶养人) and the obligor's own family members (IN-3)."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    name = PersonName(required=True, validate=validate.Length(min=1, max=50))
     id_number = ResidentId(required=True)
     relationship = fields.String(required=True, validate=validate.OneOf(RELATIONSHIPS))
     family_members = fields.List(fields.Nested(PersonSchema), load_default=list)
@@ -67,13 +67,13 @@ class ProxySchema(Schema):
     """Who filed for the applicant (IN-1, IN-2, ORG-6)."""
 
     kind = fields.String(required=True, validate=validate.OneOf(("residents_committee", "person")))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = PersonName(required=True, validate=validate.Length(min=1, max=100))
 
 
 class PaymentAccountSchema(Schema):
-    bank = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    bank = Text(required=True, validate=validate.Length(min=1, max=60))
     account_number = fields.String(required=True, validate=validate.Regexp(r"^[0-9]{8,30}$"))
-    holder = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    holder = PersonName(required=True, validate=validate.Length(min=1, max=50))
 
 
 class TimelineEntrySchema(Schema):

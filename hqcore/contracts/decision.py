@@ -12,7 +12,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hqcore.contracts.common import PROGRAMS, PaymentAccountSchema
-from hqcore.contracts.fields import Fen, ResidentId
+from hqcore.contracts.fields import Day, Fen, Month, PersonName, ResidentId
 from hqcore.contracts.registry import rpc
 from hqcore.contracts.rpc import CaseRef, ServiceCaseView
 
@@ -51,7 +51,7 @@ class HeadConsentRequest(CaseRef):
 
 
 class CaregiverSchema(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    name = PersonName(required=True, validate=validate.Length(min=1, max=50))
     id_number = ResidentId(required=True)
     relationship = fields.String(required=True, validate=validate.Length(min=1, max=40))
     phone = fields.String(required=True, validate=validate.Regexp(r"^[0-9-]{7,20}$"))
@@ -68,7 +68,7 @@ class CareArrangementSchema(Schema):
         required=True,
         validate=validate.Equal(True, error="the entrusted-care agreement must be signed (DE-6)"),
     )
-    agreement_signed_on = fields.Date(required=True)
+    agreement_signed_on = Day(required=True)
     payee = fields.String(required=True, validate=validate.OneOf(PAYEES))
     payee_account = fields.Nested(PaymentAccountSchema, load_default=None, allow_none=True)
 
@@ -108,7 +108,7 @@ class DelegationRequest(Schema):
     leaves out the fields sent as null before it validates a request."""
 
     street_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    delegated_from = fields.Date(load_default=None, allow_none=True)
+    delegated_from = Day(load_default=None, allow_none=True)
 
 
 class DelegationView(Schema):
@@ -164,8 +164,8 @@ class PolicyRateRequest(Schema):
     value = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=0, max=1_000_000_000)
     )
-    valid_from = fields.Date(required=True)
-    valid_to = fields.Date(load_default=None, allow_none=True)
+    valid_from = Day(required=True)
+    valid_to = Day(load_default=None, allow_none=True)
     source = fields.String(required=True, validate=validate.Length(min=3, max=500))
     verified = fields.Boolean(load_default=True)
 
@@ -213,10 +213,7 @@ class MonthlyReportRequest(Schema):
     """DE-3: the street's management department files the month's roster and report."""
 
     street_code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    month = fields.String(
-        required=True,
-        validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month as YYYY-MM"),
-    )
+    month = Month(required=True)
 
 
 class MonthlyReportView(Schema):

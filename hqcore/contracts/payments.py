@@ -5,16 +5,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hqcore.contracts.common import PROGRAMS, PaymentAccountSchema
-from hqcore.contracts.fields import Fen
+from hqcore.contracts.fields import Fen, Month
 from hqcore.contracts.registry import rpc
-
-MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month is written YYYY-MM")
 
 
 class MonthRequest(Schema):
     """The payments due in one month (PA-1); the district may filter by street."""
 
-    month = fields.String(required=True, validate=MONTH)
+    month = Month(required=True)
     street_code = fields.String(
         load_default=None, allow_none=True, validate=validate.Length(min=1, max=40)
     )

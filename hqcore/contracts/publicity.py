@@ -8,6 +8,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from hqcore import reference
+from hqcore.contracts.fields import Day, PersonName
 from hqcore.contracts.registry import rpc
 from hqcore.contracts.rpc import ServiceCaseView
 
@@ -40,7 +41,7 @@ class PreliminaryOpinionRequest(CaseStep):
 class ObjectionRequest(CaseStep):
     """An objection raised during publicity (PU-3)."""
 
-    objector = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    objector = PersonName(required=True, validate=validate.Length(min=1, max=100))
     detail = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -55,22 +56,22 @@ class DeliberationRequest(CaseStep):
     """The deliberation-and-consultation body's meeting on the case (PU-5, PU-6, PU-7)."""
 
     members_present = fields.List(
-        fields.String(validate=validate.Length(min=1, max=50)),
+        PersonName(validate=validate.Length(min=1, max=50)),
         required=True,
         validate=validate.Length(min=1, max=7),
     )
     conclusion = fields.String(required=True, validate=validate.OneOf(OPINIONS))
     minutes = fields.String(required=True, validate=validate.Length(min=1, max=5000))
-    signed_off_by = fields.String(
+    signed_off_by = PersonName(
         required=True,
         validate=validate.Length(min=1, max=50),
         metadata={"description": "the leader in charge who signed"},
     )
-    leadership_meeting_approved_on = fields.Date(required=True)
+    leadership_meeting_approved_on = Day(required=True)
 
 
 class BodyMember(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    name = PersonName(required=True, validate=validate.Length(min=1, max=50))
     kind = fields.String(required=True, validate=validate.OneOf(MEMBER_KINDS))
     title = fields.String(load_default="", validate=validate.Length(max=100))
 

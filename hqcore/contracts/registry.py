@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError
 
+from hqcore.contracts.fields import refuse_hostile
 from hqcore.errors import ValidationFailed, validation_error_from_marshmallow
 
 
@@ -59,6 +60,10 @@ def event_schema(event_type: str, version: int) -> Schema:
 
 def load_event_payload(event_type: str, version: int, payload: Mapping[str, Any]) -> dict[str, Any]:
     try:
+        refuse_hostile(payload, prefix="payload")
+    except ValidationFailed as exc:
+        raise ContractError(exc.message, field=exc.field) from None
+    try:
         loaded: dict[str, Any] = event_schema(event_type, version).load(payload)
     except ValidationError as exc:
         err = validation_error_from_marshmallow(exc.messages, prefix="payload")
@@ -67,6 +72,10 @@ def load_event_payload(event_type: str, version: int, payload: Mapping[str, Any]
 
 
 def load_rpc_request(name: str, data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``data`` loaded by the request schema of ``name``: 400 naming the field when it breaks
+    the contract, or when any string in it could not be stored (SEC-8: a service refuses what
+    the gateway refuses, whoever sent the message)."""
+    refuse_hostile(data, prefix)
     try:
         loaded: dict[str, Any] = RPC[name].request().load(data)
     except ValidationError as exc:

@@ -1,5 +1,7 @@
 """Resident ID numbers, contract validation and the RPC error round trip."""
 
+from datetime import date
+
 import pytest
 from nameko.exceptions import serialize
 
@@ -45,6 +47,33 @@ def test_check_digit_follows_gb_11643():
 )
 def test_invalid_id_numbers_say_why(value, reason):
     assert reason in idnumber.problem(value)
+
+
+@pytest.mark.parametrize(
+    "value, reason",
+    [
+        (make_id("99999919600101001"), "unknown region code 999999"),
+        (make_id("10010619600101001"), "unknown region code 100106"),
+        (make_id("72010619600101001"), "unknown region code 720106"),
+        (make_id("12010618000101001"), "date of birth before 1900"),
+        (make_id("12010620990101001"), "date of birth in the future"),
+        (make_id("12010620240229001"), None),
+        (make_id("82010619600101001"), None),
+        (make_id("65010619000101001"), None),
+    ],
+)
+def test_SEC9_id_numbers_need_a_province_and_a_birth_date_from_1900_to_today(value, reason):
+    found = idnumber.problem(value, today=date(2024, 3, 1))
+    if reason is None:
+        assert found is None
+    else:
+        assert found is not None and reason in found
+
+
+def test_SEC9_the_future_is_judged_against_the_given_day():
+    born = make_id("12010620240302001")
+    assert idnumber.problem(born, today=date(2024, 3, 1)) == "date of birth in the future"
+    assert idnumber.problem(born, today=date(2024, 3, 2)) is None
 
 
 def test_mask_keeps_region_and_last_two():

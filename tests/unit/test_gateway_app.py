@@ -13,6 +13,7 @@ import gateway.web as gateway_web
 from gateway import create_app
 from hqcore import errors, idnumber, logs
 from hqcore.config import SERVICES, Settings
+from tests.support.reads import FakeReadLog
 
 APPLICANT_ID = "11010519491231002X"
 SPOUSE_ID = "120106196001010015"
@@ -113,9 +114,19 @@ def logged_in(app, username: str):
     return client
 
 
+def demo_settings(var_dir, **env: str) -> Settings:
+    """Demo mode (the packaged accounts, secrets generated into ``var_dir``), real clock."""
+    return Settings.from_env({"HQ_DEMO": "1", "HQ_VAR_DIR": str(var_dir), **env})
+
+
 @pytest.fixture
-def app(rpc):
-    return create_app(Settings.from_env({}), rpc=rpc)
+def reads() -> FakeReadLog:
+    return FakeReadLog()
+
+
+@pytest.fixture
+def app(rpc, reads, tmp_path):
+    return create_app(demo_settings(tmp_path), rpc=rpc, reads=reads)
 
 
 @pytest.fixture
@@ -350,18 +361,19 @@ def test_metrics_count_requests_and_rpc_calls(client, rpc):
     )
 
 
-def test_each_app_has_its_own_registry(rpc):
-    first = create_app(Settings.from_env({}), rpc=rpc).test_client()
-    second = create_app(Settings.from_env({}), rpc=rpc).test_client()
+def test_each_app_has_its_own_registry(rpc, tmp_path):
+    first = create_app(demo_settings(tmp_path), rpc=rpc).test_client()
+    second = create_app(demo_settings(tmp_path), rpc=rpc).test_client()
     first.get("/nowhere")
     assert "<unmatched>" not in second.get("/metrics").get_data(as_text=True)
 
 
-def test_one_rpc_client_is_created_lazily_for_the_app(monkeypatch):
+def test_one_rpc_client_is_created_lazily_for_the_app(monkeypatch, tmp_path):
     made = []
 
     class StubClient(FakeRpc):
-        def __init__(self, amqp_uri, timeout):
+        def __init__(self, amqp_uri, timeout, request_key=None):
+            assert request_key  # every request is signed (SEC-14)
             super().__init__(answers=all_up())
             self.started = 0
             made.append(self)
@@ -373,7 +385,7 @@ def test_one_rpc_client_is_created_lazily_for_the_app(monkeypatch):
             self.started = 0
 
     monkeypatch.setattr(gateway_web, "RpcClient", StubClient)
-    app = create_app(Settings.from_env({}))
+    app = create_app(demo_settings(tmp_path))
     assert made == []
     for _ in range(3):
         assert app.test_client().get("/healthz").status_code == 200
@@ -477,18 +489,23 @@ def test_docs_page_is_self_contained_html(client):
 
 def controlled(tmp_path) -> Settings:
     return Settings.from_env(
-        {"HQ_CLOCK_MODE": "controlled", "HQ_CLOCK_FILE": str(tmp_path / "clock.json")}
+        {
+            "HQ_CLOCK_MODE": "controlled",
+            "HQ_CLOCK_FILE": str(tmp_path / "clock.json"),
+            "HQ_VAR_DIR": str(tmp_path),
+        }
     )
 
 
-def test_clock_is_read_only_in_real_mode(client):
+def test_clock_is_read_only_in_real_mode(app):
+    client = logged_in(app, "district-officer")
     state = client.get("/api/v1/clock").get_json()
     assert state["mode"] == "real" and state["offset_seconds"] == 0
     assert_error(client.post("/api/v1/clock", json={"advance": "P3D"}), 409, "clock_not_controlled")
 
 
 def test_controlled_clock_can_be_set_advanced_and_reset(tmp_path, rpc):
-    client = create_app(controlled(tmp_path), rpc=rpc).test_client()
+    client = logged_in(create_app(controlled(tmp_path), rpc=rpc), "district-officer")
     moment = datetime(2024, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=8)))
     response = client.post("/api/v1/clock", json={"set": moment.isoformat()})
     assert response.status_code == 200
@@ -513,7 +530,7 @@ def test_controlled_clock_can_be_set_advanced_and_reset(tmp_path, rpc):
     ],
 )
 def test_bad_clock_command_names_the_field(tmp_path, rpc, body, field):
-    client = create_app(controlled(tmp_path), rpc=rpc).test_client()
+    client = logged_in(create_app(controlled(tmp_path), rpc=rpc), "district-officer")
     assert_error(client.post("/api/v1/clock", json=body), 400, "validation_failed", field)
 
 

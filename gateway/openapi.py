@@ -5,12 +5,19 @@ document served at ``/api/v1/openapi.json`` and ``docs_context`` into what
 ``templates/docs.html`` renders. Every error an operation can answer (``Operation.errors``, and
 400, 401 and 403 for every authenticated one) is the ``Error`` component; the codes are listed
 in ``docs/errors.md``.
+
+The document must say what the server does (SEC-12; the end-to-end tier checks it with
+generated requests): a path parameter is a parameter only, never also a field of the request
+body (``body_schema``); every query parameter a route reads is listed (``Operation.query``); an
+answer that is not JSON names its own media type (``Operation.responses`` may map media types
+to schemas).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from apispec import APISpec
@@ -26,15 +33,30 @@ from gateway.schemas import (
     UnavailableView,
 )
 from hqcore.contracts.intake import IntakeCaseView, SubmitApplicationRequest
+from hqcore.contracts.registry import RPC
 from hqcore.contracts.rpc import ServiceCaseView
 
-Response = tuple[str, type[Schema] | None]
+JSON = "application/json"
+HTML = "text/html"
+# A media type's schema: a marshmallow schema (JSON), a JSON Schema (``{"type": "string"}``), or
+# None for a body the document does not describe further.
+MediaSchema = type[Schema] | dict[str, Any] | None
+# An answer: its description and either its JSON schema, or its schema per media type.
+Response = tuple[str, type[Schema] | Mapping[str, MediaSchema] | None]
+
+# The path parameters, as the contracts check them (longer is 400, unknown is 404).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "case_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "document_id": {"type": "string", "minLength": 3, "maxLength": 80},
+    "street_code": {"type": "string", "minLength": 1, "maxLength": 40},
+}
 
 ERRORS: dict[int, str] = {
     400: "Invalid request: `validation_failed` (a field breaks the request's contract; "
     "`error.field` names the first, `error.details.fields` lists every message), "
     "`invalid_json`, or a rule of the step refused a value (e.g. `opinion_not_allowed`)",
-    401: "`not_authenticated`, `invalid_token` or `token_expired`: log in (again)",
+    401: "`not_authenticated`, `invalid_token`, `token_expired` or `token_revoked`: refresh the "
+    "token or log in (again)",
     403: "Not for this user: `wrong_role` (`error.details.allowed_roles`) or `wrong_street` "
     "(another street's case or list)",
     404: "Not found: `case_not_found` (`error.field` is `case_id`), or the missing thing's own "
@@ -42,7 +64,9 @@ ERRORS: dict[int, str] = {
     409: "Conflicts with the stored state: `invalid_state` (`error.details.status` and "
     "`error.details.allowed`), `concurrent_update`, or the step's own code "
     "(`duplicate_open_case`, `already_filed`, …)",
+    429: "`too_many_attempts`: too many failed logins; wait the seconds of `Retry-After`",
     503: "`service_unavailable`: a service or the message broker is unavailable",
+    415: "`unsupported_media_type`: the body is not JSON (`Content-Type: application/json`)",
     504: "`upstream_timeout`: a service did not answer in time",
 }
 
@@ -69,10 +93,16 @@ class Operation:
     path_params: tuple[tuple[str, str], ...] = ()
     errors: tuple[int, ...] = ()
     authenticated: bool = True
+    # The query parameters the route reads, each a field of ``query_contract``'s request (an
+    # RPC contract's name) or of a gateway schema, documented as that field is validated.
+    query: tuple[str, ...] = ()
+    query_contract: str | type[Schema] | None = None
 
     def error_statuses(self) -> list[int]:
+        """``errors``, 400/401/403 when authenticated, 415 when it takes a JSON body."""
         base = AUTHENTICATED_ERRORS if self.authenticated else ()
-        return sorted({*base, *self.errors})
+        body = (415,) if self.request is not None else ()
+        return sorted({*base, *body, *self.errors})
 
 
 # Named components (schemas referenced by an operation are added under their class name).
@@ -115,6 +145,7 @@ def build_spec() -> dict[str, Any]:
             operations={op.method: _operation(op) for op in OPERATIONS if op.path == path},
         )
     document = spec.to_dict()
+    _query_parameters(document)
     services = document["components"]["schemas"]["CaseOverview"]["properties"]["services"]
     services["additionalProperties"] = {
         "oneOf": [
@@ -125,25 +156,55 @@ def build_spec() -> dict[str, Any]:
     return document
 
 
+def body_schema(request: type[Schema], path: tuple[str, ...]) -> type[Schema]:
+    """The HTTP body of an operation: its request contract without the fields the route takes
+    from the path (``case_id``, ``street_code``), which a client cannot send in the body."""
+    excluded = set(getattr(getattr(request, "Meta", None), "exclude", ()))
+    taken = tuple(
+        name for name in path if name in request._declared_fields and name not in excluded
+    )
+    return _without(request, taken) if taken else request
+
+
+@cache
+def _without(request: type[Schema], taken: tuple[str, ...]) -> type[Schema]:
+    # One class per contract, so the document names it once (ObjectionRequest -> ObjectionBody).
+    name = request.__name__.removesuffix("Request").removesuffix("Schema") + "Body"
+    meta = type("Meta", (getattr(request, "Meta", object),), {"exclude": taken})
+    return type(name, (request,), {"Meta": meta, "__doc__": request.__doc__})
+
+
+def _query_schema(op: Operation) -> Schema:
+    contract = op.query_contract
+    if contract is None:
+        raise ValueError(f"{op.method} {op.path}: query parameters need their contract")
+    request = RPC[contract].request if isinstance(contract, str) else contract
+    return request(only=op.query)
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     body: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "responses": {}}
     if op.description:
         body["description"] = op.description
-    if op.path_params:
-        body["parameters"] = [
-            {
-                "name": name,
-                "in": "path",
-                "required": True,
-                "description": text,
-                "schema": {"type": "string"},
-            }
-            for name, text in op.path_params
-        ]
+    parameters: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": text,
+            "schema": dict(PATH_PARAMETERS.get(name, {"type": "string"})),
+        }
+        for name, text in op.path_params
+    ]
+    if op.query:
+        parameters.append({"in": "query", "schema": _query_schema(op)})
+    if parameters:
+        body["parameters"] = parameters
     if op.request is not None:
+        path = tuple(name for name, _ in op.path_params)
         body["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": op.request}},
+            "content": {JSON: {"schema": body_schema(op.request, path)}},
         }
     for status, (text, schema) in op.responses.items():
         body["responses"][str(status)] = _response(text, schema)
@@ -154,10 +215,30 @@ def _operation(op: Operation) -> dict[str, Any]:
     return body
 
 
-def _response(text: str, schema: type[Schema] | None) -> dict[str, Any]:
+def _response(text: str, schema: type[Schema] | Mapping[str, MediaSchema] | None) -> dict[str, Any]:
     if schema is None:
         return {"description": text}
-    return {"description": text, "content": {"application/json": {"schema": schema}}}
+    media = schema if isinstance(schema, Mapping) else {JSON: schema}
+    return {
+        "description": text,
+        "content": {kind: {} if body is None else {"schema": body} for kind, body in media.items()},
+    }
+
+
+def _query_parameters(document: dict[str, Any]) -> None:
+    """A query string has no null: an absent parameter is the contract's null default, so the
+    parameters drop ``nullable`` and a null default or choice."""
+    for methods in document["paths"].values():
+        for op in methods.values():
+            for parameter in op.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                schema = parameter["schema"]
+                schema.pop("nullable", None)
+                if "default" in schema and schema["default"] is None:
+                    del schema["default"]
+                if "enum" in schema:
+                    schema["enum"] = [choice for choice in schema["enum"] if choice is not None]
 
 
 def docs_context(document: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from hqcore.clock import parse_duration
-from hqcore.contracts.common import DocumentRefSchema, TimelineEntrySchema
+from hqcore.contracts.common import ActorSchema, DocumentRefSchema, TimelineEntrySchema
 from hqcore.contracts.intake import IntakeCaseView
 
 
@@ -140,6 +140,34 @@ class LoginSchema(Schema):
 
 class LoginAnswerSchema(Schema):
     token = fields.String(
-        required=True, metadata={"description": "send as 'Authorization: Bearer <token>'"}
+        required=True,
+        metadata={
+            "description": "the access token: send as 'Authorization: Bearer <token>'; "
+            "valid `expires_in` seconds (15 minutes)"
+        },
     )
-    user = fields.Dict(required=True)
+    refresh_token = fields.String(
+        required=True,
+        metadata={
+            "description": "exchange once at POST /api/v1/refresh for a new pair; the "
+            "session ends 12 hours after login"
+        },
+    )
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "seconds the access token is valid"}
+    )
+    user = fields.Nested(ActorSchema, required=True)
+
+
+class RefreshSchema(Schema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
+class DocumentFormatQuery(Schema):
+    """``GET /api/v1/documents/{id}``'s query: the HTML document itself, or its JSON."""
+
+    format = fields.String(
+        load_default="html",
+        validate=validate.OneOf(("html", "json")),
+        metadata={"description": "`html` (the default) or `json`"},
+    )

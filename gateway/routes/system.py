@@ -1,5 +1,6 @@
 """HTTP routes of the gateway itself: health of every service, its Prometheus metrics, the
-suite's clock (demo and tests) and the API documents. None needs a login."""
+suite's clock (demo and tests) and the API documents. Only moving the clock needs a login
+(the district officer's)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from flask import Blueprint, Response, jsonify, render_template
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import NotFound as NoRoute
 
-from gateway.openapi import Operation, docs_context
+from gateway.openapi import HTML, JSON, Operation, docs_context
 from gateway.schemas import ClockCommandSchema, ClockStateSchema, HealthSchema
-from gateway.web import PING_TIMEOUT, gateway, json_object, loaded
+from gateway.web import PING_TIMEOUT, current_actor, gateway, json_object, loaded
+from hqcore.authz import DISTRICT_OFFICER
 from hqcore.clock import ControlledClock, SystemClock, get_clock
 from hqcore.config import SERVICES
-from hqcore.errors import Conflict, DomainError, ServiceUnavailable
+from hqcore.errors import Conflict, DomainError, Forbidden, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,16 @@ def clock_state() -> Response:
 
 @bp.post("/api/v1/clock")
 def change_clock() -> Response:
+    """Moves the whole suite's time, so only the district officer may (SEC-11): a deadline
+    passed by a careless or forged request would breach rules for every street."""
+    actor = current_actor()
+    if actor.role != DISTRICT_OFFICER:
+        raise Forbidden(
+            "only the district officer may move the suite's clock",
+            field="role",
+            code="wrong_role",
+            details={"allowed_roles": [DISTRICT_OFFICER]},
+        )
     clock = get_clock(gateway().settings)
     if not isinstance(clock, ControlledClock):
         raise Conflict(
@@ -103,7 +115,7 @@ OPERATIONS = (
         "get",
         "Prometheus metrics of the gateway",
         "operations",
-        {200: ("Prometheus text exposition format", None)},
+        {200: ("Prometheus text exposition format", {"text/plain": {"type": "string"}})},
         authenticated=False,
     ),
     Operation(
@@ -120,18 +132,17 @@ OPERATIONS = (
         "Set, advance or reset the suite's clock",
         "clock",
         {200: ("The clock after the change", ClockStateSchema)},
-        description="Controlled clock mode (demo and test) only; otherwise 409 "
-        "`clock_not_controlled`.",
+        description="The district officer only (403 `wrong_role` for other roles). "
+        "Controlled clock mode (demo and test) only; otherwise 409 `clock_not_controlled`.",
         request=ClockCommandSchema,
         errors=(400, 409),
-        authenticated=False,
     ),
     Operation(
         "/api/v1/openapi.json",
         "get",
         "This OpenAPI document",
         "documentation",
-        {200: ("OpenAPI 3.0 document", None)},
+        {200: ("OpenAPI 3.0 document", {JSON: {"type": "object"}})},
         authenticated=False,
     ),
     Operation(
@@ -139,7 +150,7 @@ OPERATIONS = (
         "get",
         "Browsable API documentation",
         "documentation",
-        {200: ("HTML page", None)},
+        {200: ("HTML page", {HTML: {"type": "string"}})},
         authenticated=False,
     ),
 )

@@ -14,6 +14,8 @@
                --from DATE [--to DATE] --source TEXT [--unverified]
                                               add an effective-dated policy-table row
     policy list --service decision|verification|all [--key KEY]
+    integrity verify --case CASE_ID | --all   check the hash chain of the timeline and of the
+                                              documents (SEC-16); exit 1 at a broken link
 
 Every command that changes what a service holds acts through that service (RPC, or a broadcast
 for the calendar), never by writing its database; ``--as USER`` names the account the
@@ -28,6 +30,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -36,12 +39,17 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+from amqp.exceptions import AMQPError, NotFound
 from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu.exceptions import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from hqcore import reference
 from hqcore.config import PROJECT_ROOT, SERVICES, Settings
 from hqcore.db import Database
 from hqcore.errors import DomainError
+from hqcore.secrets import SecretMissing, request_key
+from hqops import integrity
 
 DEMO_ACCOUNTS = PROJECT_ROOT / "gateway" / "data" / "accounts.json"
 DEFAULT_OPERATOR = "district-officer"
@@ -165,6 +173,7 @@ def dead_letters(args, settings: Settings) -> int:
         )
     services = _services(args.target or "all") if args.action == "list" else []
     with Connection(settings.amqp_uri) as conn:
+        connect(conn)
         if args.action == "replay":
             moved = deadletters.replay(conn, args.target, args.limit)
             print(f"{args.target}: {moved} replayed")
@@ -174,7 +183,7 @@ def dead_letters(args, settings: Settings) -> int:
             for queue in deadletters.dead_letter_queues(service, cls):
                 try:
                     count = deadletters.depth(conn, queue)
-                except Exception:  # not declared yet: the service never started
+                except NotFound:  # not declared yet: the service never started
                     print(f"{queue}: not declared")
                     continue
                 print(f"{queue}: {count}")
@@ -214,7 +223,13 @@ class Services:
         from hqcore.messaging.rpc_client import RpcClient
 
         self.actor = actor
-        self.client = RpcClient(settings.amqp_uri, timeout=settings.rpc_timeout, name="operator")
+        # Signed with the suite's request key, as the gateway signs (SEC-14).
+        self.client = RpcClient(
+            settings.amqp_uri,
+            timeout=settings.rpc_timeout,
+            name="operator",
+            request_key=request_key(settings),
+        )
 
     def __enter__(self) -> Services:
         self.client.start()
@@ -642,7 +657,33 @@ def parser() -> argparse.ArgumentParser:
         help="the figure is not yet confirmed by a published document",
     )
     pol.set_defaults(func=policy, parser=pol)
+
+    integrity.add_parser(sub)  # integrity verify [--case CASE_ID | --all] (SEC-16)
     return p
+
+
+def connect(conn: Connection) -> None:
+    """Connect now, once: an unreachable broker or refused credentials are an error here, not
+    a queue that looks undeclared later (SEC-13)."""
+    conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=5)
+
+
+# What an operator sees, in one line, when a backend fails: the broker, a database, the file
+# system. Anything else is a defect of the tool and keeps its traceback.
+BACKEND_ERRORS: tuple[type[BaseException], ...] = (
+    AMQPError,
+    OperationalError,
+    ConnectionError,
+    OSError,
+    SQLAlchemyError,
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The failure as one line, without credentials (``user:password@`` in URLs)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"//[^/@\s]+@", "//***@", text)
+    return f"{type(exc).__name__}: {text}"[:500]
 
 
 def main(argv=None) -> int:
@@ -656,6 +697,12 @@ def main(argv=None) -> int:
         command.error(f"argument {exc.argument}: {exc.message}")
     except DomainError as exc:  # the broker or a service cannot be reached
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except BACKEND_ERRORS as exc:  # the broker, a database or a file failed (SEC-13)
+        print(f"error: {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except SecretMissing as exc:  # no request key to sign with (SEC-14)
+        print(f"error: {args.command}: {exc}", file=sys.stderr)
         return 1
 
 

@@ -8,17 +8,24 @@ VENV = .venv
 PY = $(VENV)/bin/python
 # real: the system clock; controlled: the suite-wide clock file the gateway can set (demo mode)
 HQ_CLOCK_MODE ?= real
-# deploy second: its file checks are as quick as the unit tier, where they used to run
-TIERS = unit deploy service e2e
+# 1: the local trial, with the packaged demo accounts (password "demo") and token and request
+# secrets generated into var/secrets.json; 0: a real run, which needs HQ_GATEWAY_SECRET,
+# HQ_REQUEST_KEY and HQ_ACCOUNTS_FILE (docs/security.md)
+HQ_DEMO ?= 1
+# deploy second: its file checks are as quick as the unit tier, where they used to run;
+# fault last: kill -9, a private broker restarted, every event twice (a few minutes)
+TIERS = unit deploy service e2e fault
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 .PHONY: help venv broker postgres prometheus migrate seed run demo lint test bench clean distclean
 
 help:
 	@echo "make run        check the broker, build $(VENV), migrate, seed, start all services and the gateway"
+	@echo "                with the demo accounts and generated secrets (HQ_DEMO=$(HQ_DEMO); HQ_DEMO=0: real"
+	@echo "                accounts and secrets from HQ_ACCOUNTS_FILE, HQ_GATEWAY_SECRET, HQ_REQUEST_KEY)"
 	@echo "make demo       the same with the controlled (demo) clock: HQ_CLOCK_MODE=controlled"
 	@echo "make lint       static checks: ruff check, ruff format --check, mypy (see pyproject.toml)"
-	@echo "make test       lint, then unit, deploy, service and end-to-end tests (needs RabbitMQ and PostgreSQL)"
+	@echo "make test       lint, then unit, deploy, service, end-to-end and fault tests (needs RabbitMQ and PostgreSQL)"
 	@echo "make bench      the benchmark"
 	@echo "make migrate    apply every service's database migrations"
 	@echo "make seed       load the seed data (after migrating)"
@@ -55,7 +62,7 @@ seed: migrate
 	$(PY) -m hqops.cli seed all
 
 run: broker venv migrate seed
-	HQ_CLOCK_MODE=$(HQ_CLOCK_MODE) exec $(PY) -m hqops.supervisor
+	HQ_CLOCK_MODE=$(HQ_CLOCK_MODE) HQ_DEMO=$(HQ_DEMO) exec $(PY) -m hqops.supervisor
 
 demo:
 	@$(MAKE) --no-print-directory run HQ_CLOCK_MODE=controlled

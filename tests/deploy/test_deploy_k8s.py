@@ -50,6 +50,10 @@ IMAGE_REPOSITORY = "hongqiao-assist"
 SECRETS_EXAMPLE = K8S / "secrets.example.yaml"
 # Secrets the operators create themselves, with the keys the manifests read from them.
 OPERATOR_SECRETS = {"hq-rabbitmq-default-user": {"username", "password"}}
+# The request key (HQ_REQUEST_KEY, SEC-14): the gateway signs with it, every service verifies.
+REQUEST_KEY_REF = {"name": "hq-request-key", "key": "request-key"}
+# Who owns a database in the cluster's PostgreSQL: the six services and the gateway's sessions.
+DATABASE_OWNERS = SERVICES + ("gateway",)
 # Connections PostgreSQL keeps beyond the services' pools: superuser reserve, the operator's
 # instance manager and replication, migration Jobs.
 CONNECTION_RESERVE = 20
@@ -806,7 +810,8 @@ def test_configmap_and_secret_references_resolve(name, rendered):
                 value_from = var.get("valueFrom", {})
                 if "secretKeyRef" in value_from:
                     ref = value_from["secretKeyRef"]
-                    assert ref["key"] in secrets[ref["name"]], f"{where}: {ref}"
+                    # An optional key (the old token secret while rotating) may be absent.
+                    assert ref.get("optional") or ref["key"] in secrets[ref["name"]], where
                 elif "configMapKeyRef" in value_from:
                     ref = value_from["configMapKeyRef"]
                     assert ref["key"] in configmaps[ref["name"]]["data"], f"{where}: {ref}"
@@ -848,9 +853,6 @@ def test_each_service_reaches_its_own_database_only(name, rendered):
         for container in containers(obj):
             env = container_env(container, configmaps)
             urls = {var: value for var, value in env.items() if var.endswith("_DATABASE_URL")}
-            if workload == "gateway":
-                assert urls == {}
-                continue
             assert list(urls) == [f"{workload.upper()}_DATABASE_URL"], obj["metadata"]["name"]
             secrets = {
                 var["valueFrom"]["secretKeyRef"]["name"]
@@ -969,11 +971,11 @@ def test_no_secret_values_are_committed(rendered):
         for obj in workloads(objects):
             for container in containers(obj):
                 for var in container.get("env", []):
-                    if re.search(r"PASSWORD|SECRET|TOKEN", var["name"]):
+                    if re.search(r"PASSWORD|SECRET|TOKEN|KEY", var["name"]):
                         assert "secretKeyRef" in var.get("valueFrom", {}), var["name"]
     for name, data in example_secrets().items():
         for key, value in data.items():
-            if re.search(r"password|secret", key):
+            if re.search(r"password|secret|key", key):
                 assert value.startswith("change-me"), f"{name}.{key} looks like a real value"
 
 
@@ -1014,8 +1016,8 @@ def test_postgres_has_one_database_and_owner_per_service(name, rendered):
     roles = {role["name"]: role for role in cluster["spec"]["managed"]["roles"]}
     databases = {d["spec"]["name"]: d["spec"] for d in objects_of(objects, "Database").values()}
     usernames = {name: data.get("username") for name, data in example_secrets().items()}
-    assert set(roles) == set(databases) == {f"hq_{service}" for service in SERVICES}
-    for service in SERVICES:
+    assert set(roles) == set(databases) == {f"hq_{owner}" for owner in DATABASE_OWNERS}
+    for service in DATABASE_OWNERS:
         role = roles[f"hq_{service}"]
         assert role["ensure"] == "present" and role["login"] is True
         assert role["passwordSecret"]["name"] == f"hq-{service}-db"
@@ -1033,7 +1035,8 @@ def test_postgres_accepts_every_pool_at_full_scale(name, rendered):
     objects = rendered[name]
     (cluster,) = objects_of(objects, "Cluster").values()
     hpas = objects_of(objects, "HorizontalPodAutoscaler")
-    needed = sum(hpas[s]["spec"]["maxReplicas"] for s in SERVICES) * pool_connections()
+    # The gateway pools as many connections, to its session store.
+    needed = sum(hpas[w]["spec"]["maxReplicas"] for w in WORKLOADS) * pool_connections()
     max_connections = int(cluster["spec"]["postgresql"]["parameters"]["max_connections"])
     assert needed + CONNECTION_RESERVE <= max_connections, (needed, max_connections)
 
@@ -1097,3 +1100,85 @@ def test_service_monitors_scrape_every_workload_under_its_name(rendered):
         assert all(e["path"] == "/metrics" for e in monitor["spec"]["endpoints"])
         # The job label is the service name, as in deploy/monitoring/prometheus/prometheus.yml.
         assert service["metadata"]["labels"][monitor["spec"]["jobLabel"]] == workload
+
+
+# --- the suite's keys and the gateway's sessions (SEC-3, SEC-14) ----------------------------
+
+
+@pytest.mark.parametrize("name", WITH_WORKLOADS)
+def test_SEC14_the_gateway_and_every_service_read_the_request_key_from_one_secret(name, rendered):
+    deployments = objects_of(rendered[name], "Deployment")
+    assert set(deployments) == set(WORKLOADS)
+    for workload, deployment in deployments.items():
+        (container,) = pod_spec(deployment)["containers"]
+        given = [var for var in container["env"] if var["name"] == "HQ_REQUEST_KEY"]
+        assert given, f"{workload} gets no HQ_REQUEST_KEY: it would refuse to start"
+        (var,) = given
+        assert var == {"name": "HQ_REQUEST_KEY", "valueFrom": {"secretKeyRef": REQUEST_KEY_REF}}
+    for job in objects_of(rendered[name], "Job").values():
+        for container in containers(job):
+            names = {var["name"] for var in container.get("env", [])}
+            assert "HQ_REQUEST_KEY" not in names, f"{job['metadata']['name']} makes no requests"
+    example = example_secrets()[REQUEST_KEY_REF["name"]]
+    assert set(example) == {REQUEST_KEY_REF["key"]}
+    assert example[REQUEST_KEY_REF["key"]].startswith("change-me")
+
+
+def test_SEC14_the_readme_tells_operators_to_create_the_request_key():
+    readme = (K8S / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `hq-request-key`"))
+    assert "`request-key`" in row and "HQ_REQUEST_KEY" in row
+    assert "create secret generic hq-request-key --from-literal=request-key=" in readme
+
+
+@pytest.mark.parametrize("name", WITH_WORKLOADS)
+def test_SEC3_gateway_replicas_share_one_session_database(name, rendered):
+    configmaps = objects_of(rendered[name], "ConfigMap")
+    gateway = objects_of(rendered[name], "Deployment")["gateway"]
+    (container,) = pod_spec(gateway)["containers"]
+    env = container_env(container, configmaps)
+    refs = {
+        var["name"]: var["valueFrom"]["secretKeyRef"]
+        for var in container["env"]
+        if var["name"] in ("DB_USER", "DB_PASSWORD")
+    }
+    assert refs == {
+        "DB_USER": {"name": "hq-gateway-db", "key": "username"},
+        "DB_PASSWORD": {"name": "hq-gateway-db", "key": "password"},
+    }
+    url = expand(env["GATEWAY_DATABASE_URL"], {**env, "DB_USER": "u", "DB_PASSWORD": "p"})
+    # One PostgreSQL database for every replica, never a file in the pod's own emptyDir.
+    assert url == "postgresql://u:p@hq-postgres-rw:5432/hq_gateway"
+    assert example_secrets()["hq-gateway-db"]["username"] == "hq_gateway"
+    hpas = objects_of(rendered[name], "HorizontalPodAutoscaler")
+    assert hpas["gateway"]["spec"]["maxReplicas"] >= 2
+
+
+@pytest.mark.parametrize("name", WITH_WORKLOADS)
+def test_SEC3_no_workload_runs_in_demo_mode(name, rendered):
+    configmaps = objects_of(rendered[name], "ConfigMap")
+    for obj in workloads(rendered[name]):
+        for container in containers(obj):
+            env = container_env(container, configmaps)
+            where = f"{obj['metadata']['name']}/{container['name']}"
+            assert "HQ_DEMO" not in env, where
+            assert env["HQ_CLOCK_MODE"] == "real", where
+            assert "HQ_CLOCK_FILE" not in env, where
+    gateway = objects_of(rendered[name], "Deployment")["gateway"]
+    (container,) = pod_spec(gateway)["containers"]
+    env = container_env(container, configmaps)
+    assert env["HQ_ACCOUNTS_FILE"], "outside demo mode the gateway needs its accounts"
+    secret = next(var for var in container["env"] if var["name"] == "HQ_GATEWAY_SECRET")
+    assert secret["valueFrom"]["secretKeyRef"] == {"name": "hq-gateway", "key": "token-secret"}
+
+
+def test_SEC3_the_gateway_takes_the_previous_token_secret_from_its_secret_while_rotating(rendered):
+    gateway = objects_of(rendered["base"], "Deployment")["gateway"]
+    (container,) = pod_spec(gateway)["containers"]
+    (var,) = [v for v in container["env"] if v["name"] == "HQ_GATEWAY_SECRET_PREVIOUS"]
+    assert var["valueFrom"]["secretKeyRef"] == {
+        "name": "hq-gateway",
+        "key": "previous-token-secret",
+        "optional": True,
+    }
+    assert "previous-token-secret" not in example_secrets()["hq-gateway"]

@@ -1,14 +1,17 @@
 #!/bin/bash
 # Run once by the postgres image, on the first start with an empty data directory
-# (/docker-entrypoint-initdb.d). For every service: a login role hq_<service> with the password
-# from <SERVICE>_DB_PASSWORD, and a database hq_<service> owned by that role, which no other
-# role may connect to. Services never share a database or a login.
-# A service added later needs the same three statements run by hand (deploy/compose/README.md).
+# (/docker-entrypoint-initdb.d). For every service, and for the gateway's session store: a login
+# role hq_<name> with the password from <NAME>_DB_PASSWORD, and a database hq_<name> owned by
+# that role, which no other role may connect to. They never share a database or a login.
+# A database added later (a new service; the gateway's, on a volume created before it existed)
+# needs the same three statements run by hand (deploy/compose/README.md).
 set -euo pipefail
 
 SERVICES="intake verification publicity decision payments supervision"
+# The gateway's sessions and failed logins (gateway/sessions.py, GATEWAY_DATABASE_URL).
+DATABASES="$SERVICES gateway"
 
-for service in $SERVICES; do
+for service in $DATABASES; do
   password_variable="${service^^}_DB_PASSWORD"
   password="${!password_variable:?${password_variable} is not set}"
   # psql variables (:"name" quotes an identifier, :'name' a literal), so no value is spliced

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -118,11 +118,24 @@ class Duration(fields.String):
             raise ValidationError(str(exc)) from None
 
 
+# The suite's clock stays within the years every date of a request may take (SEC-9).
+CLOCK_EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+CLOCK_LATEST = datetime(2100, 12, 31, 15, 59, 59, tzinfo=timezone.utc)  # 23:59:59 in Beijing
+
+
 class ClockCommandSchema(Schema):
     """Exactly one of ``set``, ``advance`` or ``reset`` (controlled clock mode only)."""
 
-    set = fields.AwareDateTime(metadata={"description": "move the suite's time to this instant"})
-    advance = Duration(metadata={"description": "move the suite's time forward, e.g. P3D"})
+    set = fields.AwareDateTime(
+        validate=validate.Range(min=CLOCK_EARLIEST, max=CLOCK_LATEST),
+        metadata={"description": "move the suite's time to this instant (years 2000 to 2100)"},
+    )
+    advance = Duration(
+        validate=validate.Range(
+            min=timedelta(seconds=1), max=CLOCK_LATEST - CLOCK_EARLIEST, min_inclusive=True
+        ),
+        metadata={"description": "move the suite's time forward, e.g. P3D (up to 2100)"},
+    )
     reset = fields.Boolean(
         validate=validate.Equal(True), metadata={"description": "back to real time"}
     )

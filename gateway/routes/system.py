@@ -12,12 +12,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import NotFound as NoRoute
 
 from gateway.openapi import HTML, JSON, Operation, docs_context
-from gateway.schemas import ClockCommandSchema, ClockStateSchema, HealthSchema
+from gateway.schemas import CLOCK_LATEST, ClockCommandSchema, ClockStateSchema, HealthSchema
 from gateway.web import PING_TIMEOUT, current_actor, gateway, json_object, loaded
 from hqcore.authz import DISTRICT_OFFICER
 from hqcore.clock import ControlledClock, SystemClock, get_clock
 from hqcore.config import SERVICES
-from hqcore.errors import Conflict, DomainError, Forbidden, ServiceUnavailable
+from hqcore.errors import Conflict, DomainError, Forbidden, ServiceUnavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,8 @@ def change_clock() -> Response:
     if "set" in command:
         clock.set(command["set"])
     elif "advance" in command:
+        if clock.now() + command["advance"] > CLOCK_LATEST:
+            raise ValidationFailed("the suite's time may not move past 2100-12-31", field="advance")
         clock.advance(command["advance"])
     else:
         clock.reset()

@@ -534,6 +534,23 @@ def test_bad_clock_command_names_the_field(tmp_path, rpc, body, field):
     assert_error(client.post("/api/v1/clock", json=body), 400, "validation_failed", field)
 
 
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"set": "9999-12-31T23:59:59+08:00"}, "set"),
+        ({"set": "0001-01-01T00:00:00+00:00"}, "set"),
+        ({"set": "1999-12-31T23:59:59+08:00"}, "set"),
+        ({"advance": "P999999D"}, "advance"),
+        ({"advance": "P40000D"}, "advance"),
+        ({"advance": "PT0S"}, "advance"),
+    ],
+)
+def test_SEC9_the_clock_stays_within_2000_to_2100(tmp_path, rpc, body, field):
+    client = logged_in(create_app(controlled(tmp_path), rpc=rpc), "district-officer")
+    assert_error(client.post("/api/v1/clock", json=body), 400, "validation_failed", field)
+    assert client.get("/api/v1/clock").get_json()["offset_seconds"] == 0
+
+
 # -- the case view's timeline and documents ---------------------------------------------------
 
 
@@ -844,3 +861,14 @@ def test_every_read_is_made_on_behalf_of_the_user(app, rpc):
     for call in rpc.calls:
         made.setdefault((call.service, call.method), set()).update(sent(call, "district-officer"))
     assert made == READS
+
+
+def test_SEC9_advancing_the_clock_past_2100_is_refused_and_changes_nothing(tmp_path, rpc):
+    client = logged_in(create_app(controlled(tmp_path), rpc=rpc), "district-officer")
+    assert (
+        client.post("/api/v1/clock", json={"set": "2100-06-01T09:00:00+08:00"}).status_code == 200
+    )
+    before = client.get("/api/v1/clock").get_json()["offset_seconds"]
+    answer = client.post("/api/v1/clock", json={"advance": "P365D"})
+    assert_error(answer, 400, "validation_failed", "advance")
+    assert client.get("/api/v1/clock").get_json()["offset_seconds"] == pytest.approx(before, abs=1)

@@ -48,6 +48,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
+    # Answers carry a family's data: no browser or proxy keeps a copy.
+    "Cache-Control": "no-store",
 }
 
 

@@ -501,6 +501,7 @@ def _assert_security_headers(response) -> None:
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
     policy = response.headers["Content-Security-Policy"]
     for directive in ("default-src 'none'", "frame-ancestors 'none'", "base-uri 'none'"):
         assert directive in policy

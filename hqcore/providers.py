@@ -42,7 +42,7 @@ from hqcore.config import Settings
 from hqcore.db import Database
 from hqcore.deadlines import compute_due
 from hqcore.documents import Templates
-from hqcore.messaging import replies
+from hqcore.messaging import broker_loss
 from hqcore.messaging.outbox import EventPublisher
 from hqcore.messaging.outbox import OutboxRelay as Relay
 from hqcore.messaging.subscriber import EventSubscriber, ExcInfo
@@ -356,8 +356,8 @@ class UnitOfWorkProvider(DependencyProvider):  # type: ignore[misc]  # nameko: n
         }
         self.relay.attach(self.database, self.tables)
         self.scanner.attach(self.make_uow, self.calendar)
-        # A reply the broker cannot take (it is restarting) must not end the service.
-        replies.install()
+        # A broker that goes away under a worker must not end the service.
+        broker_loss.install()
         # Outside demo mode a service without the request key refuses to start (SecretMissing).
         self.request_key = request_key(self.settings)
 

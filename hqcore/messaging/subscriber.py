@@ -16,6 +16,7 @@ The handler itself stays idempotent through ``uow.inbox.claim``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import traceback
@@ -32,6 +33,7 @@ from nameko.messaging import Consumer
 from hqcore import metrics
 from hqcore.config import Settings
 from hqcore.contracts.registry import ContractError
+from hqcore.messaging.broker_loss import CONNECTION_ERRORS
 from hqcore.messaging.envelope import EVENTS_EXCHANGE, read_envelope
 
 log = logging.getLogger(__name__)
@@ -112,7 +114,11 @@ class EventSubscriber(Consumer):  # type: ignore[misc]  # nameko has no type inf
             event = read_envelope(body)
         except ContractError as exc:
             # A message that breaks its contract is never applied, not even partly.
-            self._dead_letter(message, reason="contract_violation", error=exc.message)
+            try:
+                self._dead_letter(message, reason="contract_violation", error=exc.message)
+            except CONNECTION_ERRORS as lost:
+                self._give_back(message, lost)
+                return
             self.queue_consumer.ack_message(message)
             return
         context_data = self.unpack_message_headers(message)
@@ -136,19 +142,44 @@ class EventSubscriber(Consumer):  # type: ignore[misc]  # nameko has no type inf
         self, message: Message, worker_ctx: Any, result: Any = None, exc_info: ExcInfo | None = None
     ) -> tuple[Any, ExcInfo | None]:
         if exc_info is not None:
-            attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
-            error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
-            if attempts < len(self.retry_delays):
-                self._republish(
-                    message, self.retry_queue, attempts + 1, expiration=self.retry_delays[attempts]
-                )
-                metrics.EVENT_RETRIES.labels(self.service, self.handler).inc()
-            else:
-                self._dead_letter(
-                    message, reason="handler_failed", error=error, attempts=attempts + 1
-                )
+            try:
+                self._retry_later(message, exc_info)
+            except CONNECTION_ERRORS as lost:
+                self._give_back(message, lost)
+                return result, exc_info
         self.queue_consumer.ack_message(message)
         return result, exc_info
+
+    def _retry_later(self, message: Message, exc_info: ExcInfo) -> None:
+        """A failed handling goes to the retry queue, or after the last attempt to the dead
+        letters; raises a connection error when the broker cannot take it."""
+        attempts = int((message.headers or {}).get(ATTEMPTS_HEADER, 0))
+        error = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        if attempts < len(self.retry_delays):
+            self._republish(
+                message, self.retry_queue, attempts + 1, expiration=self.retry_delays[attempts]
+            )
+            metrics.EVENT_RETRIES.labels(self.service, self.handler).inc()
+        else:
+            self._dead_letter(message, reason="handler_failed", error=error, attempts=attempts + 1)
+
+    def _give_back(self, message: Message, exc: Exception) -> None:
+        """The broker went away before it confirmed the retry or dead letter: the message is
+        not acknowledged but given back (or, its connection gone, redelivered by the broker), so
+        it is handled again once the consumer has reconnected. Raising here instead would kill
+        the service's container and its process."""
+        log.warning(
+            "broker unreachable, event given back to its queue (%s: %s)",
+            type(exc).__name__,
+            exc,
+            extra={"handler": self.handler},
+        )
+        with self._lock:
+            if self._producer_conn is not None:
+                with contextlib.suppress(Exception):  # a broken connection may fail to close
+                    self._producer_conn.release()
+                self._producer_conn = None
+        self.queue_consumer.requeue_message(message)
 
     def _dead_letter(self, message: Message, *, reason: str, error: str, attempts: int = 0) -> None:
         self._republish(

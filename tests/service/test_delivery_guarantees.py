@@ -1,22 +1,27 @@
 """No lost and no doubled messages, proven against the real broker (platform issue, item 5)."""
 
 import json
-import subprocess
+import threading
 from contextlib import contextmanager
 
+import eventlet
 import pytest
 from kombu import Connection, Exchange, Producer
+from nameko.containers import ServiceContainer
 from nameko.exceptions import RpcTimeout
+from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from hqcore.clock import get_clock
+from hqcore.config import Settings
 from hqcore.db import Database
 from hqcore.messaging.envelope import EVENTS_EXCHANGE, build_envelope
 from hqcore.messaging.outbox import EventPublisher
 from hqcore.messaging.subscriber import subscribe
+from hqcore.run import nameko_config
 from hqops import deadletters
 from hqops.samples import actor_for, make_id_number, sample_application
 from hqops.supervisor import Suite
@@ -25,7 +30,8 @@ from services.publicity.service import PublicityService
 from services.supervision import adapters as supervision_tables
 from services.supervision.service import SupervisionService
 from tests.support import faults
-from tests.support.plugin import wait_until
+from tests.support.plugin import prepared_suite_env, signed_rpc, wait_until
+from tests.support.private_broker import private_broker
 
 CLERK = actor_for("sgz-clerk")
 DISTRICT = actor_for("district-officer")
@@ -152,7 +158,7 @@ def test_failing_handler_retries_then_dead_letters_visibly_and_replays(
     failing.stop()
     start_service(PublicityService)
     assert deadletters.replay(broker, dead_queue) == 1
-    with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=10) as rpc:
+    with signed_rpc(settings, timeout=10) as rpc:
         view = wait_until(
             lambda: _get_case(rpc.publicity, "case-7"),
             timeout=10,
@@ -220,7 +226,7 @@ def test_process_killed_between_commit_and_publish_delivers_after_restart(
     with processes(suite_env) as suite:
         suite.faults["intake"] = "crash-after-commit"
         suite.start_process("intake")
-        with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
+        with signed_rpc(settings, timeout=5) as rpc:
             wait_until(lambda: _ping(rpc.intake), timeout=30, message="intake to start")
             with pytest.raises(RpcTimeout):  # intake dies before it can answer
                 rpc.intake.submit_application(application=sample_application(), actor=CLERK)
@@ -240,7 +246,7 @@ def test_process_killed_between_commit_and_publish_delivers_after_restart(
         case_id = json.loads(row.envelope)["case_id"]
 
         suite.start_process("intake")
-        with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
+        with signed_rpc(settings, timeout=5) as rpc:
             view = wait_until(
                 lambda: _get_case(rpc.supervision, case_id),
                 timeout=30,
@@ -256,13 +262,27 @@ def _ping(proxy):
         return None
 
 
+@pytest.fixture
+def private_node_env(tmp_path):
+    """A suite environment on a private RabbitMQ node this test starts on its own ports
+    (``tests.support.private_broker``): restarting it never touches the machine's shared
+    broker, on which other tests run at the same time."""
+    with (
+        private_broker() as node,
+        prepared_suite_env(tmp_path / "var", node.amqp_uri) as env,
+    ):
+        yield node, env
+
+
 @pytest.mark.broker_restart
-def test_broker_restart_in_a_stream_of_cases_loses_none(settings, suite_env):
+def test_broker_restart_in_a_stream_of_cases_loses_none(private_node_env):
+    node, suite_env = private_node_env
+    settings = Settings.from_env(suite_env)
     accepted = set()
 
     def submit(serial):
         app = sample_application(id_number=make_id_number(100 + serial))
-        with ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=5) as rpc:
+        with signed_rpc(settings, timeout=5) as rpc:
             return rpc.intake.submit_application(application=app, actor=CLERK)["case_id"]
 
     def submit_until_stored(serial):
@@ -280,8 +300,7 @@ def test_broker_restart_in_a_stream_of_cases_loses_none(settings, suite_env):
             suite.start_process(name)
         for serial in range(10):
             accepted.add(submit_until_stored(serial))
-        subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, timeout=120)
-        subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, timeout=120)
+        node.restart()  # every connection is cut; durable queues and their messages survive
         for serial in range(10, 20):
             accepted.add(submit_until_stored(serial))
 
@@ -301,4 +320,64 @@ def test_broker_restart_in_a_stream_of_cases_loses_none(settings, suite_env):
             interval=0.5,
             message="supervision to hold every case intake accepted",
         )
+        # Both reconnected by themselves: neither exited when the broker went away.
+        assert suite.exited == {}
         assert suite.is_running("intake") and suite.is_running("supervision")
+    assert node.restarts == 1
+
+
+class HoldingPublicity(PublicityService):
+    """Publicity with one more RPC method, whose answer waits until the test lets it go."""
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    @rpc
+    def hold(self):
+        self.entered.set()
+        self.release.wait(60)
+        return "released"
+
+
+def test_rpc_reply_lost_to_a_broker_restart_does_not_end_the_service(private_node_env):
+    """A worker that finishes while the broker is down cannot send its reply; the service must
+    go on and answer again once the broker is back, without being restarted."""
+    node, suite_env = private_node_env
+    settings = Settings.from_env(suite_env)
+    HoldingPublicity.entered.clear()
+    HoldingPublicity.release.clear()
+    container = ServiceContainer(HoldingPublicity, nameko_config(settings))
+    container.start()
+    caller = ClusterRpcProxy({"AMQP_URI": settings.amqp_uri}, timeout=120)
+    try:
+        caller.start().publicity.hold.call_async()
+        assert HoldingPublicity.entered.wait(15), "the held call never reached publicity"
+        node.stop()  # every connection is cut: the reply has no broker to go to
+        HoldingPublicity.release.set()
+        wait_until(
+            lambda: not container._worker_threads,
+            timeout=60,
+            interval=0.2,
+            message="the held worker to finish",
+        )
+        # nameko begins killing a container in the very callback that saw its worker end.
+        assert not container._being_killed, "publicity was killed by its lost reply"
+        node.start()
+        with signed_rpc(settings, timeout=5) as again:
+            answer = wait_until(
+                lambda: _ping(again.publicity),
+                timeout=90,
+                interval=1.0,
+                message="publicity to answer after the broker restart",
+            )
+        assert answer["status"] == "up"
+        assert not container._being_killed
+    finally:
+        if not node.running:  # the test failed while it was down: nothing stops without it
+            node.start()
+        with eventlet.Timeout(15, False):
+            caller.stop()
+        if container._being_killed:
+            container.kill()  # returns once it is dead
+        else:
+            container.stop()

@@ -77,6 +77,11 @@ class PrivateBroker:
     def amqp_uri(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
 
+    @property
+    def running(self) -> bool:
+        """Started and not stopped since (``stop`` may be called on its own, then ``start``)."""
+        return self._proc is not None and self._proc.poll() is None
+
     # -- the node ---------------------------------------------------------------------------
     def start(self) -> None:
         """Start the node and wait until it accepts AMQP connections."""

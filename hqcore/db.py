@@ -32,8 +32,11 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+
+from hqcore.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     import sqlite3
@@ -175,7 +178,14 @@ class Database:
         if self._lock is not None:
             self._lock.acquire()
         try:
-            with self.engine.begin() as conn:
+            try:
+                conn = self.engine.connect()
+            except DBAPIError as exc:  # refused, too many clients, ...: try again later
+                raise ServiceUnavailable(
+                    "the service's database cannot be reached now; try again",
+                    details={"reason": type(exc.orig).__name__},
+                ) from exc
+            with conn, conn.begin():
                 yield conn
         finally:
             if self._lock is not None:

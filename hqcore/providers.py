@@ -253,10 +253,11 @@ class Work:
     def authenticate(self, actor: Any) -> Actor:
         """The acting user of a request signed by the gateway, validated (401
         ``unsigned_request``, 504 ``request_expired``, 400 for a malformed actor)."""
-        self._signed = self._verify(actor)
+        self._verify(actor)
         return steps.load_actor(actor)
 
     def _verify(self, actor: Any) -> envelope.Signed:
+        """Verify the request for ``actor`` and remember it for ``unit``."""
         if self._call is None or self._key is None:
             raise envelope.unsigned("only a signed RPC request may act for a user")
         call = self._call
@@ -265,6 +266,7 @@ class Work:
         )
         if signed.actor != actor:
             raise envelope.unsigned("the acting user is not the one the request was signed for")
+        self._signed = signed
         return signed
 
     @property

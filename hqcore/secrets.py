@@ -13,10 +13,11 @@ to start (``SecretMissing``). In demo mode (``Settings.demo``: the controlled cl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets as _random
-import time
+import tempfile
 from pathlib import Path
 
 from hqcore.config import Settings
@@ -64,24 +65,25 @@ def _secret(settings: Settings, name: str) -> bytes:
 
 
 def _demo_secrets(var_dir: Path) -> dict[str, str]:
-    """The demo secrets of a local suite, created on first use by whichever process is first."""
+    """The demo secrets of a local suite, created on first use by whichever process is first:
+    written whole to a private file, then linked into place, which fails if another process got
+    there first; so every process reads a complete file, never a half-written one."""
     path = var_dir / "secrets.json"
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
         values = {name: _random.token_urlsafe(MIN_LENGTH) for name in _ENV}
+        fd, draft = tempfile.mkstemp(dir=var_dir, prefix=".secrets-")  # mode 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process of the suite created it first
-        else:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 json.dump(values, out)
-    for _ in range(50):  # the creating process may still be writing
-        try:
-            data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-            if all(data.get(name) for name in _ENV):
-                return data
-        except ValueError:
-            pass
-        time.sleep(0.02)
-    raise SecretMissing(f"{path} holds no usable demo secrets; delete it to generate new ones")
+            with contextlib.suppress(FileExistsError):  # another process linked its own first
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
+    try:
+        data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        data = {}
+    if not all(isinstance(data.get(name), str) and data[name] for name in _ENV):
+        raise SecretMissing(f"{path} holds no usable demo secrets; delete it to generate new ones")
+    return data

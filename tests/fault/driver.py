@@ -42,7 +42,7 @@ PATIENCE = 120.0  # seconds a request or a wait may take while processes restart
 
 
 class DriveFailed(AssertionError):
-    pass
+    """The suite never answered a request, or answered one the driver cannot go on from."""
 
 
 @dataclass

@@ -14,48 +14,19 @@ from test_gateway_app import (  # tests/unit is on sys.path
     demo_settings,
     intake_view,
     logged_in,
-    page,
-    service_view,
-    stored_document,
+    read_answers,
 )
 
 from gateway import create_app
 from gateway.readlog import BrokerReadLog
 from hqcore import errors
-from hqcore.config import SERVICES
 from tests.support.reads import FakeReadLog
 
 
 @pytest.fixture
 def rpc() -> FakeRpc:
     rpc = FakeRpc()
-    rpc.answers.update({f"{name}.get_case": service_view(name) for name in SERVICES})
-    rpc.answers.update({f"{name}.list_documents": {"documents": []} for name in SERVICES})
-    rpc.answers.update(
-        {
-            "intake.get_case": intake_view(),
-            "decision.get_document": stored_document(),
-            "supervision.get_timeline": {"case_id": "c-1", "entries": []},
-            "supervision.list_cases": page(),
-            "supervision.worklist": page(),
-            "supervision.list_deadlines": page(),
-            "supervision.list_breaches": {"breaches": []},
-            "supervision.list_new_recipients": {"items": []},
-            "intake.list_awaiting_materials": {"cases": []},
-            "payments.list_payments": {
-                "month": "2026-04",
-                "street_code": None,
-                "payments": [],
-                "total_fen": 0,
-            },
-            "decision.list_recipients": {
-                "street_code": "shaogongzhuang",
-                "community": None,
-                "recipients": [],
-            },
-            "publicity.get_deliberation_body": {"street_code": "shaogongzhuang", "members": []},
-        }
-    )
+    rpc.answers.update(read_answers())
     return rpc
 
 
